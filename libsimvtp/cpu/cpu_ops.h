@@ -1,0 +1,89 @@
+/* cpu/cpu_ops.h — the CPU reference kernels (fp32, OpenMP, CBLAS), one file
+ * per op, forward and backward. The model graph reaches them through the
+ * backend vtable (core/backend.h).
+ *
+ * Conventions for every kernel here:
+ *  - tensors are fp32, row-major and contiguous unless a stride is given;
+ *  - forward kernels OVERWRITE their outputs;
+ *  - backward kernels ADD (+=) into every gradient output, and any gradient
+ *    output pointer may be NULL (that gradient is then not computed);
+ *  - kernels that need scratch memory return 0 on success or -1 when an
+ *    allocation failed (nothing is half-written in a way that matters:
+ *    the caller reports SIMVTP_ERR_NOMEM); the others return void. */
+#ifndef SV_CPU_OPS_H
+#define SV_CPU_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[M,N] = inp[M,K] . w[N,K]^T + bias[N] (bias may be NULL). */
+void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
+                    int M, int K, int N);
+/* dinp[M,K] += dout[M,N] . w[N,K];  dw[N,K] += dout^T . inp;  dbias[N] += sum_m dout. */
+void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
+                    const float *inp, const float *w, int M, int K, int N);
+
+/* LayerNorm over the last dim C of inp[M,C]:
+ * out = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + eps), var biased (/C).
+ * Saves mean[M] and rstd[M] for the backward. */
+void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
+                       const float *w, const float *b, int M, int C, float eps);
+void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
+                       const float *inp, const float *w, const float *mean,
+                       const float *rstd, int M, int C);
+
+/* Exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))). */
+void cpu_gelu_fwd(float *out, const float *inp, size_t n);
+void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* Multi-head self-attention core (no projections).
+ * qkv[B,N,3,H,hd]: per token the q of all heads, then k, then v (timm layout).
+ * out[B,N,H,hd]. att[B,H,N,N]: the softmax probabilities, saved for backward.
+ * keyvalid[B,N] (may be NULL = all valid): keys with 0 get probability 0;
+ * every row has at least one valid key. Scores scaled by 1/sqrt(hd). */
+int cpu_attention_fwd(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
+                      int B, int N, int H, int hd);
+/* dqkv[B,N,3,H,hd] += gradient w.r.t. qkv, given dout[B,N,H,hd]. */
+int cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
+                      int B, int N, int H, int hd);
+
+/* Row-wise softmax cross-entropy. logits[M,V], targets[M] (a target < 0 is
+ * ignored: loss 0 and no gradient). losses[M] = -log softmax(logits)[target];
+ * probs[M,V] receives the softmax (needed by the backward). */
+void cpu_softmax_ce_fwd(float *losses, float *probs, const float *logits,
+                        const int32_t *targets, int M, int V);
+/* dlogits[M,V] += (probs - onehot(target)) * dlosses[m] for non-ignored rows. */
+void cpu_softmax_ce_bwd(float *dlogits, const float *probs, const int32_t *targets,
+                        const float *dlosses, int M, int V);
+
+/* out[B,C] = mean over n of inp[B,N,C], over rows with valid[b,n] != 0 when
+ * valid is non-NULL (else all N rows). */
+void cpu_meanpool_fwd(float *out, const float *inp, const uint8_t *valid, int B, int N, int C);
+void cpu_meanpool_bwd(float *dinp, const float *dout, const uint8_t *valid, int B, int N, int C);
+
+/* Row-wise L2 normalization: out = x / max(||x||, 1e-8). Saves norm[M]. */
+void cpu_l2norm_fwd(float *out, float *norm, const float *inp, int M, int C);
+void cpu_l2norm_bwd(float *dinp, const float *dout, const float *inp, const float *norm,
+                    int M, int C);
+
+/* Elementwise helpers. */
+void cpu_add(float *out, const float *a, const float *b, size_t n);    /* out = a + b    */
+void cpu_add_inplace(float *acc, const float *x, size_t n);           /* acc += x       */
+void cpu_scale_add(float *acc, const float *x, float s, size_t n);    /* acc += s * x   */
+
+/* Row gather/scatter (masking): out[i,:] = inp[idx[i],:] for i < n, C columns.
+ * The backward scatters: dinp[idx[i],:] += dout[i,:]. */
+void cpu_gather_rows(float *out, const float *inp, const int32_t *idx, int n, int C);
+void cpu_scatter_add_rows(float *dinp, const float *dout, const int32_t *idx, int n, int C);
+
+/* Fixed 1-D sin-cos positions: pe[p, 2i] = sin(p / 10000^(2i/C)),
+ * pe[p, 2i+1] = cos(p / 10000^(2i/C)), for p < N, C even. */
+void cpu_sincos_table(float *pe, int N, int C);
+
+/* Mean squared error over M rows of C values: returns mean((pred-target)^2);
+ * backward: dpred += 2 (pred - target) / (M*C) * dloss. */
+float cpu_mse_fwd(const float *pred, const float *target, size_t M, size_t C);
+void cpu_mse_bwd(float *dpred, const float *pred, const float *target, size_t M, size_t C,
+                 float dloss);
+
+#endif /* SV_CPU_OPS_H */

@@ -47,7 +47,7 @@ SIMVTP_API int simvtp_model_create_retrieval(const simvtp_model *pretrained,
 /* Frees the model; NULL is fine. */
 SIMVTP_API void simvtp_model_free(simvtp_model *m);
 
-SIMVTP_API int simvtp_model_kind(const simvtp_model *m); /* simvtp_model_kind or <0 */
+SIMVTP_API int simvtp_model_get_kind(const simvtp_model *m); /* a simvtp_model_kind, or <0 */
 SIMVTP_API int simvtp_model_config(const simvtp_model *m, simvtp_config *out);
 SIMVTP_API int64_t simvtp_model_num_params(const simvtp_model *m);
 /* Width of the embeddings simvtp_encode_* writes (the encoder width). */
@@ -105,7 +105,7 @@ SIMVTP_API int simvtp_encode_texts(simvtp_model *m, const int32_t *tokens,
  *   video_mask [batch, N] 1 where the tubelet was masked;
  *   pixels     [batch, N, tubelet_dim] predicted pixels in [0,1] RGB, laid out
  *              per tubelet as ((dt*p+dy)*p+dx)*3+c, for masked tubelets
- *              (un-normalized with the visible tubelets' statistics), the
+ *              (un-normalized with each tubelet's own original statistics, as VideoMAE's visualization does), the
  *              original pixels elsewhere;
  *   masked_tokens / predicted [batch, max_len]: the masked input ids and the
  *              arg-max prediction at masked positions (input ids elsewhere). */

@@ -1,0 +1,56 @@
+/* cpu/softmax_ce.c — row-wise softmax cross-entropy (stable log-sum-exp),
+ * with ignored rows (target < 0), forward and backward. */
+#include "cpu/cpu_ops.h"
+
+#include <math.h>
+
+void cpu_softmax_ce_fwd(float *losses, float *probs, const float *logits,
+                        const int32_t *targets, int M, int V)
+{
+    if (M <= 0 || V <= 0)
+        return;
+    #pragma omp parallel for if ((size_t)M * (size_t)V > 16384)
+    for (int m = 0; m < M; m++) {
+        const float *x = logits + (size_t)m * V;
+        float *p = probs + (size_t)m * V;
+        float mx = x[0];
+        for (int v = 1; v < V; v++)
+            if (x[v] > mx)
+                mx = x[v];
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) {
+            const float e = expf(x[v] - mx);
+            p[v] = e;
+            sum += e;
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int v = 0; v < V; v++)
+            p[v] *= inv;
+        const int32_t t = targets[m];
+        /* A target outside [0, V) is treated as ignored rather than read
+         * out of bounds. */
+        if (t < 0 || t >= V)
+            losses[m] = 0.0f;
+        else
+            losses[m] = (float)(log(sum) - (double)(x[t] - mx));
+    }
+}
+
+void cpu_softmax_ce_bwd(float *dlogits, const float *probs, const int32_t *targets,
+                        const float *dlosses, int M, int V)
+{
+    if (!dlogits || M <= 0 || V <= 0)
+        return;
+    #pragma omp parallel for if ((size_t)M * (size_t)V > 16384)
+    for (int m = 0; m < M; m++) {
+        const int32_t t = targets[m];
+        if (t < 0 || t >= V)
+            continue;
+        const float g = dlosses[m];
+        const float *p = probs + (size_t)m * V;
+        float *d = dlogits + (size_t)m * V;
+        for (int v = 0; v < V; v++)
+            d[v] += p[v] * g;
+        d[t] -= g;
+    }
+}

@@ -1,0 +1,26 @@
+/* model/contrastive.h — the VTC loss: cosine similarity of text and video
+ * features (norms clamped at 1e-8) over a temperature, cross-entropy over
+ * rows plus over columns (a sum), forward and backward. */
+#ifndef SV_CONTRASTIVE_H
+#define SV_CONTRASTIVE_H
+
+#include "core/arena.h"
+#include "core/backend.h"
+
+typedef struct sv_vtc_acts {
+    int B, D;
+    float temp;
+    float *tn, *vn, *tnorm, *vnorm; /* normalized features and norms */
+    float *sim, *simT;              /* [B,B] text x video, and its transpose */
+    float *p1, *p2, *l1, *l2;       /* softmax and per-row losses */
+    int32_t *target;                /* 0..B-1 */
+} sv_vtc_acts;
+
+/* Returns 0 or -1 (out of memory); *loss = CE(sim) + CE(sim^T). */
+int sv_vtc_forward(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, const float *tfeat,
+                   const float *vfeat, int B, int D, float temp, float *loss);
+/* dt[B,D] += d loss/d tfeat * dloss, dv likewise. */
+int sv_vtc_backward(const sv_backend *be, const sv_vtc_acts *v, const float *tfeat,
+                    const float *vfeat, float dloss, float *dt, float *dv);
+
+#endif /* SV_CONTRASTIVE_H */

@@ -1,0 +1,37 @@
+/* model/encoder.h — a stack of pre-LN transformer blocks (the unified
+ * encoder, the video decoder and both retrieval towers), forward with saved
+ * activations and backward, over any backend. */
+#ifndef SV_ENCODER_H
+#define SV_ENCODER_H
+
+#include "core/arena.h"
+#include "model/model.h"
+
+typedef struct sv_enc_pass {
+    int B, N, C, H, M, depth;
+    float eps;
+    const uint8_t *keyvalid; /* [B,N] or NULL */
+    const float *droppath;   /* [depth,2,B] residual-branch multipliers or NULL */
+    float *res;              /* [(depth+1), B*N*C] residual stream */
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
+    float *bias3;            /* [depth, 3C]: q_bias, 0, v_bias */
+    float *out;              /* [B*N*C] after the final norm (or res[depth]) */
+    float *fn_mean, *fn_rstd;
+    int has_norm;
+} sv_enc_pass;
+
+/* Allocate activations in `a` for B sequences of N tokens. */
+int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, int M, int depth,
+                     float eps, int has_norm);
+
+/* Forward: input x[B,N,C] (copied into res[0]); result in p->out. */
+int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, const float *norm_w,
+                   const float *norm_b, const float *x);
+
+/* Backward: dout[B,N,C] w.r.t. p->out; adds parameter gradients to gblk and
+ * gnorm_*, and the input gradient to dx[B,N,C]. */
+int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
+                    const float *norm_w, sv_block *gblk, float *gnorm_w, float *gnorm_b,
+                    const float *dout, float *dx);
+
+#endif /* SV_ENCODER_H */

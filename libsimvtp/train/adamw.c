@@ -1,0 +1,178 @@
+/* train/adamw.c — the optimizer handle: AdamW as torch.optim.AdamW computes
+ * it (decoupled decay, bias-corrected moments), decay exclusions from the
+ * parameter table, per-step linear warmup + cosine schedule, optional
+ * global-norm clipping, gradient accumulation, and the train step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status_internal.h"
+#include "train/optim_internal.h"
+
+void simvtp_optimizer_default_params(simvtp_optimizer_params *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
+    p->lr = 1.5e-4f;
+    p->min_lr = 0.0f;
+    p->beta1 = 0.9f;
+    p->beta2 = 0.95f;
+    p->eps = 1e-8f;
+    p->weight_decay = 0.05f;
+    p->warmup_steps = 0;
+    p->total_steps = 0;
+    p->clip_norm = 0.0f;
+    p->accum_steps = 1;
+    p->seed = 0;
+}
+
+static int check_params(const simvtp_optimizer_params *p)
+{
+    SV_CHECK_ARG(p->size == sizeof *p,
+                 "simvtp_optimizer_params.size is %zu, expected %zu (use simvtp_optimizer_default_params)",
+                 p->size, sizeof *p);
+    SV_CHECK_ARG(p->lr >= 0.0f && isfinite(p->lr), "lr must be finite and >= 0");
+    SV_CHECK_ARG(p->min_lr >= 0.0f && p->min_lr <= p->lr, "min_lr must be in [0, lr]");
+    SV_CHECK_ARG(p->beta1 >= 0.0f && p->beta1 < 1.0f && p->beta2 >= 0.0f && p->beta2 < 1.0f,
+                 "beta1 and beta2 must be in [0, 1)");
+    SV_CHECK_ARG(p->eps > 0.0f, "eps must be > 0");
+    SV_CHECK_ARG(p->weight_decay >= 0.0f && isfinite(p->weight_decay), "weight_decay must be >= 0");
+    SV_CHECK_ARG(p->warmup_steps >= 0 && p->total_steps >= 0, "warmup_steps and total_steps must be >= 0");
+    SV_CHECK_ARG(p->total_steps == 0 || p->warmup_steps <= p->total_steps,
+                 "warmup_steps (%lld) exceeds total_steps (%lld)", (long long)p->warmup_steps,
+                 (long long)p->total_steps);
+    SV_CHECK_ARG(p->clip_norm >= 0.0f, "clip_norm must be >= 0 (0 disables clipping)");
+    SV_CHECK_ARG(p->accum_steps >= 1 && p->accum_steps <= 1 << 20, "accum_steps must be >= 1");
+    return SIMVTP_OK;
+}
+
+int simvtp_optimizer_create(simvtp_model *model, const simvtp_optimizer_params *p,
+                            simvtp_optimizer **out)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(model && out, "simvtp_optimizer_create: model and out must not be NULL");
+    *out = NULL;
+    simvtp_optimizer_params def;
+    if (!p) { simvtp_optimizer_default_params(&def); p = &def; }
+    SV_TRY(check_params(p));
+    simvtp_optimizer *o = calloc(1, sizeof *o);
+    if (o) {
+        o->m = calloc(model->nparams, sizeof(float));
+        o->v = calloc(model->nparams, sizeof(float));
+    }
+    if (!o || !o->m || !o->v) {
+        simvtp_optimizer_free(o);
+        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for AdamW moments (%zu parameters)", model->nparams);
+    }
+    o->model = model;
+    o->p = *p;
+    sv_rng_seed(&o->rng, p->seed);
+    memset(model->grads, 0, model->nparams * sizeof(float));
+    *out = o;
+    return SIMVTP_OK;
+}
+
+void simvtp_optimizer_free(simvtp_optimizer *o)
+{
+    if (!o) return;
+    free(o->m);
+    free(o->v);
+    free(o);
+}
+
+float simvtp_optimizer_lr_at(const simvtp_optimizer *o, int64_t step)
+{
+    if (!o) return 0.0f;
+    const simvtp_optimizer_params *p = &o->p;
+    if (step < p->warmup_steps) return (float)((double)p->lr * (double)step / (double)p->warmup_steps);
+    if (p->total_steps == 0) return p->lr;
+    if (step >= p->total_steps) return p->min_lr;
+    double span = (double)(p->total_steps - p->warmup_steps);
+    double t = (double)(step - p->warmup_steps) / span;
+    return (float)(p->min_lr + 0.5 * ((double)p->lr - p->min_lr) * (1.0 + cos(M_PI * t)));
+}
+
+int64_t simvtp_optimizer_step_count(const simvtp_optimizer *o) { return o ? o->step : -1; }
+
+int simvtp_optimizer_set_data_position(simvtp_optimizer *o, uint64_t position)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(o, "simvtp_optimizer_set_data_position: optimizer is NULL");
+    o->data_position = position;
+    return SIMVTP_OK;
+}
+
+uint64_t simvtp_optimizer_data_position(const simvtp_optimizer *o) { return o ? o->data_position : 0; }
+
+/* One AdamW update from the model's gradients; returns the global norm. */
+static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
+{
+    simvtp_model *m = o->model;
+    double sq = 0.0;
+    for (size_t i = 0; i < m->nparams; i++) sq += (double)m->grads[i] * m->grads[i];
+    const float norm = (float)sqrt(sq);
+    *norm_out = norm;
+    if (!isfinite(norm))
+        return sv_fail(SIMVTP_ERR_NONFINITE,
+                       "gradient norm is not finite at update %lld; the update was skipped",
+                       (long long)o->step);
+    float clip = 1.0f;
+    if (o->p.clip_norm > 0.0f && norm > o->p.clip_norm) clip = o->p.clip_norm / (norm + 1e-6f);
+    const int64_t t = o->step + 1;
+    const float b1 = o->p.beta1, b2 = o->p.beta2, eps = o->p.eps;
+    const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
+    const float step_size = lr / bc1, bc2_sqrt = sqrtf(bc2);
+    for (int k = 0; k < m->ntensors; k++) {
+        const sv_tensor *tn = &m->tensors[k];
+        const float decay = tn->decay ? 1.0f - lr * o->p.weight_decay : 1.0f;
+        float *w = m->params + tn->offset, *g = m->grads + tn->offset;
+        float *mm = o->m + tn->offset, *vv = o->v + tn->offset;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < tn->numel; i++) {
+            float gi = g[i] * clip;
+            w[i] *= decay;
+            mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
+            vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
+            float denom = sqrtf(vv[i]) / bc2_sqrt + eps;
+            w[i] -= step_size * mm[i] / denom;
+        }
+    }
+    return SIMVTP_OK;
+}
+
+int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses *losses,
+                      simvtp_step_info *info)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(o && b, "simvtp_train_step: optimizer and batch must not be NULL");
+    SV_CHECK_ARG(!losses || losses->size == sizeof *losses, "losses.size must be sizeof(simvtp_losses)");
+    SV_CHECK_ARG(!info || info->size == sizeof *info, "info.size must be sizeof(simvtp_step_info)");
+    simvtp_model *m = o->model;
+    simvtp_losses l = {sizeof l, 0, 0, 0, 0, 0, 0};
+    /* Draw the micro-batch seed only after the batch is known to be valid,
+     * so that a rejected batch does not move the stream. */
+    int L;
+    SV_TRY(sv_check_batch(m, b, &L));
+    const uint64_t seed = sv_rng_u64(&o->rng);
+    const float scale = 1.0f / (float)o->p.accum_steps;
+    int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 1, scale, &l, NULL)
+                                              : sv_retrieval_run(m, b, seed, 1, 1, scale, &l, NULL);
+    if (rc) return rc;
+    o->micro_step++;
+    if (losses) *losses = l;
+    simvtp_step_info si = {sizeof si, 0, 0, 0, 0, 0};
+    si.lr = simvtp_optimizer_lr_at(o, o->step);
+    if (o->micro_step % o->p.accum_steps == 0) {
+        rc = adamw_update(o, si.lr, &si.grad_norm);
+        memset(m->grads, 0, m->nparams * sizeof(float));
+        if (rc == SIMVTP_OK) {
+            o->step++;
+            si.updated = 1;
+        }
+    }
+    si.step = o->step;
+    si.micro_step = o->micro_step;
+    if (info) *info = si;
+    return rc;
+}

@@ -1,0 +1,21 @@
+/* train/optim_internal.h — the training state behind simvtp_optimizer:
+ * AdamW moments, counters, the mask/dropout RNG stream and the caller's data
+ * position (everything a bit-exact resume needs). */
+#ifndef SV_OPTIM_INTERNAL_H
+#define SV_OPTIM_INTERNAL_H
+
+#include "simvtp/optim.h"
+#include "core/rng.h"
+#include "model/model.h"
+
+struct simvtp_optimizer {
+    simvtp_model *model;
+    simvtp_optimizer_params p;
+    float *m, *v;           /* first and second moments [nparams] */
+    int64_t step;           /* updates applied */
+    int64_t micro_step;     /* micro-batches seen */
+    sv_rng rng;             /* draws one seed per micro-batch */
+    uint64_t data_position;
+};
+
+#endif /* SV_OPTIM_INTERNAL_H */

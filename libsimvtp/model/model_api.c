@@ -230,7 +230,10 @@ int simvtp_model_reconstruct(simvtp_model *m, const simvtp_batch *b, uint64_t se
             for (size_t r = 0; r < (size_t)B * N; r++) {
                 const float *st = stats + r * 6, *tg = targets + r * K;
                 float *o = out->pixels + r * K;
-                for (int k = 0; k < K; k++) o[k] = tg[k] * st[(k % 3) * 2 + 1] + st[(k % 3) * 2];
+                for (int k = 0; k < K; k++) {
+                    float v = tg[k] * st[(k % 3) * 2 + 1] + st[(k % 3) * 2];
+                    o[k] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+                }
             }
             for (int i = 0; i < B * Nm; i++) {
                 size_t r = (size_t)(i / Nm) * N + t.mask_idx[i];

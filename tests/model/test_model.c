@@ -1,0 +1,348 @@
+/* test_model.c — whole-model checks on small configs: finite-difference
+ * gradients of the full pretraining and fine-tuning losses, save/load
+ * bit-exactness, bit-exact resume (with and without gradient accumulation),
+ * embeddings, reconstruction and the learning-rate schedule. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "simvtp/simvtp.h"
+#include "core/rng.h"
+#include "model/model.h"
+
+#define B 3
+#define L 7
+
+static simvtp_config small_config(void)
+{
+    simvtp_config c;
+    simvtp_config_preset("tiny", &c);
+    c.frames = 4; c.height = 48; c.width = 48;
+    c.video_mask_ratio = 0.75f;
+    c.enc_width = 32; c.enc_depth = 2; c.enc_heads = 4; c.enc_mlp = 64;
+    c.dec_width = 16; c.dec_depth = 1; c.dec_heads = 2; c.dec_mlp = 32;
+    c.vocab_size = 160; c.max_text_len = 16;
+    c.drop_path = 0.3f;
+    return c;
+}
+
+typedef struct fixture {
+    simvtp_config c;
+    uint8_t *frames;
+    int32_t tok[B * L], len[B];
+    simvtp_batch b;
+} fixture;
+
+static void fixture_init(fixture *f, uint64_t seed)
+{
+    f->c = small_config();
+    size_t fs = (size_t)f->c.frames * f->c.height * f->c.width * 3;
+    f->frames = malloc(B * fs);
+    sv_rng r;
+    sv_rng_seed(&r, seed);
+    for (size_t i = 0; i < B * fs; i++) f->frames[i] = (uint8_t)sv_rng_below(&r, 256);
+    const int lens[B] = {7, 5, 4};
+    for (int b = 0; b < B; b++) {
+        f->len[b] = lens[b];
+        for (int l = 0; l < L; l++)
+            f->tok[b * L + l] = l == 0 ? 101 : l == lens[b] - 1 ? 102 : l < lens[b] ? 104 + (int)sv_rng_below(&r, 50) : 0;
+    }
+    simvtp_batch bt = {sizeof bt, B, f->frames, L, f->tok, f->len};
+    f->b = bt;
+}
+
+static simvtp_model *make_model(const simvtp_config *c, uint64_t seed, int retrieval)
+{
+    simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    mp.seed = seed;
+    simvtp_model *m, *r;
+    ck_assert_int_eq(simvtp_model_create(c, &mp, &m), SIMVTP_OK);
+    sv_rng rng;
+    sv_rng_seed(&rng, seed + 1);
+    for (size_t i = 0; i < m->nparams; i++) m->params[i] += 0.05f * (float)sv_rng_normal(&rng);
+    if (!retrieval) return m;
+    ck_assert_int_eq(simvtp_model_create_retrieval(m, &mp, &r), SIMVTP_OK);
+    simvtp_model_free(m);
+    return r;
+}
+
+static double loss_at(simvtp_model *m, const simvtp_batch *b, uint64_t seed)
+{
+    simvtp_losses l = {sizeof l};
+    int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 0, 0, &l, NULL)
+                                              : sv_retrieval_run(m, b, seed, 1, 0, 0, &l, NULL);
+    ck_assert_int_eq(rc, SIMVTP_OK);
+    return l.total;
+}
+
+/* Directional finite differences, one random unit direction per tensor. */
+static void fd_check(int retrieval)
+{
+    fixture f;
+    fixture_init(&f, 5);
+    simvtp_model *m = make_model(&f.c, 11, retrieval);
+    const uint64_t seed = 77;
+    simvtp_losses l = {sizeof l};
+    simvtp_model_zero_grad(m);
+    ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, seed, 1.0f, &l), SIMVTP_OK);
+    ck_assert(fabs(l.total - loss_at(m, &f.b, seed)) < 1e-6 * fabs(l.total) + 1e-7);
+    sv_rng r;
+    sv_rng_seed(&r, 3);
+    int checked = 0;
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < m->ntensors; i++) {
+        const sv_tensor *t = &m->tensors[i];
+        float *w = m->params + t->offset, *g = m->grads + t->offset;
+        float *d = malloc(t->numel * sizeof(float)), *w0 = malloc(t->numel * sizeof(float));
+        double nrm = 0, an = 0;
+        for (size_t k = 0; k < t->numel; k++) { d[k] = (float)sv_rng_normal(&r); nrm += (double)d[k] * d[k]; }
+        nrm = sqrt(nrm);
+        for (size_t k = 0; k < t->numel; k++) { d[k] /= (float)nrm; an += (double)d[k] * g[k]; }
+        memcpy(w0, w, t->numel * sizeof(float));
+        const float eps = 3e-2f;
+        for (size_t k = 0; k < t->numel; k++) w[k] = w0[k] + eps * d[k];
+        double lp = loss_at(m, &f.b, seed);
+        for (size_t k = 0; k < t->numel; k++) w[k] = w0[k] - eps * d[k];
+        double lm = loss_at(m, &f.b, seed);
+        memcpy(w, w0, t->numel * sizeof(float));
+        double fd = (lp - lm) / (2.0 * eps);
+        double err = fabs(fd - an) / (fabs(an) + fabs(fd) + 2e-3);
+        if (err > worst) { worst = err; worst_name = t->name; }
+        ck_assert_msg(err < 0.03, "%s: analytic %.6g vs finite difference %.6g (err %.3g)", t->name, an, fd, err);
+        checked++;
+        free(d);
+        free(w0);
+    }
+    printf("fd_check(%s): %d tensors, worst normalized error %.3g (%s)\n",
+           retrieval ? "retrieval" : "pretrain", checked, worst, worst_name);
+    ck_assert_int_eq(checked, m->ntensors);
+    simvtp_model_free(m);
+    free(f.frames);
+}
+
+START_TEST(test_fd_pretrain) { fd_check(0); }
+END_TEST
+
+START_TEST(test_fd_retrieval) { fd_check(1); }
+END_TEST
+
+START_TEST(test_save_load_bitexact)
+{
+    fixture f;
+    fixture_init(&f, 6);
+    for (int kind = 0; kind < 2; kind++) {
+        simvtp_model *m = make_model(&f.c, 21, kind), *m2 = NULL;
+        char path[] = "/tmp/svtp-test-XXXXXX";
+        int fd = mkstemp(path);
+        close(fd);
+        ck_assert_int_eq(simvtp_model_save(m, path), SIMVTP_OK);
+        ck_assert_int_eq(simvtp_model_load(path, NULL, &m2), SIMVTP_OK);
+        ck_assert_int_eq(simvtp_model_get_kind(m2), kind);
+        ck_assert_uint_eq(m2->nparams, m->nparams);
+        ck_assert(memcmp(m->params, m2->params, m->nparams * sizeof(float)) == 0);
+        simvtp_losses a = {sizeof a}, b2 = {sizeof b2};
+        ck_assert_int_eq(simvtp_model_forward(m, &f.b, 9, &a), SIMVTP_OK);
+        ck_assert_int_eq(simvtp_model_forward(m2, &f.b, 9, &b2), SIMVTP_OK);
+        ck_assert(memcmp(&a, &b2, sizeof a) == 0);
+        /* load_into overwrites a differently initialized model exactly */
+        simvtp_model *m3 = make_model(&f.c, 99, kind);
+        ck_assert_int_eq(simvtp_model_load_into(m3, path), SIMVTP_OK);
+        ck_assert(memcmp(m->params, m3->params, m->nparams * sizeof(float)) == 0);
+        unlink(path);
+        simvtp_model_free(m);
+        simvtp_model_free(m2);
+        simvtp_model_free(m3);
+    }
+    free(f.frames);
+}
+END_TEST
+
+/* Runs `steps` train steps on per-step batches, recording totals. */
+static void run_steps(simvtp_optimizer *o, int from, int steps, float *totals)
+{
+    for (int s = from; s < from + steps; s++) {
+        fixture f;
+        fixture_init(&f, 100 + (uint64_t)s);
+        simvtp_losses l = {sizeof l};
+        ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, NULL), SIMVTP_OK);
+        totals[s] = l.total;
+        free(f.frames);
+    }
+}
+
+static void resume_check(int retrieval, int accum, int total_steps, int split)
+{
+    simvtp_config c = small_config();
+    simvtp_optimizer_params op;
+    simvtp_optimizer_default_params(&op);
+    op.lr = 1e-3f; op.warmup_steps = 2; op.total_steps = 8; op.accum_steps = accum; op.seed = 5;
+    op.clip_norm = 1.0f;
+    float straight[16], resumed[16];
+    /* straight run */
+    simvtp_model *m = make_model(&c, 31, retrieval);
+    simvtp_optimizer *o;
+    ck_assert_int_eq(simvtp_optimizer_create(m, &op, &o), SIMVTP_OK);
+    run_steps(o, 0, total_steps, straight);
+    /* interrupted run: split steps, save, fresh handles, load, continue */
+    simvtp_model *a = make_model(&c, 31, retrieval);
+    simvtp_optimizer *oa;
+    ck_assert_int_eq(simvtp_optimizer_create(a, &op, &oa), SIMVTP_OK);
+    run_steps(oa, 0, split, resumed);
+    char wpath[] = "/tmp/svtp-w-XXXXXX", spath[] = "/tmp/svtp-s-XXXXXX";
+    close(mkstemp(wpath));
+    close(mkstemp(spath));
+    ck_assert_int_eq(simvtp_optimizer_set_data_position(oa, 1234), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_model_save(a, wpath), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_optimizer_save(oa, spath), SIMVTP_OK);
+    simvtp_optimizer_free(oa);
+    simvtp_model_free(a);
+    simvtp_model *b = NULL;
+    ck_assert_int_eq(simvtp_model_load(wpath, NULL, &b), SIMVTP_OK);
+    simvtp_optimizer_params other = op;
+    other.seed = 999; /* the file's stream must win */
+    simvtp_optimizer *ob;
+    ck_assert_int_eq(simvtp_optimizer_create(b, &other, &ob), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_optimizer_load(ob, spath), SIMVTP_OK);
+    ck_assert_uint_eq(simvtp_optimizer_data_position(ob), 1234);
+    run_steps(ob, split, total_steps - split, resumed);
+    for (int s = 0; s < total_steps; s++)
+        ck_assert_msg(memcmp(&straight[s], &resumed[s], sizeof(float)) == 0,
+                      "step %d: straight %.9g vs resumed %.9g", s, straight[s], resumed[s]);
+    ck_assert(memcmp(m->params, b->params, m->nparams * sizeof(float)) == 0);
+    ck_assert_int_eq(simvtp_optimizer_step_count(ob), simvtp_optimizer_step_count(o));
+    unlink(wpath);
+    unlink(spath);
+    simvtp_optimizer_free(o);
+    simvtp_optimizer_free(ob);
+    simvtp_model_free(m);
+    simvtp_model_free(b);
+}
+
+START_TEST(test_resume_pretrain) { resume_check(0, 1, 6, 3); }
+END_TEST
+
+START_TEST(test_resume_accumulation_midway) { resume_check(0, 2, 6, 3); }
+END_TEST
+
+START_TEST(test_resume_retrieval) { resume_check(1, 1, 4, 2); }
+END_TEST
+
+START_TEST(test_embeddings_normalized)
+{
+    fixture f;
+    fixture_init(&f, 8);
+    for (int kind = 0; kind < 2; kind++) {
+        simvtp_model *m = make_model(&f.c, 41, kind);
+        int D = simvtp_model_embed_dim(m);
+        float *ev = malloc((size_t)B * D * sizeof(float)), *et = malloc((size_t)B * D * sizeof(float));
+        ck_assert_int_eq(simvtp_encode_videos(m, f.frames, B, ev), SIMVTP_OK);
+        ck_assert_int_eq(simvtp_encode_texts(m, f.tok, f.len, B, L, et), SIMVTP_OK);
+        for (int i = 0; i < B; i++) {
+            double nv = 0, nt = 0;
+            for (int d = 0; d < D; d++) { nv += ev[i * D + d] * ev[i * D + d]; nt += et[i * D + d] * et[i * D + d]; }
+            ck_assert(fabs(nv - 1) < 1e-5 && fabs(nt - 1) < 1e-5);
+        }
+        /* a video encoded alone equals the same video encoded in a batch */
+        float *one = malloc((size_t)D * sizeof(float));
+        size_t fs = (size_t)f.c.frames * f.c.height * f.c.width * 3;
+        ck_assert_int_eq(simvtp_encode_videos(m, f.frames + fs, 1, one), SIMVTP_OK);
+        for (int d = 0; d < D; d++) ck_assert(fabsf(one[d] - ev[D + d]) < 1e-5f);
+        free(one);
+        free(ev);
+        free(et);
+        simvtp_model_free(m);
+    }
+    free(f.frames);
+}
+END_TEST
+
+START_TEST(test_reconstruction)
+{
+    fixture f;
+    fixture_init(&f, 9);
+    simvtp_model *m = make_model(&f.c, 51, 0);
+    const int N = simvtp_config_num_video_tokens(&f.c), K = simvtp_config_tubelet_dim(&f.c);
+    uint8_t *mask = malloc((size_t)B * N);
+    float *px = malloc((size_t)B * N * K * sizeof(float));
+    int32_t mt[B * L], pr[B * L];
+    simvtp_reconstruction rec = {sizeof rec, mask, px, mt, pr};
+    ck_assert_int_eq(simvtp_model_reconstruct(m, &f.b, 3, &rec), SIMVTP_OK);
+    int masked = 0;
+    for (int i = 0; i < B * N; i++) masked += mask[i];
+    ck_assert_int_eq(masked, B * (N - simvtp_config_num_visible_tokens(&f.c)));
+    /* visible tubelets reproduce the input pixels; all pixels lie in [0,1] */
+    const int p = f.c.patch, gw = f.c.width / p, gh = f.c.height / p;
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            const float *o = px + ((size_t)b * N + n) * K;
+            for (int k = 0; k < K; k++) ck_assert(o[k] >= 0.0f && o[k] <= 1.0f);
+            if (mask[b * N + n]) continue;
+            int ti = n / (gh * gw), hi = (n / gw) % gh, wi = n % gw;
+            for (int dt = 0; dt < f.c.tubelet; dt++)
+                for (int dy = 0; dy < p; dy++)
+                    for (int dx = 0; dx < p; dx++)
+                        for (int ch = 0; ch < 3; ch++) {
+                            size_t fi = ((((size_t)b * f.c.frames + ti * f.c.tubelet + dt) * f.c.height + hi * p + dy) * f.c.width + wi * p + dx) * 3 + ch;
+                            float want = f.frames[fi] / 255.0f;
+                            ck_assert(fabsf(o[((dt * p + dy) * p + dx) * 3 + ch] - want) < 1e-4f);
+                        }
+        }
+    /* masked ids are [MASK]; predictions lie in the vocabulary; others copy the input */
+    for (int i = 0; i < B * L; i++) {
+        ck_assert(pr[i] >= 0 && pr[i] < f.c.vocab_size);
+        if (mt[i] != 103) ck_assert_int_eq(pr[i], mt[i]);
+        else ck_assert(f.tok[i] != 101 && f.tok[i] != 102 && f.tok[i] != 0);
+    }
+    free(mask);
+    free(px);
+    simvtp_model_free(m);
+    free(f.frames);
+}
+END_TEST
+
+START_TEST(test_lr_schedule)
+{
+    simvtp_config c = small_config();
+    simvtp_model *m = make_model(&c, 1, 0);
+    simvtp_optimizer_params op;
+    simvtp_optimizer_default_params(&op);
+    op.lr = 1e-3f; op.min_lr = 1e-5f; op.warmup_steps = 10; op.total_steps = 110;
+    simvtp_optimizer *o;
+    ck_assert_int_eq(simvtp_optimizer_create(m, &op, &o), SIMVTP_OK);
+    ck_assert(simvtp_optimizer_lr_at(o, 0) == 0.0f);
+    ck_assert(fabsf(simvtp_optimizer_lr_at(o, 5) - 5e-4f) < 1e-9f);
+    ck_assert(fabsf(simvtp_optimizer_lr_at(o, 10) - 1e-3f) < 1e-9f);
+    /* halfway through the cosine: (lr + min_lr) / 2 */
+    ck_assert(fabsf(simvtp_optimizer_lr_at(o, 60) - 5.05e-4f) < 1e-8f);
+    ck_assert(fabsf(simvtp_optimizer_lr_at(o, 110) - 1e-5f) < 1e-10f);
+    simvtp_optimizer_free(o);
+    simvtp_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_fd_pretrain);
+    tcase_add_test(tc, test_fd_retrieval);
+    tcase_add_test(tc, test_save_load_bitexact);
+    tcase_add_test(tc, test_resume_pretrain);
+    tcase_add_test(tc, test_resume_accumulation_midway);
+    tcase_add_test(tc, test_resume_retrieval);
+    tcase_add_test(tc, test_embeddings_normalized);
+    tcase_add_test(tc, test_reconstruction);
+    tcase_add_test(tc, test_lr_schedule);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -305,6 +305,31 @@ START_TEST(test_reconstruction)
 }
 END_TEST
 
+START_TEST(test_hard_negatives)
+{
+    fixture f;
+    fixture_init(&f, 10);
+    f.c.vtm_hard_negatives = 1;
+    simvtp_model *m = make_model(&f.c, 61, 0);
+    int hits[B][B] = {{0}};
+    for (uint64_t seed = 0; seed < 40; seed++) {
+        sv_pt_trace t;
+        memset(&t, 0, sizeof t);
+        ck_assert_int_eq(sv_pretrain_run(m, &f.b, seed, 1, 0, 0, NULL, &t), SIMVTP_OK);
+        for (int i = 0; i < B; i++) {
+            ck_assert(t.neg[i] >= 0 && t.neg[i] < B && t.neg[i] != i);
+            hits[i][t.neg[i]]++;
+        }
+        sv_trace_free(&t);
+    }
+    /* every allowed negative shows up: sampling, not a fixed arg-max */
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < B; j++) ck_assert(i == j ? hits[i][j] == 0 : hits[i][j] > 0);
+    simvtp_model_free(m);
+    free(f.frames);
+}
+END_TEST
+
 START_TEST(test_lr_schedule)
 {
     simvtp_config c = small_config();
@@ -338,6 +363,7 @@ int main(void)
     tcase_add_test(tc, test_resume_retrieval);
     tcase_add_test(tc, test_embeddings_normalized);
     tcase_add_test(tc, test_reconstruction);
+    tcase_add_test(tc, test_hard_negatives);
     tcase_add_test(tc, test_lr_schedule);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -6,7 +6,7 @@
  * template sentence ("a big red square moves left") whose word ids come from
  * a small fixed table. Everything is deterministic from --seed. One progress
  * line per step; with --out DIR the weights (DIR/model.svtp) and training
- * state (DIR/state.svtps) are saved at the end. */
+ * state (DIR/state.svtpt) are saved at the end. */
 #include <simvtp/simvtp.h>
 
 #include <errno.h>
@@ -63,7 +63,7 @@ static void usage(FILE *f)
             "  --warmup N         linear warmup steps before the cosine decay (default 0)\n"
             "  --threads N        CPU threads (default: OpenMP's choice)\n"
             "output:\n"
-            "  --out DIR          save DIR/model.svtp and DIR/state.svtps at the end\n"
+            "  --out DIR          save DIR/model.svtp and DIR/state.svtpt at the end\n"
             "                     (DIR is created if missing; default: save nothing)\n"
             "  --quiet            no per-step progress lines\n"
             "  --help             this text\n"
@@ -394,7 +394,7 @@ static int save_outputs(const char *dir, const simvtp_model *m, simvtp_optimizer
     rc = simvtp_optimizer_set_data_position(o, clips_seen);
     if (rc != SIMVTP_OK)
         return lib_fail("simvtp_optimizer_set_data_position", rc);
-    snprintf(path, sizeof path, "%s/state.svtps", dir);
+    snprintf(path, sizeof path, "%s/state.svtpt", dir);
     rc = simvtp_optimizer_save(o, path);
     if (rc != SIMVTP_OK)
         return lib_fail("saving the training state", rc);

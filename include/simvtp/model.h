@@ -27,7 +27,9 @@ typedef struct simvtp_model_params {
     size_t size;         /* sizeof(simvtp_model_params)                           */
     uint64_t seed;       /* initialization seed (default 0)                       */
     const char *backend; /* "cpu" (default), "auto", or "cuda:N"                  */
-    int threads;         /* CPU threads; 0 = OpenMP's default                     */
+    int threads;         /* CPU threads; 0 = OpenMP's default. Applied with
+                            omp_set_num_threads for the calling thread when the
+                            model is created (not stored per model)            */
 } simvtp_model_params;
 
 SIMVTP_API void simvtp_model_default_params(simvtp_model_params *p);
@@ -93,7 +95,8 @@ SIMVTP_API int simvtp_model_forward(simvtp_model *m, const simvtp_batch *b, uint
 SIMVTP_API int simvtp_model_zero_grad(simvtp_model *m);
 
 /* L2-normalized embeddings [n, embed_dim] of videos (all tokens, unmasked)
- * or texts (unmasked). For a pretraining model: the VTC features; for a
+ * or texts (unmasked, padded to max_len, so a text's embedding depends only on
+ * itself and max_len). For a pretraining model: the VTC features; for a
  * retrieval model: the tower outputs after fc_norm. */
 SIMVTP_API int simvtp_encode_videos(simvtp_model *m, const uint8_t *frames, int n,
                                     float *out);
@@ -135,6 +138,8 @@ SIMVTP_API int simvtp_model_load_into(simvtp_model *m, const char *path);
 SIMVTP_API int simvtp_model_num_tensors(const simvtp_model *m);
 SIMVTP_API const char *simvtp_model_tensor_name(const simvtp_model *m, int i);
 SIMVTP_API int64_t simvtp_model_tensor_numel(const simvtp_model *m, int i);
+/* Fills up to 4 dims (a 5-D Conv3d weight reports [D, 3, t, p*p]) and returns
+ * how many it filled, or a negative status. */
 SIMVTP_API int simvtp_model_tensor_shape(const simvtp_model *m, int i, int64_t shape[4]);
 SIMVTP_API int simvtp_model_tensor_get(const simvtp_model *m, int i, float *dst);
 SIMVTP_API int simvtp_model_tensor_set(simvtp_model *m, int i, const float *src);

@@ -60,9 +60,12 @@ SIMVTP_API int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b,
 SIMVTP_API float simvtp_optimizer_lr_at(const simvtp_optimizer *o, int64_t step);
 SIMVTP_API int64_t simvtp_optimizer_step_count(const simvtp_optimizer *o);
 
-/* Training state (moments, counters, RNG stream, a caller's data position):
- * written atomically (temporary file, fsync, rename), and read back into an
- * optimizer made for the same model config (else SIMVTP_ERR_MISMATCH). */
+/* Training state (moments, counters, RNG stream, a caller's data position,
+ * the optimizer settings, pending accumulated gradients): written atomically
+ * (temporary file, fsync, rename), and read back into an optimizer made for
+ * the same model config (else SIMVTP_ERR_MISMATCH). Loading replaces all
+ * settings of `o` (lr, schedule, accumulation, seed) with the file's, so that
+ * the resumed run continues exactly; a failed load changes nothing. */
 SIMVTP_API int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path);
 SIMVTP_API int simvtp_optimizer_load(simvtp_optimizer *o, const char *path);
 

@@ -23,9 +23,9 @@ typedef enum simvtp_status {
     SIMVTP_ERR_TRUNCATED = -8,    /* file shorter than its header says           */
     SIMVTP_ERR_UNSUPPORTED = -9,  /* feature not built in (e.g. cuda:N on CPU)   */
     SIMVTP_ERR_STATE = -10,       /* call not valid in the handle's state        */
-    SIMVTP_ERR_NONFINITE = -11,   /* NaN or Inf in a loss or gradient            */
+    SIMVTP_ERR_NONFINITE = -11,   /* NaN or Inf in the gradients: update skipped */
     SIMVTP_ERR_INTERNAL = -12,    /* a bug in libsimvtp: please report it        */
-    SIMVTP_ERR_ABORTED = -13      /* stopped by the caller's abort callback      */
+    SIMVTP_ERR_ABORTED = -13      /* reserved: stopped by a caller's abort hook  */
 } simvtp_status;
 
 /* Short constant name of a status ("SIMVTP_ERR_FORMAT"); never NULL. */

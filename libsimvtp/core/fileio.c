@@ -31,10 +31,18 @@ uint32_t sv_crc32(uint32_t crc, const void *data, size_t n)
     return ~crc;
 }
 
+int sv_require_little_endian(const char *path)
+{
+    const uint16_t one = 1;
+    if (*(const uint8_t *)&one == 1) return SIMVTP_OK;
+    return sv_fail(SIMVTP_ERR_UNSUPPORTED, "%s: libsimvtp files are little-endian; this host is big-endian", path);
+}
+
 int sv_read_file(const char *path, uint8_t **data, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return sv_fail(SIMVTP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (sv_require_little_endian(path)) { fclose(f); return SIMVTP_ERR_UNSUPPORTED; }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
@@ -96,6 +104,7 @@ int sv_read_u64(sv_reader *r, uint64_t *v, const char *what)
 
 int sv_writer_open(sv_writer *w, const char *path)
 {
+    SV_TRY(sv_require_little_endian(path));
     memset(w, 0, sizeof *w);
     size_t n = strlen(path);
     w->path = malloc(n + 1);

@@ -10,6 +10,10 @@
 
 uint32_t sv_crc32(uint32_t crc, const void *data, size_t n);
 
+/* Payload arrays are stored as the host's fp32 bytes; files are defined as
+ * little-endian, so big-endian hosts are refused (SIMVTP_ERR_UNSUPPORTED). */
+int sv_require_little_endian(const char *path);
+
 /* Read all of `path` into a malloc'd buffer. SIMVTP_ERR_IO on failure. */
 int sv_read_file(const char *path, uint8_t **data, size_t *size);
 

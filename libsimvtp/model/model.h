@@ -68,7 +68,7 @@ struct simvtp_model {
     sv_weights w, g;
     sv_block *block_mem;   /* storage for the sv_block arrays of w and g */
     float *pe_enc;         /* [N, enc_width] sin-cos table              */
-    float *pe_dec;         /* [N, dec_width] (pretrain only)            */
+    float *pe_dec;         /* [N, dec_width] (used by pretraining)      */
 };
 
 /* params.c: build the table for (kind, cfg), allocate, bind views. */

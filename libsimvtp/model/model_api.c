@@ -277,6 +277,7 @@ const char *simvtp_model_tensor_name(const simvtp_model *m, int i)
         sv_fail(SIMVTP_ERR_INVALID_ARG, "simvtp_model_tensor_name: bad model or index %d", i);
         return NULL;
     }
+    sv_clear_error();
     return m->tensors[i].name;
 }
 
@@ -297,7 +298,7 @@ int simvtp_model_tensor_shape(const simvtp_model *m, int i, int64_t shape[4])
     for (int k = 0; k < 4; k++) shape[k] = 0;
     for (int k = 0; k < t->ndim && k < 4; k++) shape[k] = t->shape[k];
     if (t->ndim == 5) shape[3] = t->shape[3] * t->shape[4];
-    return t->ndim;
+    return t->ndim < 4 ? t->ndim : 4;
 }
 
 int simvtp_model_tensor_get(const simvtp_model *m, int i, float *dst)

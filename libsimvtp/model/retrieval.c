@@ -173,6 +173,7 @@ int simvtp_encode_texts(simvtp_model *m, const int32_t *tokens, const int32_t *l
         int B = n - s < ENCODE_CHUNK ? n - s : ENCODE_CHUNK, L;
         simvtp_batch bt = {sizeof bt, B, NULL, max_len, tokens + (size_t)s * max_len, lengths + s};
         SV_TRY(sv_check_batch(m, &bt, &L));
+        L = max_len; /* pad to the caller's width, so an embedding does not depend on its neighbours */
         sv_arena a = {0};
         int32_t *ids = SV_AI(&a, (size_t)B * L), *lab = SV_AI(&a, (size_t)B * L);
         uint8_t *valid = SV_AU8(&a, (size_t)B * L);

@@ -116,6 +116,9 @@ static int parse_header(const uint8_t *buf, size_t size, const char *path, svtp_
     return SIMVTP_OK;
 }
 
+static int fill_each(simvtp_model *m, const uint8_t *buf, size_t size, const char *path,
+                     const svtp_header *h, sv_reader *rr, uint8_t *seen);
+
 /* Copy every tensor of m from the file, checking names, shapes, bounds, CRCs. */
 static int fill_tensors(simvtp_model *m, const uint8_t *buf, size_t size, const char *path,
                         const svtp_header *h)
@@ -124,6 +127,17 @@ static int fill_tensors(simvtp_model *m, const uint8_t *buf, size_t size, const 
         return sv_fail(SIMVTP_ERR_FORMAT, "%s holds %u tensors; this model has %d", path,
                        h->ntensors, m->ntensors);
     sv_reader r = {buf, h->header_bytes - 4, h->table_pos, path};
+    uint8_t *seen = calloc((size_t)m->ntensors, 1);
+    if (!seen) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory loading %s", path);
+    int rc = fill_each(m, buf, size, path, h, &r, seen);
+    free(seen);
+    return rc;
+}
+
+static int fill_each(simvtp_model *m, const uint8_t *buf, size_t size, const char *path,
+                     const svtp_header *h, sv_reader *rr, uint8_t *seen)
+{
+    sv_reader r = *rr;
     for (int i = 0; i < m->ntensors; i++) {
         uint32_t nl, dtype, ndim, crc;
         uint64_t dims[5], off, nbytes;
@@ -145,6 +159,8 @@ static int fill_tensors(simvtp_model *m, const uint8_t *buf, size_t size, const 
         int j = sv_model_find_tensor(m, name);
         if (j < 0)
             return sv_fail(SIMVTP_ERR_MISMATCH, "%s: tensor %s is not part of this model", path, name);
+        if (seen[j]++)
+            return sv_fail(SIMVTP_ERR_FORMAT, "%s: tensor %s appears twice", path, name);
         const sv_tensor *t = &m->tensors[j];
         int same = (int)ndim == t->ndim && nbytes == t->numel * 4;
         for (uint32_t k = 0; same && k < ndim; k++) same = dims[k] == (uint64_t)t->shape[k];

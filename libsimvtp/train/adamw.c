@@ -27,7 +27,7 @@ void simvtp_optimizer_default_params(simvtp_optimizer_params *p)
     p->seed = 0;
 }
 
-static int check_params(const simvtp_optimizer_params *p)
+int sv_optimizer_check_params(const simvtp_optimizer_params *p)
 {
     SV_CHECK_ARG(p->size == sizeof *p,
                  "simvtp_optimizer_params.size is %zu, expected %zu (use simvtp_optimizer_default_params)",
@@ -55,7 +55,7 @@ int simvtp_optimizer_create(simvtp_model *model, const simvtp_optimizer_params *
     *out = NULL;
     simvtp_optimizer_params def;
     if (!p) { simvtp_optimizer_default_params(&def); p = &def; }
-    SV_TRY(check_params(p));
+    SV_TRY(sv_optimizer_check_params(p));
     simvtp_optimizer *o = calloc(1, sizeof *o);
     if (o) {
         o->m = calloc(model->nparams, sizeof(float));
@@ -151,9 +151,12 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
     simvtp_model *m = o->model;
     simvtp_losses l = {sizeof l, 0, 0, 0, 0, 0, 0};
     /* Draw the micro-batch seed only after the batch is known to be valid,
-     * so that a rejected batch does not move the stream. */
+     * so that a rejected batch does not move the stream (a step that fails
+     * later, e.g. out of memory, has used its draw). */
     int L;
     SV_TRY(sv_check_batch(m, b, &L));
+    SV_CHECK_ARG(b->frames, "batch.frames is NULL");
+    SV_CHECK_ARG(b->batch >= 2, "training needs a batch of at least 2 (in-batch negatives), got %d", b->batch);
     const uint64_t seed = sv_rng_u64(&o->rng);
     const float scale = 1.0f / (float)o->p.accum_steps;
     int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 1, scale, &l, NULL)

@@ -18,4 +18,7 @@ struct simvtp_optimizer {
     uint64_t data_position;
 };
 
+/* SIMVTP_OK or SIMVTP_ERR_INVALID_ARG naming the bad field. */
+int sv_optimizer_check_params(const simvtp_optimizer_params *p);
+
 #endif /* SV_OPTIM_INTERNAL_H */

@@ -120,7 +120,8 @@ static int parse_state(sv_reader *r, simvtp_optimizer *o, float *m_out, float *v
     SV_TRY(sv_read_u64(r, &p->seed, "seed"));
     uint32_t pending;
     SV_TRY(sv_read_u32(r, &pending, "pending-gradient flag"));
-    if (pending > 1 || p->accum_steps < 1 || o->step < 0 || o->micro_step < 0)
+    if (pending > 1 || p->accum_steps < 1 || o->step < 0 || o->micro_step < 0 ||
+        sv_optimizer_check_params(p) != SIMVTP_OK)
         return sv_fail(SIMVTP_ERR_FORMAT, "%s: inconsistent training-state fields", r->path);
     SV_TRY(read_array(r, m_out, m->nparams, "first moments"));
     SV_TRY(read_array(r, v_out, m->nparams, "second moments"));

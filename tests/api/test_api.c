@@ -1443,7 +1443,7 @@ START_TEST(test_no_temporary_files_left)
     snprintf(path, sizeof path, "%s/model.svtp", dir);
     EXPECT(simvtp_model_save(m, path), SIMVTP_OK);
     EXPECT(simvtp_model_save(m, path), SIMVTP_OK);
-    snprintf(path, sizeof path, "%s/state.svtps", dir);
+    snprintf(path, sizeof path, "%s/state.svtpt", dir);
     EXPECT(simvtp_optimizer_save(o, path), SIMVTP_OK);
     EXPECT(simvtp_optimizer_save(o, path), SIMVTP_OK);
     d = opendir(dir);
@@ -1451,7 +1451,7 @@ START_TEST(test_no_temporary_files_left)
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        ck_assert_msg(!strcmp(e->d_name, "model.svtp") || !strcmp(e->d_name, "state.svtps"),
+        ck_assert_msg(!strcmp(e->d_name, "model.svtp") || !strcmp(e->d_name, "state.svtpt"),
                       "left behind: %s", e->d_name);
         files++;
     }
@@ -1608,7 +1608,7 @@ START_TEST(test_optimizer_state_roundtrip)
     EXPECT(simvtp_train_step(o, &tb.b, NULL, NULL), SIMVTP_OK);
     EXPECT(simvtp_optimizer_set_data_position(o, 123456789012ull), SIMVTP_OK);
     ck_assert_uint_eq(simvtp_optimizer_data_position(o), 123456789012ull);
-    path_in_tmp(path, sizeof path, "roundtrip.svtps");
+    path_in_tmp(path, sizeof path, "roundtrip.svtpt");
     EXPECT(simvtp_optimizer_save(o, path), SIMVTP_OK);
 
     o2 = new_optimizer(m, 1);
@@ -1635,7 +1635,7 @@ START_TEST(test_optimizer_load_errors)
     size_t i, n;
     unsigned char *b;
 
-    path_in_tmp(state, sizeof state, "state-small.svtps");
+    path_in_tmp(state, sizeof state, "state-small.svtpt");
     EXPECT(simvtp_optimizer_save(o, state), SIMVTP_OK);
 
     /* another model config */
@@ -1643,13 +1643,13 @@ START_TEST(test_optimizer_load_errors)
     ck_assert_int_eq(simvtp_optimizer_step_count(oo), 0);
 
     /* missing, random, a weights file */
-    path_in_tmp(path, sizeof path, "state-missing.svtps");
+    path_in_tmp(path, sizeof path, "state-missing.svtpt");
     EXPECT(simvtp_optimizer_load(o, path), SIMVTP_ERR_IO);
     EXPECT(simvtp_optimizer_load(o, g_tmpdir), SIMVTP_ERR_IO);
     for (i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(splitmix64(&s) >> 56);
     junk[0] = 'X';
-    path_in_tmp(path, sizeof path, "state-random.svtps");
+    path_in_tmp(path, sizeof path, "state-random.svtpt");
     write_bytes(path, junk, sizeof junk);
     EXPECT(simvtp_optimizer_load(o, path), SIMVTP_ERR_FORMAT);
     save_small_model("state-weights.svtp", weights, sizeof weights);
@@ -1660,7 +1660,7 @@ START_TEST(test_optimizer_load_errors)
 
     /* truncated */
     b = read_bytes(state, &n);
-    path_in_tmp(path, sizeof path, "state-cut.svtps");
+    path_in_tmp(path, sizeof path, "state-cut.svtpt");
     {
         size_t lens[] = {0, 4, 8, 12, 16, n / 2, n - 1};
         for (i = 0; i < sizeof lens / sizeof lens[0]; i++) {

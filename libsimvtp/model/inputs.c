@@ -17,12 +17,15 @@ void sv_tubelets(const simvtp_config *c, const uint8_t *frames, int B, float *pa
     for (long bn = 0; bn < (long)B * N; bn++) {
         int b = (int)(bn / N), n = (int)(bn % N);
         int ti = n / (gh * gw), hi = (n / gw) % gh, wi = n % gw;
+        /* byte offset of pixel (dt, dy, dx) of this tubelet in the uint8 clip */
+#define PIXEL(dt, dy, dx) \
+    (((((size_t)b * T + ti * t + (dt)) * Hh + hi * p + (dy)) * Ww + wi * p + (dx)) * 3)
         float *pp = patches + bn * K;
         double sum[3] = {0, 0, 0};
         for (int dt = 0; dt < t; dt++)
             for (int dy = 0; dy < p; dy++)
                 for (int dx = 0; dx < p; dx++) {
-                    size_t fi = ((((size_t)b * T + ti * t + dt) * Hh + hi * p + dy) * Ww + wi * p + dx) * 3;
+                    size_t fi = PIXEL(dt, dy, dx);
                     for (int ch = 0; ch < 3; ch++) {
                         float v = frames[fi + ch] * (1.0f / 255.0f);
                         pp[((ch * t + dt) * p + dy) * p + dx] = (v - kMean[ch]) / kStd[ch];
@@ -37,7 +40,7 @@ void sv_tubelets(const simvtp_config *c, const uint8_t *frames, int B, float *pa
         for (int dt = 0; dt < t; dt++)
             for (int dy = 0; dy < p; dy++)
                 for (int dx = 0; dx < p; dx++) {
-                    size_t fi = ((((size_t)b * T + ti * t + dt) * Hh + hi * p + dy) * Ww + wi * p + dx) * 3;
+                    size_t fi = PIXEL(dt, dy, dx);
                     for (int ch = 0; ch < 3; ch++) {
                         double d = frames[fi + ch] * (1.0 / 255.0) - mean[ch];
                         ss[ch] += d * d;
@@ -48,7 +51,7 @@ void sv_tubelets(const simvtp_config *c, const uint8_t *frames, int B, float *pa
         for (int dt = 0; dt < t; dt++)
             for (int dy = 0; dy < p; dy++)
                 for (int dx = 0; dx < p; dx++) {
-                    size_t fi = ((((size_t)b * T + ti * t + dt) * Hh + hi * p + dy) * Ww + wi * p + dx) * 3;
+                    size_t fi = PIXEL(dt, dy, dx);
                     for (int ch = 0; ch < 3; ch++) {
                         float v = frames[fi + ch] * (1.0f / 255.0f);
                         tt[((dt * p + dy) * p + dx) * 3 + ch] = (v - mean[ch]) / denom[ch];
@@ -59,6 +62,7 @@ void sv_tubelets(const simvtp_config *c, const uint8_t *frames, int B, float *pa
                 stats[bn * 6 + ch * 2] = mean[ch];
                 stats[bn * 6 + ch * 2 + 1] = denom[ch];
             }
+#undef PIXEL
     }
 }
 

@@ -102,5 +102,8 @@ void sv_trace_free(sv_pt_trace *t);
 /* Validates a batch's text part against the model config (frames are the
  * caller's to check); returns the effective text length (max of lengths). */
 int sv_check_batch(const simvtp_model *m, const simvtp_batch *b, int *L);
+/* sv_check_batch plus what a loss needs: frames, and at least 2 samples
+ * (VTC and VTM use in-batch negatives). */
+int sv_check_train_batch(const simvtp_model *m, const simvtp_batch *b, int *L);
 
 #endif /* SV_MODEL_H */

@@ -166,6 +166,16 @@ int sv_check_batch(const simvtp_model *m, const simvtp_batch *b, int *L)
     return SIMVTP_OK;
 }
 
+int sv_check_train_batch(const simvtp_model *m, const simvtp_batch *b, int *L)
+{
+    SV_TRY(sv_check_batch(m, b, L));
+    SV_CHECK_ARG(b->frames, "batch.frames is NULL");
+    SV_CHECK_ARG(b->batch >= 2,
+                 "a loss needs a batch of at least 2 (VTC and VTM use in-batch negatives), got %d",
+                 b->batch);
+    return SIMVTP_OK;
+}
+
 static int run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int training, int backward,
                float gs, simvtp_losses *losses, sv_pt_trace *trace)
 {

@@ -84,12 +84,8 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     const sv_weights *w = &m->w;
     sv_weights *g = &m->g;
     int L;
-    SV_TRY(sv_check_batch(m, b, &L));
-    SV_CHECK_ARG(b->frames, "batch.frames is NULL");
+    SV_TRY(sv_check_train_batch(m, b, &L));
     const int B = b->batch;
-    if (B < 2)
-        return sv_fail(SIMVTP_ERR_INVALID_ARG,
-                       "pretraining needs a batch of at least 2 (VTC and VTM use in-batch negatives), got %d", B);
     const int N = simvtp_config_num_video_tokens(c), Nv = simvtp_config_num_visible_tokens(c);
     const int Nm = N - Nv, K = simvtp_config_tubelet_dim(c), D = c->enc_width;
     const int Dd = c->dec_width, V = c->vocab_size, S = Nv + L;

@@ -46,11 +46,8 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     const sv_weights *w = &m->w;
     sv_weights *g = &m->g;
     int L;
-    SV_TRY(sv_check_batch(m, b, &L));
-    SV_CHECK_ARG(b->frames, "batch.frames is NULL");
+    SV_TRY(sv_check_train_batch(m, b, &L));
     const int B = b->batch;
-    if (B < 2)
-        return sv_fail(SIMVTP_ERR_INVALID_ARG, "fine-tuning needs a batch of at least 2 (in-batch negatives), got %d", B);
     const int N = simvtp_config_num_video_tokens(c), K = simvtp_config_tubelet_dim(c);
     const int D = c->enc_width, depth = c->enc_depth;
     sv_rng rng;

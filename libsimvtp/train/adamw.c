@@ -154,9 +154,7 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
      * so that a rejected batch does not move the stream (a step that fails
      * later, e.g. out of memory, has used its draw). */
     int L;
-    SV_TRY(sv_check_batch(m, b, &L));
-    SV_CHECK_ARG(b->frames, "batch.frames is NULL");
-    SV_CHECK_ARG(b->batch >= 2, "training needs a batch of at least 2 (in-batch negatives), got %d", b->batch);
+    SV_TRY(sv_check_train_batch(m, b, &L));
     const uint64_t seed = sv_rng_u64(&o->rng);
     const float scale = 1.0f / (float)o->p.accum_steps;
     int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 1, scale, &l, NULL)

@@ -20,5 +20,10 @@
 #include "simvtp/config.h"
 #include "simvtp/model.h"
 #include "simvtp/optim.h"
+#include "simvtp/tokenizer.h"
+#include "simvtp/video.h"
+#include "simvtp/dataset.h"
+#include "simvtp/shards.h"
+#include "simvtp/loader.h"
 
 #endif /* SIMVTP_SIMVTP_H */

@@ -25,5 +25,6 @@
 #include "simvtp/dataset.h"
 #include "simvtp/shards.h"
 #include "simvtp/loader.h"
+#include "simvtp/retrieval.h"
 
 #endif /* SIMVTP_SIMVTP_H */

@@ -44,15 +44,17 @@ SIMVTP_API int simvtp_video_decode(simvtp_video *v, const int32_t *indices, int 
 SIMVTP_API int simvtp_video_decode_scaled(simvtp_video *v, const int32_t *indices, int n,
                                           int short_side, uint8_t *rgb, int *out_w, int *out_h);
 
-/* Sampling rules (SPEC.md, Input / Fine-tuning / Test). */
+/* Sampling rules (SPEC.md, Input / Fine-tuning / Test), as the released
+ * SimVTP loaders compute them (exact definitions: libsimvtp/data/sampling.c). */
 typedef enum simvtp_sample_mode {
     SIMVTP_SAMPLE_PRETRAIN = 0, /* random window of T*stride frames, every stride-th;
                                    short videos step from 0 and repeat the last
                                    reachable frame                                  */
     SIMVTP_SAMPLE_FINETUNE = 1, /* linspace of T over a random window of T*stride
                                    frames (short: linspace over all, pad with last) */
-    SIMVTP_SAMPLE_TEST = 2      /* clip k of K: linspace of T over the k-th of K
-                                   evenly spaced windows (short: over all)          */
+    SIMVTP_SAMPLE_TEST = 2      /* clip k of K: T consecutive entries of the list of
+                                   every stride-th frame, starting at the k-th of K
+                                   evenly spaced positions                          */
 } simvtp_sample_mode;
 
 /* Fill out[0..T) with frame indices for a video of `frames` frames.
@@ -66,7 +68,7 @@ typedef enum simvtp_crop_mode {
     SIMVTP_CROP_MULTISCALE = 0,     /* pretraining: side = short*{1,.875,.75,.66}
                                        (w/h scale indices differ <= 1), one of 13
                                        grid offsets, resized; no flip                */
-    SIMVTP_CROP_RANDOM_RESIZED = 1, /* fine-tuning: scale .08-1, ratio 3/4-4/3,
+    SIMVTP_CROP_RANDOM_RESIZED = 1, /* fine-tuning: scale .08-1, ratio .75-1.3333,
                                        resized, horizontal flip with p = 0.5        */
     SIMVTP_CROP_CENTER = 2,         /* test: resize short side to out size, centre */
     SIMVTP_CROP_THREE = 3           /* test: resize short side, crop `index` 0..2

@@ -9,21 +9,15 @@
  * by --check), 2 bad command line, 130 interrupted (completed shards kept). */
 #include <simvtp/simvtp.h>
 
-#include <dirent.h>
-#include <errno.h>
-#include <signal.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "cli.h"
 
 #define PROG "simvtp-prep"
-#define EXIT_RUN 1
-#define EXIT_USAGE 2
-#define EXIT_INTERRUPTED 130
 
 typedef struct options {
     const char *webvid, *msrvtt, *split_csv, *split, *list, *videos, *out;
@@ -75,36 +69,6 @@ static void usage(FILE *f)
             "             --short-side 256 --frame-step 2 --max-frames 64\n");
 }
 
-static int bad_flag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_flag(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (see " PROG " --help)\n");
-    return EXIT_USAGE;
-}
-
-/* One line naming what failed and the library's detail. */
-static int fail(int rc, const char *what)
-{
-    fprintf(stderr, PROG ": %s: %s: %s\n", what, simvtp_strerror(rc), simvtp_last_error());
-    return EXIT_RUN;
-}
-
-static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || x < lo || x > hi)
-        return bad_flag("%s needs an integer in [%ld, %ld], not '%s'", flag, lo, hi, v);
-    *out = x;
-    return 0;
-}
-
 /* Returns 0 to run, -1 after --help/--version, else an exit status. */
 static int parse_args(int argc, char **argv, options *o)
 {
@@ -145,10 +109,10 @@ static int parse_args(int argc, char **argv, options *o)
         const char *arg = argv[i], *val = NULL;
         char flag[64];
         const char *eq = strchr(arg, '=');
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') return bad_flag("unexpected argument '%s'", arg);
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') return tk_bad_flag("unexpected argument '%s'", arg);
         if (eq) {
             size_t n = (size_t)(eq - arg);
-            if (n >= sizeof flag) return bad_flag("unknown option '%s'", arg);
+            if (n >= sizeof flag) return tk_bad_flag("unknown option '%s'", arg);
             memcpy(flag, arg, n);
             flag[n] = '\0';
             val = eq + 1;
@@ -164,67 +128,53 @@ static int parse_args(int argc, char **argv, options *o)
             return -1;
         }
         if (!strcmp(flag, "--quiet")) {
-            if (val) return bad_flag("--quiet takes no value");
+            if (val) return tk_bad_flag("--quiet takes no value");
             o->quiet = 1;
             continue;
         }
         size_t k = 0;
         while (k < sizeof flags / sizeof flags[0] && strcmp(flags[k].flag, flag)) k++;
-        if (k == sizeof flags / sizeof flags[0]) return bad_flag("unknown option '%s'", flag);
+        if (k == sizeof flags / sizeof flags[0]) return tk_bad_flag("unknown option '%s'", flag);
         if (!val) {
-            if (i + 1 >= argc) return bad_flag("%s needs a value", flag);
+            if (i + 1 >= argc) return tk_bad_flag("%s needs a value", flag);
             val = argv[++i];
         }
-        if (!*val) return bad_flag("%s needs a value", flag);
+        if (!*val) return tk_bad_flag("%s needs a value", flag);
         char *field = (char *)o + flags[k].offset;
         if (flags[k].kind == 0) {
             memcpy(field, &val, sizeof val);
         } else {
             long x = 0;
-            int rc = parse_long(flag, val, flags[k].lo, flags[k].hi, &x);
+            int rc = tk_parse_long(flag, val, flags[k].lo, flags[k].hi, &x);
             if (rc) return rc;
             memcpy(field, &x, sizeof x);
         }
     }
     int modes = (o->check != NULL) + (o->loader != NULL) + (o->webvid || o->msrvtt || o->list);
-    if (modes == 0) return bad_flag("nothing to do: give a dataset (--webvid, --msrvtt or --list), --check or --loader");
-    if (modes > 1) return bad_flag("give one of: a dataset, --check DIR, --loader DIR");
+    if (modes == 0) return tk_bad_flag("nothing to do: give a dataset (--webvid, --msrvtt or --list), --check or --loader");
+    if (modes > 1) return tk_bad_flag("give one of: a dataset, --check DIR, --loader DIR");
     if (o->check || o->loader) {
-        if (o->loader && !o->vocab) return bad_flag("--loader needs --vocab FILE");
+        if (o->loader && !o->vocab) return tk_bad_flag("--loader needs --vocab FILE");
         return 0;
     }
     if ((o->webvid != NULL) + (o->msrvtt != NULL) + (o->list != NULL) > 1)
-        return bad_flag("give one dataset: --webvid, --msrvtt or --list");
-    if (!o->out) return bad_flag("--out DIR is required");
-    if ((o->webvid || o->msrvtt) && !o->videos) return bad_flag("--videos DIR is required with %s",
+        return tk_bad_flag("give one dataset: --webvid, --msrvtt or --list");
+    if (!o->out) return tk_bad_flag("--out DIR is required");
+    if ((o->webvid || o->msrvtt) && !o->videos) return tk_bad_flag("--videos DIR is required with %s",
                                                                 o->webvid ? "--webvid" : "--msrvtt");
     if (o->msrvtt) {
-        if (!o->split_csv) return bad_flag("--msrvtt needs --split-csv CSV");
+        if (!o->split_csv) return tk_bad_flag("--msrvtt needs --split-csv CSV");
         if (!o->split || (strcmp(o->split, "train") && strcmp(o->split, "test")))
-            return bad_flag("--msrvtt needs --split train or --split test");
+            return tk_bad_flag("--msrvtt needs --split train or --split test");
     } else if (o->split_csv || o->split) {
-        return bad_flag("--split-csv and --split go with --msrvtt");
+        return tk_bad_flag("--split-csv and --split go with --msrvtt");
     }
     return 0;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Logging, progress, interruption                                          */
+/* Progress                                                                 */
 /* ------------------------------------------------------------------------ */
-
-static volatile sig_atomic_t g_interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_interrupted = 1;
-}
-
-static void on_log(void *user, int level, const char *message)
-{
-    (void)user;
-    fprintf(stderr, PROG ": %s%s\n", level <= SIMVTP_LOG_WARN ? "warning: " : "", message);
-}
 
 typedef struct progress_state {
     int quiet;
@@ -232,36 +182,24 @@ typedef struct progress_state {
     double last_print;
 } progress_state;
 
-static void fmt_duration(double s, char *buf, size_t n)
-{
-    long t = s < 0 ? 0 : (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
-}
-
+/* At most one line a second: this run's videos, rate and ETA (resumed ones
+ * counted apart). Ctrl-C stops the prep (completed shards are kept). */
 static int on_progress(void *user, int64_t done, int64_t total, double elapsed)
 {
     progress_state *p = user;
     if (p->first_done < 0) p->first_done = done;
-    if (g_interrupted) return 1;
+    if (tk_interrupted()) return 1;
     if (p->quiet || (done == p->first_done && done < total) ||
         (elapsed - p->last_print < 1.0 && done < total) || elapsed <= 0)
         return 0;
     p->last_print = elapsed;
-    double rate = (double)(done - p->first_done) / elapsed;
-    char eta[32] = "?";
-    if (rate > 0) fmt_duration((double)(total - done) / rate, eta, sizeof eta);
-    fprintf(stderr, PROG ": %lld/%lld videos (%.1f%%), %.1f videos/s, ETA %s\n", (long long)done,
-            (long long)total, total ? 100.0 * (double)done / (double)total : 100.0, rate, eta);
+    char line[160];
+    tk_format_progress(done - p->first_done, total - p->first_done, elapsed, "videos", line, sizeof line);
+    if (p->first_done > 0)
+        fprintf(stderr, PROG ": %s (after %lld resumed)\n", line, (long long)p->first_done);
+    else
+        fprintf(stderr, PROG ": %s\n", line);
     return 0;
-}
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -277,7 +215,7 @@ static int run_prep(const options *o)
         rc = simvtp_dataset_open_msrvtt(o->msrvtt, o->split_csv, o->videos,
                                         strcmp(o->split, "test") ? SIMVTP_MSRVTT_TRAIN : SIMVTP_MSRVTT_TEST, &d);
     else rc = simvtp_dataset_open_list(o->list, o->videos, &d);
-    if (rc) return fail(rc, "cannot read the dataset");
+    if (rc) return tk_lib_fail("reading the dataset", rc);
     if (simvtp_dataset_skipped(d) > 0)
         fprintf(stderr, PROG ": warning: %lld malformed dataset rows skipped\n",
                 (long long)simvtp_dataset_skipped(d));
@@ -294,96 +232,38 @@ static int run_prep(const options *o)
     p.progress = on_progress;
     p.progress_user = &ps;
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    double t0 = now_sec();
+    tk_install_interrupt();
+    double t0 = tk_now();
     simvtp_prep_report rep = {sizeof rep};
     rc = simvtp_prep_shards(d, o->out, &p, &rep);
-    double dt = now_sec() - t0;
+    double dt = tk_now() - t0;
     int total = simvtp_dataset_size(d);
     simvtp_dataset_free(d);
     if (rc == SIMVTP_ERR_ABORTED) {
         fprintf(stderr, PROG ": interrupted: %d complete shards kept in %s; run the same command to resume\n",
                 rep.shards, o->out);
-        return EXIT_INTERRUPTED;
+        return TK_EXIT_INTERRUPTED;
     }
-    if (rc) return fail(rc, "prep failed");
+    if (rc) return tk_lib_fail("prep", rc);
     printf("%s: %d videos: %lld records written, %lld resumed, %lld skipped; %d shards in %s "
            "(%.1f s, %.1f videos/s)\n",
            PROG, total, (long long)rep.written, (long long)rep.resumed, (long long)rep.failed, rep.shards,
            o->out, dt, dt > 0 ? (double)(rep.written + rep.failed) / dt : 0.0);
     if (rep.written + rep.resumed == 0) {
-        fprintf(stderr, PROG ": no video could be decoded (see the warnings above)\n");
-        return EXIT_RUN;
+        return tk_fail("no video could be decoded (see the warnings above)");
     }
     return 0;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Shard lists, --check, --loader                                           */
+/* --check, --loader                                                        */
 /* ------------------------------------------------------------------------ */
-
-static int is_shard_name(const char *n)
-{
-    size_t len = strlen(n), digits = 0;
-    if (strncmp(n, "shard-", 6) != 0 || len < 6 + 6) return 0;
-    while (n[6 + digits] >= '0' && n[6 + digits] <= '9') digits++;
-    return digits >= 5 && !strcmp(n + 6 + digits, ".svtps");
-}
-
-static int by_number(const void *a, const void *b)
-{
-    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-    long u = strtol(x + 6, NULL, 10), v = strtol(y + 6, NULL, 10);
-    return u < v ? -1 : u > v;
-}
-
-/* DIR's shard-NNNNN.svtps paths in shard order; returns the count or -1. */
-static int list_shards(const char *dir, char ***out)
-{
-    DIR *dh = opendir(dir);
-    if (!dh) {
-        fprintf(stderr, PROG ": cannot open the folder %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    char **names = NULL;
-    int n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dh)) != NULL) {
-        if (!is_shard_name(de->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **q = realloc(names, (size_t)cap * sizeof *q);
-            if (!q) break;
-            names = q;
-        }
-        names[n++] = strdup(de->d_name);
-    }
-    closedir(dh);
-    qsort(names, (size_t)n, sizeof *names, by_number);
-    for (int i = 0; i < n; i++) {
-        size_t len = strlen(dir) + strlen(names[i]) + 2;
-        char *p = malloc(len);
-        snprintf(p, len, "%s/%s", dir, names[i]);
-        free(names[i]);
-        names[i] = p;
-    }
-    *out = names;
-    if (n == 0) fprintf(stderr, PROG ": no shard-NNNNN.svtps files in %s\n", dir);
-    return n;
-}
-
-static void free_list(char **l, int n)
-{
-    for (int i = 0; i < n; i++) free(l[i]);
-    free(l);
-}
 
 static int run_check(const options *o)
 {
     char **paths = NULL;
-    int n = list_shards(o->check, &paths);
-    if (n <= 0) return EXIT_RUN;
+    int n = tk_list_shards(o->check, &paths);
+    if (n <= 0) return TK_EXIT_RUN;
     long long records = 0, frames = 0, damaged = 0;
     int bad_shards = 0;
     for (int k = 0; k < n; k++) {
@@ -418,20 +298,20 @@ static int run_check(const options *o)
     }
     printf("%s: %d shards (%d unreadable), %lld records (%lld damaged), %lld frames\n", o->check, n,
            bad_shards, records, damaged, frames);
-    free_list(paths, n);
-    return bad_shards || damaged ? EXIT_RUN : 0;
+    tk_free_list(paths, n);
+    return bad_shards || damaged ? TK_EXIT_RUN : 0;
 }
 
 static int run_loader(const options *o)
 {
     char **paths = NULL;
-    int n = list_shards(o->loader, &paths);
-    if (n <= 0) return EXIT_RUN;
+    int n = tk_list_shards(o->loader, &paths);
+    if (n <= 0) return TK_EXIT_RUN;
     simvtp_tokenizer *tok = NULL;
     int rc = simvtp_tokenizer_load(o->vocab, NULL, &tok);
     if (rc) {
-        free_list(paths, n);
-        return fail(rc, "cannot load the vocabulary");
+        tk_free_list(paths, n);
+        return tk_lib_fail("loading the vocabulary", rc);
     }
     simvtp_dataloader_params p;
     simvtp_dataloader_default_params(&p);
@@ -447,8 +327,8 @@ static int run_loader(const options *o)
     rc = simvtp_dataloader_create(&p, &l);
     if (rc) {
         simvtp_tokenizer_free(tok);
-        free_list(paths, n);
-        return fail(rc, "cannot create the dataloader");
+        tk_free_list(paths, n);
+        return tk_lib_fail("creating the dataloader", rc);
     }
     printf("%s: %d shards, %lld samples per epoch, %lld batches of %d\n", o->loader, n,
            (long long)simvtp_dataloader_epoch_samples(l), (long long)simvtp_dataloader_epoch_batches(l),
@@ -459,7 +339,7 @@ static int run_loader(const options *o)
         simvtp_batch_meta m = {sizeof m};
         rc = simvtp_dataloader_next(l, &b, &m);
         if (rc) {
-            status = fail(rc, "reading a batch failed");
+            status = tk_lib_fail("reading a batch", rc);
             break;
         }
         printf("batch %d (epoch %lld): frames [%d, %d, %d, %d, 3] uint8, tokens [%d, %d], lengths", k,
@@ -473,17 +353,18 @@ static int run_loader(const options *o)
         printf("%lld damaged records skipped\n", (long long)simvtp_dataloader_skipped(l));
     simvtp_dataloader_free(l);
     simvtp_tokenizer_free(tok);
-    free_list(paths, n);
+    tk_free_list(paths, n);
     return status;
 }
 
 int main(int argc, char **argv)
 {
     options o;
+    tk_cli_init(PROG);
     int rc = parse_args(argc, argv, &o);
     if (rc < 0) return 0;
     if (rc) return rc;
-    simvtp_set_log_callback(on_log, NULL, o.quiet ? SIMVTP_LOG_WARN : SIMVTP_LOG_INFO);
+    simvtp_set_log_callback(tk_log_to_stderr, NULL, o.quiet ? SIMVTP_LOG_WARN : SIMVTP_LOG_INFO);
     if (o.check) return run_check(&o);
     if (o.loader) return run_loader(&o);
     return run_prep(&o);

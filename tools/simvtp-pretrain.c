@@ -1,539 +1,599 @@
-/* simvtp-pretrain — SimVTP pretraining from the command line, through the
- * public libsimvtp API only.
+/* simvtp-pretrain — SimVTP pretraining from the command line, public API only.
  *
- * For now the data source is --synthetic: in-memory clips of a coloured
- * square moving across a dark, slightly noisy background, each captioned by a
- * template sentence ("a big red square moves left") whose word ids come from
- * a small fixed table. Everything is deterministic from --seed. One progress
- * line per step; with --out DIR the weights (DIR/model.svtp) and training
- * state (DIR/state.svtpt) are saved at the end. */
-#include <simvtp/simvtp.h>
-
-#include <errno.h>
+ * Data: .svtps shards from simvtp-prep (+ a BERT vocab.txt), or --synthetic
+ * in-memory clips of a coloured square moving over a noisy background with
+ * template captions. The schedule follows SPEC.md (AdamW .9/.95, wd .05,
+ * linear warmup over 40/200 of the run, cosine to lr x 4e-5/6e-4) with the
+ * peak lr scaled by the global batch. With --out DIR: checkpoints (model.svtp
+ * + state.svtpt, also on Ctrl-C), run.txt (the settings --resume holds the
+ * flags to), metrics.jsonl, and at the end loss.png and reconstruction.png.
+ * Progress on stderr; exit 0 done, 1 failed, 2 bad command line, 130 Ctrl-C. */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
-#define PROG "simvtp-pretrain"
+#include <simvtp/simvtp.h>
 
-/* exit statuses */
-#define EXIT_USAGE 2
-#define EXIT_RUN 1
-
-/* ------------------------------------------------------------------------ */
-/* Options                                                                  */
-/* ------------------------------------------------------------------------ */
-
-typedef struct options {
-    const char *preset;
-    int synthetic;
-    long steps;
-    long batch;
-    uint64_t seed;
-    int have_lr;
-    float lr;
-    long warmup;
-    long threads;
-    const char *out;
-    int quiet;
-} options;
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: " PROG " --synthetic [options]\n"
-            "\n"
-            "Pretrains a SimVTP model (masked video + masked text autoencoding, VTC, VTM).\n"
-            "\n"
-            "data:\n"
-            "  --synthetic        generated clips of moving coloured squares with template\n"
-            "                     captions (the only data source of this version)\n"
-            "model and training:\n"
-            "  --preset NAME      model preset: tiny (default), small, vit-b\n"
-            "  --steps N          training steps (default 20)\n"
-            "  --batch B          clips per step, at least 2 (default 4)\n"
-            "  --seed S           seed of the data, the initialization and the masks (default 0)\n"
-            "  --lr X             peak learning rate (default: the library's, 1.5e-4)\n"
-            "  --warmup N         linear warmup steps before the cosine decay (default 0)\n"
-            "  --threads N        CPU threads (default: OpenMP's choice)\n"
-            "output:\n"
-            "  --out DIR          save DIR/model.svtp and DIR/state.svtpt at the end\n"
-            "                     (DIR is created if missing; default: save nothing)\n"
-            "  --quiet            no per-step progress lines\n"
-            "  --help             this text\n"
-            "  --version          the libsimvtp version\n"
-            "\n"
-            "example: " PROG " --preset tiny --synthetic --steps 20 --batch 4 --out run1\n");
-}
-
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
+#include "cli.h"
+#include "synthetic_clips.h"
+#include "train_common.h"
+#ifdef HAVE_TOOLKIT
+#include "png_write.h"
+#include "recon_picture.h"
 #endif
 
-/* One clear line on stderr, then the usage exit status. */
-static int bad_flag(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static int bad_flag(const char *fmt, ...)
+#define PROG "simvtp-pretrain"
+#define TOKEN_MASK 103
+
+typedef struct options {
+    const char *preset, *config, *init, *shards, *vocab, *out;
+    int synthetic, resume, quiet;
+    long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
+    double epochs, wepochs, lr, min_lr, clip;
+    uint64_t seed;
+} options;
+
+#define O(f) offsetof(options, f)
+static const tr_opt k_opts[] = {
+    {"--preset", TR_STR, O(preset), 0, 0, TR_DEFAULT},
+    {"--config", TR_PATH, O(config), 0, 0, TR_DEFAULT},
+    {"--init", TR_PATH, O(init), 0, 0, TR_FIXED},
+    {"--shards", TR_PATH, O(shards), 0, 0, TR_FIXED},
+    {"--vocab", TR_PATH, O(vocab), 0, 0, TR_FIXED},
+    {"--synthetic", TR_FLAG, O(synthetic), 0, 0, TR_FIXED},
+    {"--stride", TR_LONG, O(stride), 1, 64, TR_FIXED},
+    {"--batch", TR_LONG, O(batch), 2, 65536, TR_FIXED},
+    {"--accum", TR_LONG, O(accum), 1, 65536, TR_FIXED},
+    {"--steps", TR_LONG, O(steps), 1, 1e12, TR_FIXED},
+    {"--epochs", TR_DOUBLE, O(epochs), 1e-9, 1e6, TR_FIXED},
+    {"--warmup-steps", TR_LONG, O(wsteps), 0, 1e12, TR_FIXED},
+    {"--warmup-epochs", TR_DOUBLE, O(wepochs), 0, 1e6, TR_FIXED},
+    {"--lr", TR_DOUBLE, O(lr), 0, 1, TR_FIXED},
+    {"--min-lr", TR_DOUBLE, O(min_lr), 0, 1, TR_FIXED},
+    {"--clip", TR_DOUBLE, O(clip), 0, 1e9, TR_FIXED},
+    {"--seed", TR_U64, O(seed), 0, 0, TR_FIXED},
+    {"--threads", TR_LONG, O(threads), 0, 4096, TR_DEFAULT},
+    {"--save-every", TR_LONG, O(save_every), 1, 1e12, TR_DEFAULT},
+    {"--log-every", TR_LONG, O(log_every), 1, 1e12, TR_DEFAULT},
+    {"--workers", TR_LONG, O(workers), 1, 256, TR_NOT_STORED},
+    {"--out", TR_STR, O(out), 0, 0, TR_NOT_STORED},
+    {"--resume", TR_FLAG, O(resume), 0, 0, TR_NOT_STORED},
+    {"--stop-at", TR_LONG, O(stop_at), 1, 1e12, TR_NOT_STORED},
+    {"--quiet", TR_FLAG, O(quiet), 0, 0, TR_NOT_STORED},
+};
+#define N_OPTS ((int)(sizeof k_opts / sizeof k_opts[0]))
+
+static void usage(void)
 {
-    va_list ap;
-    fprintf(stderr, PROG ": ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (see " PROG " --help)\n");
-    return EXIT_USAGE;
+    printf("usage: " PROG " (--shards DIR --vocab FILE | --synthetic) [options]\n"
+           "\n"
+           "Pretrains a SimVTP model: masked video reconstruction, masked language modelling,\n"
+           "video-text contrastive and matching losses, one unified encoder.\n"
+           "\n"
+           "data:\n"
+           "  --shards DIR        training shards from simvtp-prep (DIR/shard-NNNNN.svtps)\n"
+           "  --vocab FILE        BERT uncased vocab.txt (needed with --shards; with --synthetic\n"
+           "                      it only spells the words of the reconstruction picture)\n"
+           "  --synthetic         in-memory clips of moving coloured squares with template\n"
+           "                      captions: try the tool without data\n"
+           "  --stride N          frame sampling stride in source frames [4]\n"
+           "  --workers N         dataloader threads [2]\n"
+           "model:\n"
+           "  --preset NAME       tiny, small or vit-b [tiny]\n"
+           "  --config FILE       'key = value' lines over simvtp_config fields (frames, height,\n"
+           "                      width, enc_width, ..., see include/simvtp/config.h), applied on\n"
+           "                      top of --preset; '#' comments; unknown keys are errors\n"
+           "  --init FILE         start from these weights (e.g. a VideoMAE/BERT import made by\n"
+           "                      simvtp-import-weights); their config must equal the model's\n"
+           "schedule (SPEC.md; global batch = batch x accum):\n"
+           "  --batch B           clips per micro-batch, >= 2 [8]\n"
+           "  --accum N           micro-batches per update [1]\n"
+           "  --steps S           length in updates [20 with --synthetic]\n"
+           "  --epochs E          length in passes over the shards [1 with --shards]\n"
+           "  --lr X              peak learning rate [1.5e-4 x global batch / 256]\n"
+           "  --min-lr X          cosine floor [lr x 4e-5 / 6e-4]\n"
+           "  --warmup-steps N    linear warmup from 0, in updates [40/200 of the run]\n"
+           "  --warmup-epochs E   the same in epochs\n"
+           "  --clip X            global gradient-norm clip, 0 = off [0]\n"
+           "                      (AdamW betas 0.9/0.95, eps 1e-8, weight decay 0.05)\n"
+           "  --seed S            initialization, masks, dropout and data order [0]\n"
+           "  --threads N         compute threads, 0 = OpenMP's default [0]; resume with the\n"
+           "                      same count for bit-identical results\n"
+           "output:\n"
+           "  --out DIR           run folder (nothing is saved without it): model.svtp and\n"
+           "                      state.svtpt (the checkpoint), run.txt (settings),\n"
+           "                      metrics.jsonl, loss.png, reconstruction.png\n"
+           "  --save-every N      checkpoint every N updates [1000]; also at the end and on Ctrl-C\n"
+           "  --log-every N       progress line and metrics.jsonl entry every N updates [10]\n"
+           "  --resume            continue the run in --out from its checkpoint, bit-exactly;\n"
+           "                      flags that contradict its run.txt are refused\n"
+           "  --stop-at S         stop after update S with a checkpoint (the schedule still spans\n"
+           "                      the whole run; continue with --resume)\n"
+           "  --quiet             no progress lines\n"
+           "  --help, --version\n"
+           "\n"
+           "Ctrl-C finishes the current update, saves a checkpoint and exits with status 130.\n"
+           "\n"
+           "examples:\n"
+           "  " PROG " --preset tiny --synthetic --steps 20 --batch 4 --out run0\n"
+           "  " PROG " --preset small --shards shards/train --vocab vocab.txt --epochs 10 \\\n"
+           "      --batch 16 --accum 4 --out run1        (and later: ... --out run1 --resume)\n");
 }
 
-static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
+/* ------------------------------------------------------------------------ */
+/* The run                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct run {
+    options o;
+    simvtp_config cfg;
+    simvtp_model *model;
+    simvtp_optimizer *optim;
+    simvtp_tokenizer *tok;
+    simvtp_dataloader *loader;
+    char **shards;
+    int nshards;
+    int64_t epoch_batches;   /* 0 for synthetic data */
+    uint64_t position;       /* micro-batches consumed */
+    long step, total, warmup;
+    uint8_t *syn_frames;     /* synthetic batch */
+    int32_t *syn_tokens, *syn_lengths;
+    FILE *metrics;
+    tr_history hist;
+} run;
+
+/* Micro-batch number r->position: from the loader, or generated. */
+static int next_batch(run *r, simvtp_batch *b)
 {
-    char *end;
-    long x;
-    errno = 0;
-    x = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || x < lo || x > hi)
-        return bad_flag("%s needs an integer in [%ld, %ld], not '%s'", flag, lo, hi, v);
-    *out = x;
-    return 0;
-}
-
-static int parse_u64(const char *flag, const char *v, uint64_t *out)
-{
-    char *end;
-    unsigned long long x;
-    errno = 0;
-    if (v[0] == '-')
-        return bad_flag("%s needs a non-negative integer, not '%s'", flag, v);
-    x = strtoull(v, &end, 0);
-    if (errno || end == v || *end != '\0')
-        return bad_flag("%s needs a non-negative integer, not '%s'", flag, v);
-    *out = (uint64_t)x;
-    return 0;
-}
-
-static int parse_float(const char *flag, const char *v, float *out)
-{
-    char *end;
-    double x;
-    errno = 0;
-    x = strtod(v, &end);
-    if (errno || end == v || *end != '\0' || !isfinite(x) || x <= 0.0 || x > 1.0)
-        return bad_flag("%s needs a number in (0, 1], not '%s'", flag, v);
-    *out = (float)x;
-    return 0;
-}
-
-/* Returns 0 to run, -1 after --help/--version (exit 0), else an exit status. */
-static int parse_args(int argc, char **argv, options *o)
-{
-    int i;
-    memset(o, 0, sizeof *o);
-    o->preset = "tiny";
-    o->steps = 20;
-    o->batch = 4;
-    for (i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL, *eq;
-        char flag[64];
-        int rc = 0;
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
-            return bad_flag("unexpected argument '%s'", arg);
-        /* --flag=value or --flag value */
-        eq = strchr(arg, '=');
-        if (eq) {
-            size_t n = (size_t)(eq - arg);
-            if (n >= sizeof flag)
-                return bad_flag("unknown option '%s'", arg);
-            memcpy(flag, arg, n);
-            flag[n] = '\0';
-            val = eq + 1;
-        } else {
-            snprintf(flag, sizeof flag, "%s", arg);
-        }
-
-        if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(flag, "--version")) {
-            printf(PROG " (libsimvtp %s)\n", simvtp_version_string());
-            return -1;
-        } else if (!strcmp(flag, "--synthetic") || !strcmp(flag, "--quiet")) {
-            if (val)
-                return bad_flag("%s takes no value", flag);
-            if (!strcmp(flag, "--synthetic"))
-                o->synthetic = 1;
-            else
-                o->quiet = 1;
-            continue;
-        }
-
-        if (!strcmp(flag, "--preset") || !strcmp(flag, "--steps") || !strcmp(flag, "--batch") ||
-            !strcmp(flag, "--seed") || !strcmp(flag, "--lr") || !strcmp(flag, "--warmup") ||
-            !strcmp(flag, "--threads") || !strcmp(flag, "--out")) {
-            if (!val) {
-                if (i + 1 >= argc)
-                    return bad_flag("%s needs a value", flag);
-                val = argv[++i];
-            }
-            if (val[0] == '\0')
-                return bad_flag("%s needs a value", flag);
-        } else {
-            return bad_flag("unknown option '%s'", flag);
-        }
-
-        if (!strcmp(flag, "--preset"))
-            o->preset = val;
-        else if (!strcmp(flag, "--steps"))
-            rc = parse_long(flag, val, 1, 100000000L, &o->steps);
-        else if (!strcmp(flag, "--batch"))
-            rc = parse_long(flag, val, 2, 65536, &o->batch);
-        else if (!strcmp(flag, "--seed"))
-            rc = parse_u64(flag, val, &o->seed);
-        else if (!strcmp(flag, "--lr")) {
-            rc = parse_float(flag, val, &o->lr);
-            o->have_lr = 1;
-        } else if (!strcmp(flag, "--warmup"))
-            rc = parse_long(flag, val, 0, 100000000L, &o->warmup);
-        else if (!strcmp(flag, "--threads"))
-            rc = parse_long(flag, val, 1, 4096, &o->threads);
-        else if (!strcmp(flag, "--out"))
-            o->out = val;
-        if (rc)
-            return rc;
+    if (r->loader) {
+        int rc = simvtp_dataloader_next(r->loader, b, NULL);
+        return rc ? tk_lib_fail("reading a batch", rc) : 0;
     }
-    if (!o->synthetic)
-        return bad_flag("no data: pass --synthetic (the only data source of this version)");
-    if (o->warmup > o->steps)
-        return bad_flag("--warmup (%ld) must not exceed --steps (%ld)", o->warmup, o->steps);
+    size_t clip = (size_t)r->cfg.frames * r->cfg.height * r->cfg.width * 3;
+    for (long i = 0; i < r->o.batch; i++) {
+        syn_make_clip(&r->cfg, r->o.seed, r->position * (uint64_t)r->o.batch + (uint64_t)i,
+                  r->syn_frames + clip * (size_t)i, r->syn_tokens + (size_t)i * SYN_CAPTION_LEN);
+        r->syn_lengths[i] = SYN_CAPTION_LEN;
+    }
+    b->batch = (int)r->o.batch;
+    b->frames = r->syn_frames;
+    b->max_len = SYN_CAPTION_LEN;
+    b->tokens = r->syn_tokens;
+    b->lengths = r->syn_lengths;
+    return 0;
+}
+
+/* The model config: a resumed run's comes from its checkpoint (a --preset or
+ * --config given now must agree with it), a new run's from the flags. */
+static int setup_model(run *r, const unsigned char *cli_given)
+{
+    const options *o = &r->o;
+    char path[PATH_MAX], why[160];
+    simvtp_config want;
+    int rc;
+    if (o->resume) {
+        if ((rc = tr_ckpt_recover(o->out)) || (rc = tr_path(path, o->out, "model.svtp"))) return rc;
+        if ((rc = simvtp_model_load(path, NULL, &r->model))) return tk_lib_fail("loading the checkpoint", rc);
+        if (simvtp_model_get_kind(r->model) != SIMVTP_MODEL_PRETRAIN)
+            return tk_fail("%s is not a pretraining checkpoint", path);
+        simvtp_model_config(r->model, &r->cfg);
+        int asked = tr_given(k_opts, N_OPTS, cli_given, "--preset") || tr_given(k_opts, N_OPTS, cli_given, "--config");
+        if (asked && (rc = tr_config_load(o->preset, o->config, &want))) return rc;
+        if (asked && tr_config_diff(&want, &r->cfg, "its checkpoint", why, sizeof why))
+            return tk_fail("--preset/--config contradict the run in %s: %s", o->out, why);
+        return 0;
+    }
+    if ((rc = tr_config_load(o->preset, o->config, &r->cfg))) return rc;
+    if (o->synthetic && r->cfg.max_text_len < SYN_CAPTION_LEN)
+        return tk_fail("the config allows %d text tokens; the synthetic captions need %d",
+                       r->cfg.max_text_len, SYN_CAPTION_LEN);
+    if (o->init) {
+        if ((rc = simvtp_model_load(o->init, NULL, &r->model)))
+            return tk_fail("cannot use --init %s: %s: %s", o->init, simvtp_strerror(rc), simvtp_last_error());
+        simvtp_config have;
+        simvtp_model_config(r->model, &have);
+        if (simvtp_model_get_kind(r->model) != SIMVTP_MODEL_PRETRAIN)
+            return tk_fail("--init %s holds a retrieval model; pretraining needs a pretraining one", o->init);
+        if (tr_config_diff(&r->cfg, &have, "the file", why, sizeof why))
+            return tk_fail("--init %s does not match the model config of --preset/--config: %s", o->init, why);
+        return 0;
+    }
+    simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    mp.seed = o->seed;
+    mp.threads = (int)o->threads;
+    rc = simvtp_model_create(&r->cfg, &mp, &r->model);
+    return rc ? tk_lib_fail("creating the model", rc) : 0;
+}
+
+static int setup_data(run *r)
+{
+    const options *o = &r->o;
+    int rc;
+    if (o->vocab) {
+        if ((rc = simvtp_tokenizer_load(o->vocab, NULL, &r->tok))) return tk_lib_fail("loading --vocab", rc);
+        if (simvtp_tokenizer_vocab_size(r->tok) > r->cfg.vocab_size)
+            return tk_fail("--vocab %s has %d tokens; the model's vocab_size is %d", o->vocab,
+                           simvtp_tokenizer_vocab_size(r->tok), r->cfg.vocab_size);
+    }
+    if (o->synthetic) {
+        size_t clip = (size_t)r->cfg.frames * r->cfg.height * r->cfg.width * 3;
+        r->syn_frames = malloc(clip * (size_t)o->batch);
+        r->syn_tokens = calloc((size_t)o->batch * SYN_CAPTION_LEN, sizeof *r->syn_tokens);
+        r->syn_lengths = calloc((size_t)o->batch, sizeof *r->syn_lengths);
+        return r->syn_frames && r->syn_tokens && r->syn_lengths ? 0 : tk_fail("out of memory for a batch");
+    }
+    if ((r->nshards = tk_list_shards(o->shards, &r->shards)) < 0) return TK_EXIT_RUN;
+    simvtp_dataloader_params p;
+    simvtp_dataloader_default_params(&p);
+    p.shards = (const char *const *)r->shards;
+    p.num_shards = r->nshards;
+    p.tokenizer = r->tok;
+    p.batch = (int)o->batch;
+    p.frames = r->cfg.frames;
+    p.height = r->cfg.height;
+    p.width = r->cfg.width;
+    p.max_text_len = r->cfg.max_text_len;
+    p.sample_mode = SIMVTP_SAMPLE_PRETRAIN;
+    p.crop_mode = SIMVTP_CROP_MULTISCALE;
+    p.stride = (int)o->stride;
+    p.seed = o->seed;
+    p.threads = (int)o->workers;
+    if ((rc = simvtp_dataloader_create(&p, &r->loader))) return tk_lib_fail("creating the dataloader", rc);
+    r->epoch_batches = simvtp_dataloader_epoch_batches(r->loader);
+    return 0;
+}
+
+/* Schedule of a new run (SPEC.md, scaled by the global batch); stored in o. */
+static int setup_schedule(run *r, const unsigned char *given)
+{
+    options *o = &r->o;
+    tr_sched s = {tr_given(k_opts, N_OPTS, given, "--steps"), tr_given(k_opts, N_OPTS, given, "--epochs"),
+                  tr_given(k_opts, N_OPTS, given, "--warmup-steps"),
+                  tr_given(k_opts, N_OPTS, given, "--warmup-epochs"), o->steps, o->wsteps, o->epochs,
+                  o->wepochs, r->epoch_batches, o->accum, 40.0 / 200.0, 20, 1.0};
+    int rc = tr_sched_resolve(&s, &r->total, &r->warmup);
+    if (rc) return rc;
+    if (!s.have_epochs && r->epoch_batches > 0 && !s.have_steps) o->epochs = s.default_epochs;
+    o->steps = r->total;
+    o->wsteps = r->warmup;
+    if (!tr_given(k_opts, N_OPTS, given, "--lr")) o->lr = 1.5e-4 * (double)(o->batch * o->accum) / 256.0;
+    if (!tr_given(k_opts, N_OPTS, given, "--min-lr")) o->min_lr = o->lr * 4e-5 / 6e-4;
+    if (o->stop_at > r->total) return tk_bad_flag("--stop-at %ld is past the end of the run (%ld updates)", o->stop_at, r->total);
+    return 0;
+}
+
+static int setup_optimizer(run *r)
+{
+    const options *o = &r->o;
+    simvtp_optimizer_params op;
+    simvtp_optimizer_default_params(&op);
+    op.lr = (float)o->lr;
+    op.min_lr = (float)o->min_lr;
+    op.beta1 = 0.9f;
+    op.beta2 = 0.95f;
+    op.eps = 1e-8f;
+    op.weight_decay = 0.05f;
+    op.warmup_steps = o->wsteps;
+    op.total_steps = o->steps;
+    op.clip_norm = (float)o->clip;
+    op.accum_steps = (int)o->accum;
+    op.seed = o->seed;
+    int rc = simvtp_optimizer_create(r->model, &op, &r->optim);
+    if (rc) return tk_lib_fail("creating the optimizer", rc);
+    r->total = o->steps;
+    if (!o->resume) return 0;
+    char path[PATH_MAX];
+    if ((rc = tr_path(path, o->out, "state.svtpt"))) return rc;
+    if ((rc = simvtp_optimizer_load(r->optim, path))) return tk_lib_fail("loading the training state", rc);
+    r->position = simvtp_optimizer_data_position(r->optim);
+    if (r->position % (uint64_t)o->accum) return tk_fail("%s: data position %llu is not a whole update", path, (unsigned long long)r->position);
+    r->step = (long)(r->position / (uint64_t)o->accum);
+    if (r->loader && (rc = simvtp_dataloader_seek(r->loader, r->position))) return tk_lib_fail("seeking the dataloader", rc);
     return 0;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Synthetic clips: a coloured square moving across the frame               */
+/* Logging                                                                  */
 /* ------------------------------------------------------------------------ */
 
-#define TOKEN_PAD 0
-#define TOKEN_CLS 101
-#define TOKEN_SEP 102
-#define TOKEN_FIRST_WORD 104 /* first id after BERT's special tokens */
-#define CAPTION_LEN 8        /* [CLS] + 6 words + [SEP] for every template */
+static const char *const k_series[5] = {"total", "video_mse", "mlm", "vtc", "vtm"};
 
-/* Word ids as in BERT's uncased vocabulary (any ids below vocab_size would
- * do; they are folded into range for presets with a smaller vocabulary). */
-enum { W_A = 1037, W_THE = 1996, W_IS = 2003, W_SQUARE = 2675, W_MOVES = 5829,
-       W_MOVING = 3048, W_SMALL = 2235, W_BIG = 2502 };
-
-static const struct colour {
-    const char *name;
-    int32_t id;
-    uint8_t rgb[3];
-} k_colours[] = {
-    {"red", 2417, {230, 40, 40}},     {"green", 2665, {40, 200, 60}},
-    {"blue", 2630, {50, 80, 230}},    {"yellow", 3756, {240, 220, 40}},
-    {"white", 2317, {240, 240, 240}}, {"purple", 6379, {150, 60, 200}},
-};
-#define N_COLOURS ((int)(sizeof k_colours / sizeof k_colours[0]))
-
-static const struct direction {
-    const char *name;
-    int32_t id;
-    int dx, dy;
-} k_directions[] = {
-    {"left", 2187, -1, 0}, {"right", 2157, 1, 0}, {"up", 2039, 0, -1}, {"down", 2091, 0, 1},
-};
-#define N_DIRECTIONS ((int)(sizeof k_directions / sizeof k_directions[0]))
-
-static uint64_t splitmix64(uint64_t *s)
+static void json_num(FILE *f, const char *key, double v)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    if (isfinite(v)) fprintf(f, ",\"%s\":%.6g", key, v);
+    else fprintf(f, ",\"%s\":null", key);
 }
 
-static int below(uint64_t *s, int n) { return (int)(splitmix64(s) % (uint64_t)n); }
-
-static int32_t fold_id(int32_t id, int vocab)
+/* Progress line and metrics entry for the mean losses m[5] of the updates since the last log. */
+static void log_step(run *r, const double *m, float lr, float gnorm, double rate, double eta)
 {
-    if (id < vocab)
-        return id;
-    if (vocab <= TOKEN_FIRST_WORD) /* no ordinary words at all: use the last id */
-        return vocab - 1;
-    return TOKEN_FIRST_WORD + id % (vocab - TOKEN_FIRST_WORD);
+    double epoch = r->epoch_batches ? (double)r->position / (double)r->epoch_batches : 0.0;
+    if (!r->o.quiet) {
+        char ep[32] = "", e[32];
+        tk_format_duration(eta, e, sizeof e);
+        if (r->epoch_batches) snprintf(ep, sizeof ep, " epoch %.2f", epoch);
+        fprintf(stderr, "step %ld/%ld%s  loss %.4f (video %.4f mlm %.4f vtc %.4f vtm %.4f)  lr %.3e"
+                "  %.1f clips/s  ETA %s\n", r->step, r->total, ep, m[0], m[1], m[2], m[3], m[4],
+                (double)lr, rate, e);
+    }
+    if (r->metrics) {
+        fprintf(r->metrics, "{\"step\":%ld", r->step);
+        if (r->epoch_batches) json_num(r->metrics, "epoch", epoch);
+        for (int i = 0; i < 5; i++) json_num(r->metrics, k_series[i], m[i]);
+        json_num(r->metrics, "lr", lr);
+        json_num(r->metrics, "grad_norm", gnorm);
+        json_num(r->metrics, "clips_per_s", rate);
+        fprintf(r->metrics, "}\n");
+        fflush(r->metrics);
+    }
+    if (isfinite(m[0])) tr_history_add(&r->hist, (double)r->step, m);
 }
 
-/* Clip number `index` of the stream seeded by `seed`: frames [T, H, W, 3] and
- * its caption (CAPTION_LEN ids). The same (seed, index) always gives the same clip. */
-static void make_clip(const simvtp_config *c, uint64_t seed, uint64_t index, uint8_t *frames,
-                      int32_t *caption)
+/* ------------------------------------------------------------------------ */
+/* Reconstruction picture                                                   */
+/* ------------------------------------------------------------------------ */
+
+#ifdef HAVE_TOOLKIT
+/* One token's text (tokenizer, else the synthetic word table). */
+static void token_text(const run *r, int32_t id, char *buf, size_t n)
 {
-    uint64_t s = seed * 0x2545F4914F6CDD1Dull ^ (index + 1) * 0x9E3779B97F4A7C15ull;
-    const int T = c->frames, H = c->height, W = c->width;
-    const struct colour *col = &k_colours[below(&s, N_COLOURS)];
-    const struct direction *dir = &k_directions[below(&s, N_DIRECTIONS)];
-    const int big = below(&s, 2);
-    const int side_max = H < W ? H : W;
-    int side = big ? side_max / 3 : side_max / 5;
-    int bg[3], x0, y0, x1, y1, t, y, x, ch, template_id = below(&s, 2), k = 0;
-    if (side < 2)
-        side = 2;
-    for (ch = 0; ch < 3; ch++)
-        bg[ch] = 15 + below(&s, 40);
+    const char *w = id == TOKEN_MASK ? "[MASK]" : r->tok ? NULL : syn_word(id, r->cfg.vocab_size);
+    if (!w && r->tok && simvtp_tokenizer_decode(r->tok, &id, 1, 0, buf, n) >= 0) return;
+    if (w) snprintf(buf, n, "%s", w);
+    else snprintf(buf, n, "[%d]", (int)id);
+}
 
-    /* start and end corners: across the frame along the direction, a random
-     * fixed offset across it */
-    x0 = below(&s, W - side + 1);
-    y0 = below(&s, H - side + 1);
-    x1 = x0;
-    y1 = y0;
-    if (dir->dx) {
-        int margin = below(&s, (W - side) / 4 + 1);
-        x0 = dir->dx > 0 ? margin : W - side - margin;
-        x1 = dir->dx > 0 ? W - side - margin : margin;
-    } else {
-        int margin = below(&s, (H - side) / 4 + 1);
-        y0 = dir->dy > 0 ? margin : H - side - margin;
-        y1 = dir->dy > 0 ? H - side - margin : margin;
+/* The words between [CLS] and [SEP], one per token, space-separated. */
+static void caption_words(const run *r, const int32_t *ids, int len, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 1; i < len - 1 && used + 1 < n; i++) {
+        char w[128];
+        token_text(r, ids[i], w, sizeof w);
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i > 1 ? " " : "", w);
     }
+}
 
-    for (t = 0; t < T; t++) {
-        double f = T > 1 ? (double)t / (T - 1) : 0.0;
-        int sx = (int)lround(x0 + f * (x1 - x0)), sy = (int)lround(y0 + f * (y1 - y0));
-        uint8_t *fr = frames + (size_t)t * H * W * 3;
-        for (y = 0; y < H; y++)
-            for (x = 0; x < W; x++) {
-                uint8_t *px = fr + ((size_t)y * W + x) * 3;
-                int inside = x >= sx && x < sx + side && y >= sy && y < sy + side;
-                int noise = below(&s, 17) - 8;
-                for (ch = 0; ch < 3; ch++) {
-                    int v = (inside ? col->rgb[ch] : bg[ch]) + noise;
-                    px[ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-                }
-            }
+static int write_reconstruction(run *r, const char *path)
+{
+    const simvtp_config *c = &r->cfg;
+    simvtp_batch b = {sizeof b};
+    r->position = 0; /* the first training batch */
+    if (r->loader && simvtp_dataloader_seek(r->loader, 0)) return tk_lib_fail("seeking the dataloader", -1);
+    if (next_batch(r, &b)) return TK_EXIT_RUN;
+    const int T = c->frames, H = c->height, W = c->width, p = c->patch, tu = c->tubelet;
+    const int N = simvtp_config_num_video_tokens(c), K = simvtp_config_tubelet_dim(c), L = b.max_len;
+    const size_t clip = (size_t)T * H * W * 3;
+    simvtp_reconstruction rec = {sizeof rec};
+    rec.video_mask = malloc((size_t)b.batch * N);
+    rec.pixels = malloc((size_t)b.batch * N * K * sizeof(float));
+    rec.masked_tokens = malloc((size_t)b.batch * L * sizeof(int32_t));
+    rec.predicted = malloc((size_t)b.batch * L * sizeof(int32_t));
+    uint8_t *masked = malloc(clip), *recon = malloc(clip);
+    char *cap = malloc(3 * 4096);
+    int rc = TK_EXIT_RUN;
+    if (!rec.video_mask || !rec.pixels || !rec.masked_tokens || !rec.predicted || !masked || !recon || !cap) {
+        tk_fail("out of memory for the reconstruction picture");
+        goto done;
     }
+    int lib = simvtp_model_reconstruct(r->model, &b, r->o.seed, &rec);
+    if (lib) {
+        tk_lib_fail("simvtp_model_reconstruct", lib);
+        goto done;
+    }
+    /* sample 0: darken its masked tubelets; paste the prediction into them */
+    const int hp = H / p, wp = W / p;
+    for (int n = 0; n < N; n++) {
+        int t0 = n / (hp * wp) * tu, y0 = n / wp % hp * p, x0 = n % wp * p;
+        for (int dt = 0; dt < tu; dt++)
+            for (int dy = 0; dy < p; dy++)
+                for (int dx = 0; dx < p; dx++)
+                    for (int ch = 0; ch < 3; ch++) {
+                        size_t at = (((size_t)(t0 + dt) * H + y0 + dy) * W + x0 + dx) * 3 + ch;
+                        float v = rec.pixels[(size_t)n * K + ((dt * p + dy) * p + dx) * 3 + ch];
+                        masked[at] = rec.video_mask[n] ? (uint8_t)(b.frames[at] / 4) : b.frames[at];
+                        recon[at] = (uint8_t)(255.0f * (v < 0 ? 0 : v > 1 ? 1 : v) + 0.5f);
+                    }
+    }
+    int len = b.lengths[0];
+    if (r->tok) simvtp_tokenizer_decode(r->tok, b.tokens, len, 1, cap, 4096);
+    else caption_words(r, b.tokens, len, cap, 4096);
+    caption_words(r, rec.masked_tokens, len, cap + 4096, 4096);
+    caption_words(r, rec.predicted, len, cap + 8192, 4096);
+    tk_recon_input in = {T, H, W, b.frames, masked, recon, cap, cap + 4096, cap + 8192,
+                         W < 128 ? (128 + W - 1) / W : 1, 0};
+    tk_canvas *pic = tk_recon_picture(&in, NULL);
+    char err[256];
+    if (!pic) tk_fail("cannot draw the reconstruction picture");
+    else if (tk_png_write(pic, path, err, sizeof err)) tk_fail("%s", err);
+    else rc = 0;
+    tk_canvas_free(pic);
+done:
+    free(rec.video_mask), free(rec.pixels), free(rec.masked_tokens), free(rec.predicted);
+    free(masked), free(recon), free(cap);
+    return rc;
+}
+#endif
 
-    caption[k++] = TOKEN_CLS;
-    if (template_id == 0) { /* a {big|small} {colour} square moves {direction} */
-        caption[k++] = W_A;
-        caption[k++] = big ? W_BIG : W_SMALL;
-        caption[k++] = col->id;
-        caption[k++] = W_SQUARE;
-        caption[k++] = W_MOVES;
-        caption[k++] = dir->id;
-    } else { /* the {colour} square is moving {direction} */
-        caption[k++] = W_THE;
-        caption[k++] = col->id;
-        caption[k++] = W_SQUARE;
-        caption[k++] = W_IS;
-        caption[k++] = W_MOVING;
-        caption[k++] = dir->id;
-    }
-    caption[k++] = TOKEN_SEP;
-    for (k = 1; k < CAPTION_LEN - 1; k++)
-        caption[k] = fold_id(caption[k], c->vocab_size);
+/* loss.png and reconstruction.png of a finished run. */
+static void write_pictures(run *r)
+{
+    char path[PATH_MAX], err[256];
+    if (tr_path(path, r->o.out, "loss.png")) return;
+    if (tr_plot_history(path, "simvtp-pretrain losses", &r->hist, err, sizeof err))
+        fprintf(stderr, PROG ": no loss.png: %s\n", err);
+#ifdef HAVE_TOOLKIT
+    if (!tr_path(path, r->o.out, "reconstruction.png")) write_reconstruction(r, path);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static double now_seconds(void)
+static int train(run *r)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void format_duration(double s, char *buf, size_t n)
-{
-    long t = s < 0 ? 0 : (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
-
-static int lib_fail(const char *what, int status)
-{
-    fprintf(stderr, PROG ": %s failed: %s: %s\n", what, simvtp_strerror(status),
-            simvtp_last_error());
-    return EXIT_RUN;
-}
-
-/* Makes DIR if it does not exist; fails when it exists and is not a directory. */
-static int ensure_dir(const char *dir)
-{
-    struct stat st;
-    if (mkdir(dir, 0777) == 0)
-        return 0;
-    if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
-    fprintf(stderr, PROG ": cannot create the output directory '%s': %s\n", dir,
-            errno == EEXIST ? "a file of that name exists" : strerror(errno));
-    return EXIT_RUN;
-}
-
-static int save_outputs(const char *dir, const simvtp_model *m, simvtp_optimizer *o,
-                        uint64_t clips_seen)
-{
-    char path[PATH_MAX];
-    int rc;
-    if (snprintf(path, sizeof path, "%s/model.svtp", dir) >= (int)sizeof path) {
-        fprintf(stderr, PROG ": --out path too long\n");
-        return EXIT_RUN;
+    const options *o = &r->o;
+    const long first = r->step;
+    const double t0 = tk_now();
+    double acc[5] = {0};
+    long nacc = 0, bad_in_a_row = 0;
+    float lr = 0, gnorm = 0;
+    while (r->step < r->total) {
+        double sum[5] = {0};
+        for (long a = 0; a < o->accum; a++) {
+            simvtp_batch b = {sizeof b};
+            simvtp_losses l = {sizeof l};
+            simvtp_step_info info = {sizeof info};
+            if (next_batch(r, &b)) return TK_EXIT_RUN;
+            int rc = simvtp_train_step(r->optim, &b, &l, &info);
+            r->position++;
+            if (rc == SIMVTP_ERR_NONFINITE) {
+                fprintf(stderr, PROG ": warning: update %ld: %s\n", r->step + 1, simvtp_last_error());
+                if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
+            } else if (rc) {
+                return tk_lib_fail("simvtp_train_step", rc);
+            } else if (info.updated) {
+                bad_in_a_row = 0;
+            }
+            double v[5] = {l.total, l.video_mse, l.mlm, l.vtc, l.vtm};
+            for (int i = 0; i < 5; i++) sum[i] += v[i] / (double)o->accum;
+            lr = info.lr;
+            if (info.updated) gnorm = info.grad_norm;
+        }
+        r->step++;
+        for (int i = 0; i < 5; i++) acc[i] += sum[i];
+        nacc++;
+        const int stop = tk_interrupted() || r->step == o->stop_at, last = r->step == r->total;
+        if (r->step % o->log_every == 0 || r->step == first + 1 || last || stop) {
+            double el = tk_now() - t0, done = (double)(r->step - first);
+            double rate = el > 0 ? done * (double)(o->batch * o->accum) / el : 0;
+            for (int i = 0; i < 5; i++) acc[i] /= (double)nacc;
+            log_step(r, acc, lr, gnorm, rate, el / done * (double)(r->total - r->step));
+            memset(acc, 0, sizeof acc);
+            nacc = 0;
+        }
+        if (o->out && (r->step % o->save_every == 0 || last || stop)) {
+            int rc = tr_ckpt_save(o->out, r->model, r->optim, r->position);
+            if (rc) return rc;
+        }
+        if (tk_interrupted()) {
+            fprintf(stderr, PROG ": interrupted after update %ld/%ld%s%s%s\n", r->step, r->total,
+                    o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
+                    o->out ? o->out : "", o->out ? "; continue with --resume" : "");
+            return TK_EXIT_INTERRUPTED;
+        }
+        if (r->step == o->stop_at && !last) {
+            printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
+                   o->out ? "; checkpoint in " : "", o->out ? o->out : "", o->out ? "; continue with --resume" : "");
+            return 0;
+        }
     }
-    rc = simvtp_model_save(m, path);
-    if (rc != SIMVTP_OK)
-        return lib_fail("saving the weights", rc);
-    printf("saved %s\n", path);
-    rc = simvtp_optimizer_set_data_position(o, clips_seen);
-    if (rc != SIMVTP_OK)
-        return lib_fail("simvtp_optimizer_set_data_position", rc);
-    snprintf(path, sizeof path, "%s/state.svtpt", dir);
-    rc = simvtp_optimizer_save(o, path);
-    if (rc != SIMVTP_OK)
-        return lib_fail("saving the training state", rc);
-    printf("saved %s\n", path);
+    char d[32];
+    tk_format_duration(tk_now() - t0, d, sizeof d);
+    printf(PROG ": %ld updates of %ld clips done (%ld in this run, %s)%s%s\n", r->total,
+           o->batch * o->accum, r->total - first, d, o->out ? "; checkpoint in " : "", o->out ? o->out : "");
+    if (o->out) write_pictures(r);
+    return 0;
+}
+
+static void free_run(run *r)
+{
+    if (r->metrics) fclose(r->metrics);
+    tr_history_free(&r->hist);
+    simvtp_dataloader_free(r->loader);
+    simvtp_tokenizer_free(r->tok);
+    if (r->shards) tk_free_list(r->shards, r->nshards);
+    simvtp_optimizer_free(r->optim);
+    simvtp_model_free(r->model);
+    free(r->syn_frames), free(r->syn_tokens), free(r->syn_lengths);
+}
+
+/* Flags, then resume/new-run checks; 0 to run, -1 to exit 0, else an exit status. */
+static int parse(run *r, int argc, char **argv, unsigned char *given, unsigned char *cli_given)
+{
+    options *o = &r->o, scratch;
+    memset(o, 0, sizeof *o);
+    o->preset = "tiny";
+    o->batch = 8, o->accum = 1, o->stride = 4, o->workers = 2, o->save_every = 1000, o->log_every = 10;
+    int rc = tr_parse_args(k_opts, N_OPTS, argc, argv, o, given);
+    if (rc == TR_HELP) usage();
+    if (rc == TR_VERSION) printf(PROG " (libsimvtp %s)\n", simvtp_version_string());
+    if (rc) return rc < 0 ? -1 : rc;
+    memcpy(cli_given, given, TR_MAX_OPTS);
+    if (o->resume) {
+        if (!o->out) return tk_bad_flag("--resume needs --out DIR (the run to continue)");
+        if (o->init) return tk_bad_flag("--init starts a new run; --resume continues one from its checkpoint");
+        memset(&scratch, 0, sizeof scratch);
+        if ((rc = tr_run_merge(o->out, k_opts, N_OPTS, o, given, &scratch))) return rc;
+        if (!tr_ckpt_present(o->out)) return tk_fail("nothing to resume in %s: it holds no checkpoint yet", o->out);
+        return 0;
+    }
+    if (tr_given(k_opts, N_OPTS, given, "--steps") && tr_given(k_opts, N_OPTS, given, "--epochs"))
+        return tk_bad_flag("give --steps or --epochs, not both");
+    if (tr_given(k_opts, N_OPTS, given, "--warmup-steps") && tr_given(k_opts, N_OPTS, given, "--warmup-epochs"))
+        return tk_bad_flag("give --warmup-steps or --warmup-epochs, not both");
+    if (o->synthetic && (tr_given(k_opts, N_OPTS, given, "--epochs") || tr_given(k_opts, N_OPTS, given, "--warmup-epochs")))
+        return tk_bad_flag("synthetic data has no epochs: give --steps and --warmup-steps");
+    if (o->synthetic == (o->shards != NULL))
+        return tk_bad_flag(o->synthetic ? "give --shards DIR or --synthetic, not both"
+                                        : "no data: give --shards DIR (with --vocab FILE) or --synthetic");
+    if (o->shards && !o->vocab) return tk_bad_flag("--shards needs --vocab FILE (a BERT vocab.txt)");
+    if (o->out && tr_ckpt_present(o->out))
+        return tk_fail("%s holds a checkpoint already: add --resume to continue it, or choose another --out", o->out);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    options opt;
-    simvtp_config cfg;
-    simvtp_model_params mp;
-    simvtp_optimizer_params op;
-    simvtp_model *model = NULL;
-    simvtp_optimizer *optim = NULL;
-    uint8_t *frames = NULL;
-    int32_t *tokens = NULL, *lengths = NULL;
-    size_t clip_bytes;
-    double t_start;
-    long step;
-    int rc, ret = EXIT_RUN, b;
-
-    rc = parse_args(argc, argv, &opt);
-    if (rc < 0)
-        return 0;
-    if (rc > 0)
-        return rc;
-
-    rc = simvtp_config_preset(opt.preset, &cfg);
-    if (rc != SIMVTP_OK) {
-        fprintf(stderr, PROG ": unknown --preset '%s' (known: tiny, small, vit-b)\n", opt.preset);
-        return EXIT_USAGE;
-    }
-    if (cfg.max_text_len < CAPTION_LEN) {
-        fprintf(stderr, PROG ": preset '%s' allows %d text tokens; the synthetic captions need %d\n",
-                opt.preset, cfg.max_text_len, CAPTION_LEN);
-        return EXIT_USAGE;
-    }
-
-    /* Fail before training, not after, when the output cannot be written. */
-    if (opt.out && ensure_dir(opt.out))
-        return EXIT_RUN;
-
-    simvtp_model_default_params(&mp);
-    mp.seed = opt.seed;
-    mp.threads = (int)opt.threads;
-    rc = simvtp_model_create(&cfg, &mp, &model);
-    if (rc != SIMVTP_OK)
-        return lib_fail("simvtp_model_create", rc);
-
-    simvtp_optimizer_default_params(&op);
-    if (opt.have_lr)
-        op.lr = opt.lr;
-    op.warmup_steps = opt.warmup;
-    op.total_steps = opt.steps;
-    op.seed = opt.seed;
-    rc = simvtp_optimizer_create(model, &op, &optim);
-    if (rc != SIMVTP_OK) {
-        lib_fail("simvtp_optimizer_create", rc);
+    run r;
+    unsigned char given[TR_MAX_OPTS], cli_given[TR_MAX_OPTS];
+    memset(&r, 0, sizeof r);
+    tk_cli_init(PROG);
+    int rc = parse(&r, argc, argv, given, cli_given);
+    if (rc) return rc < 0 ? 0 : rc;
+    const options *o = &r.o;
+    simvtp_set_log_callback(tk_log_to_stderr, NULL, SIMVTP_LOG_WARN);
+    tr_set_threads(o->threads);
+    r.hist.nseries = 5;
+    for (int i = 0; i < 5; i++) r.hist.names[i] = k_series[i];
+    if (o->out && !o->resume && (rc = tk_ensure_dir(o->out))) goto done;
+    if ((rc = setup_model(&r, cli_given)) || (rc = setup_data(&r))) goto done;
+    if (!o->resume && (rc = setup_schedule(&r, given))) goto done;
+    if ((rc = setup_optimizer(&r))) goto done;
+    if (o->resume && r.step >= r.total) {
+        printf(PROG ": the run in %s is complete (%ld/%ld updates); nothing to do\n", o->out, r.step, r.total);
         goto done;
     }
-
-    clip_bytes = (size_t)cfg.frames * cfg.height * cfg.width * 3;
-    frames = malloc(clip_bytes * (size_t)opt.batch);
-    tokens = calloc((size_t)opt.batch * CAPTION_LEN, sizeof *tokens);
-    lengths = calloc((size_t)opt.batch, sizeof *lengths);
-    if (!frames || !tokens || !lengths) {
-        fprintf(stderr, PROG ": out of memory for a batch of %ld clips\n", opt.batch);
+    if (o->resume && o->stop_at && o->stop_at <= r.step) {
+        rc = tk_bad_flag("--stop-at %ld is not after the checkpoint's update %ld", o->stop_at, r.step);
         goto done;
     }
-
-    printf(PROG ": preset %s (%lld parameters, clips %dx%dx%d, %d video tokens), synthetic data,"
-           " %ld steps of %ld clips, seed %llu, peak lr %.3g\n",
-           opt.preset, (long long)simvtp_model_num_params(model), cfg.frames, cfg.height,
-           cfg.width, simvtp_config_num_video_tokens(&cfg), opt.steps, opt.batch,
-           (unsigned long long)opt.seed, op.lr);
+    if (o->out) {
+        if (!o->resume && (rc = tr_run_write(o->out, k_opts, N_OPTS, o))) goto done;
+        r.metrics = tr_metrics_open(o->out, o->resume ? r.step : -1, &r.hist, NULL, NULL);
+        if (!r.metrics) {
+            rc = TK_EXIT_RUN;
+            goto done;
+        }
+    }
+    printf(PROG ": %s%s model (%lld parameters; clips %dx%dx%d, %d video tokens, text <= %d), %s, "
+           "%s update %ld of %ld (batch %ld x accum %ld), lr %.3g -> %.3g, warmup %ld, seed %llu\n",
+           o->config ? "custom " : "", o->config ? "config" : o->preset,
+           (long long)simvtp_model_num_params(r.model), r.cfg.frames, r.cfg.height, r.cfg.width,
+           simvtp_config_num_video_tokens(&r.cfg), r.cfg.max_text_len,
+           o->synthetic ? "synthetic data" : o->shards, o->resume ? "resuming after" : "from",
+           r.step, r.total, o->batch, o->accum, o->lr, o->min_lr, o->wsteps, (unsigned long long)o->seed);
     fflush(stdout);
-
-    t_start = now_seconds();
-    for (step = 0; step < opt.steps; step++) {
-        simvtp_batch batch;
-        simvtp_losses l;
-        simvtp_step_info info;
-        double t0 = now_seconds(), t1, elapsed, rate;
-        char eta[32];
-
-        for (b = 0; b < opt.batch; b++) {
-            make_clip(&cfg, opt.seed, (uint64_t)step * (uint64_t)opt.batch + (uint64_t)b,
-                      frames + clip_bytes * (size_t)b, tokens + (size_t)b * CAPTION_LEN);
-            lengths[b] = CAPTION_LEN;
-        }
-        memset(&batch, 0, sizeof batch);
-        batch.size = sizeof batch;
-        batch.batch = (int)opt.batch;
-        batch.frames = frames;
-        batch.max_len = CAPTION_LEN;
-        batch.tokens = tokens;
-        batch.lengths = lengths;
-        memset(&l, 0, sizeof l);
-        l.size = sizeof l;
-        memset(&info, 0, sizeof info);
-        info.size = sizeof info;
-
-        rc = simvtp_train_step(optim, &batch, &l, &info);
-        if (rc != SIMVTP_OK) {
-            char what[64];
-            snprintf(what, sizeof what, "step %ld: simvtp_train_step", step + 1);
-            lib_fail(what, rc);
-            goto done;
-        }
-        t1 = now_seconds();
-        elapsed = t1 - t_start;
-        rate = elapsed > 0 ? (double)(step + 1) * opt.batch / elapsed : 0.0;
-        format_duration(elapsed / (step + 1) * (opt.steps - step - 1), eta, sizeof eta);
-        if (!opt.quiet) {
-            printf("step %ld/%ld  loss %.4f  video %.4f  mlm %.4f  vtc %.4f  vtm %.4f"
-                   "  lr %.3e  %.1f clips/s  (%.2fs)  ETA %s\n",
-                   step + 1, opt.steps, l.total, l.video_mse, l.mlm, l.vtc, l.vtm, info.lr, rate,
-                   t1 - t0, eta);
-            fflush(stdout);
-        }
-    }
-    {
-        char total[32];
-        format_duration(now_seconds() - t_start, total, sizeof total);
-        printf(PROG ": %ld steps in %s\n", opt.steps, total);
-    }
-
-    if (opt.out) {
-        if (save_outputs(opt.out, model, optim, (uint64_t)opt.steps * (uint64_t)opt.batch))
-            goto done;
-    }
-    ret = 0;
-
+    tk_install_interrupt();
+    rc = train(&r);
 done:
-    free(frames);
-    free(tokens);
-    free(lengths);
-    simvtp_optimizer_free(optim);
-    simvtp_model_free(model);
-    return ret;
+    free_run(&r);
+    return rc;
 }

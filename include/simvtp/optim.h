@@ -11,12 +11,20 @@
 #include <stdint.h>
 #include "simvtp/export.h"
 #include "simvtp/model.h"
+#include "simvtp/comm.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct simvtp_optimizer simvtp_optimizer;
+
+/* What simvtp_train_step does when a micro-batch's total loss or an update's
+ * global gradient norm is NaN or Inf (simvtp_optimizer_params.nonfinite_policy). */
+typedef enum simvtp_nonfinite_policy {
+    SIMVTP_NONFINITE_SKIP = 0, /* skip the update, count it, return SIMVTP_OK (default) */
+    SIMVTP_NONFINITE_STOP = 1  /* skip the update, count it, return SIMVTP_ERR_NONFINITE */
+} simvtp_nonfinite_policy;
 
 typedef struct simvtp_optimizer_params {
     size_t size;          /* sizeof(simvtp_optimizer_params)                     */
@@ -31,6 +39,8 @@ typedef struct simvtp_optimizer_params {
     float clip_norm;      /* global gradient-norm clip; 0 = off (default)        */
     int accum_steps;      /* micro-batches per update (default 1)                */
     uint64_t seed;        /* seed of the mask/dropout RNG stream (default 0)     */
+    int nonfinite_policy; /* simvtp_nonfinite_policy (default SKIP); a run-time
+                             choice: not saved with the training state           */
 } simvtp_optimizer_params;
 
 SIMVTP_API void simvtp_optimizer_default_params(simvtp_optimizer_params *p);
@@ -48,11 +58,24 @@ typedef struct simvtp_step_info {
     int updated;          /* 1 when this call applied an update                   */
     float lr;             /* learning rate of the update (or the next one)        */
     float grad_norm;      /* global gradient norm before clipping (when updated)  */
+    int skipped;          /* 1 when this call ended an accumulation whose update
+                             was skipped for a NaN/Inf loss or gradient norm     */
 } simvtp_step_info;
 
 /* One micro-batch: forward + backward with masks from the optimizer's RNG
  * stream, then, every accum_steps micro-batches, the AdamW update on the
- * averaged gradients. losses and info may be NULL. */
+ * averaged gradients. losses and info may be NULL.
+ *
+ * Non-finite values: a micro-batch whose total loss is NaN/Inf spoils its
+ * accumulation; at the end of that accumulation (at once when accum_steps
+ * is 1), or when the global gradient norm of an update is NaN/Inf, the
+ * update is skipped: the accumulated gradients are discarded, weights and
+ * moments stay unchanged, the step counter does not advance, the RNG stream
+ * has still advanced (the run stays reproducible), and
+ * simvtp_optimizer_nonfinite_count grows by one. With SIMVTP_NONFINITE_SKIP
+ * the call returns SIMVTP_OK with info->skipped = 1; with
+ * SIMVTP_NONFINITE_STOP it returns SIMVTP_ERR_NONFINITE (info is filled
+ * too), the message naming the update and micro-batch. */
 SIMVTP_API int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b,
                                  simvtp_losses *losses, simvtp_step_info *info);
 
@@ -61,11 +84,13 @@ SIMVTP_API float simvtp_optimizer_lr_at(const simvtp_optimizer *o, int64_t step)
 SIMVTP_API int64_t simvtp_optimizer_step_count(const simvtp_optimizer *o);
 
 /* Training state (moments, counters, RNG stream, a caller's data position,
- * the optimizer settings, pending accumulated gradients): written atomically
- * (temporary file, fsync, rename), and read back into an optimizer made for
- * the same model config (else SIMVTP_ERR_MISMATCH). Loading replaces all
- * settings of `o` (lr, schedule, accumulation, seed) with the file's, so that
- * the resumed run continues exactly; a failed load changes nothing. */
+ * the optimizer settings, pending accumulated gradients, the count of
+ * skipped non-finite updates): written atomically (temporary file, fsync,
+ * rename), and read back into an optimizer made for the same model config
+ * (else SIMVTP_ERR_MISMATCH). Loading replaces all settings of `o` (lr,
+ * schedule, accumulation, seed) with the file's, so that the resumed run
+ * continues exactly, except nonfinite_policy, which stays o's; a failed load
+ * changes nothing. Files of the previous format version are read too. */
 SIMVTP_API int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path);
 SIMVTP_API int simvtp_optimizer_load(simvtp_optimizer *o, const char *path);
 
@@ -73,6 +98,24 @@ SIMVTP_API int simvtp_optimizer_load(simvtp_optimizer *o, const char *path);
  * position), so that data resumes with the model. */
 SIMVTP_API int simvtp_optimizer_set_data_position(simvtp_optimizer *o, uint64_t position);
 SIMVTP_API uint64_t simvtp_optimizer_data_position(const simvtp_optimizer *o);
+
+/* Data-parallel training (docs/DISTRIBUTED.md): with a communicator of W
+ * ranks, every rank calls simvtp_train_step on its own local batch; the RNG
+ * stream draws W seeds per micro-batch and rank r uses the r-th, gradients
+ * are scaled by 1/(accum_steps*W) and summed over the ranks before each
+ * update (the gradient norm and clipping see the sum), and every rank
+ * applies the same update. Rank r thus trains like micro-batch r of one
+ * process with accum_steps*W. c must outlive its use by o; NULL detaches
+ * (a world of one). The training state does not store it and
+ * simvtp_optimizer_load keeps o's: set it on a fresh optimizer before
+ * loading. SIMVTP_ERR_STATE when it would change while accumulated
+ * gradients are pending (change it between updates only). */
+SIMVTP_API int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c);
+
+/* Updates skipped so far because of a NaN/Inf loss or gradient norm (see
+ * simvtp_train_step), under either policy; saved with the training state.
+ * -1 for a NULL optimizer. */
+SIMVTP_API int64_t simvtp_optimizer_nonfinite_count(const simvtp_optimizer *o);
 
 #ifdef __cplusplus
 }

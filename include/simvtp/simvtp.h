@@ -26,5 +26,6 @@
 #include "simvtp/shards.h"
 #include "simvtp/loader.h"
 #include "simvtp/retrieval.h"
+#include "simvtp/comm.h"
 
 #endif /* SIMVTP_SIMVTP_H */

@@ -1,5 +1,7 @@
 /* core/config.c — presets, validation and derived sizes of simvtp_config. */
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/config_internal.h"
@@ -61,6 +63,8 @@ static int masked_grid(const simvtp_config *c)
 }
 
 #define BAD(...) return sv_fail(SIMVTP_ERR_CONFIG, __VA_ARGS__)
+#define SV_MAX_VIDEO_TOKENS 65536     /* vit-b: 1568 */
+#define SV_MAX_TUBELET_DIM (1 << 20)  /* vit-b: 1536 */
 
 int simvtp_config_validate(const simvtp_config *c)
 {
@@ -75,6 +79,16 @@ int simvtp_config_validate(const simvtp_config *c)
     if (c->height % c->patch || c->width % c->patch)
         BAD("height (%d) and width (%d) must be multiples of patch (%d)", c->height, c->width, c->patch);
     if (c->frames > 4096 || c->height > 8192 || c->width > 8192) BAD("frames/height/width too large");
+    /* Derived sizes are ints (simvtp_config_num_video_tokens and _tubelet_dim
+     * overflowed), and creating or loading a model allocates sin-cos tables
+     * of tokens x width; attention is quadratic in the tokens anyway. */
+    const int64_t ntok = (int64_t)(c->frames / c->tubelet) * (c->height / c->patch) * (c->width / c->patch);
+    const int64_t tdim = (int64_t)c->tubelet * c->patch * c->patch * 3;
+    if (ntok > SV_MAX_VIDEO_TOKENS)
+        BAD("(frames/tubelet)*(height/patch)*(width/patch) = %lld video tokens; at most %d",
+            (long long)ntok, SV_MAX_VIDEO_TOKENS);
+    if (tdim > SV_MAX_TUBELET_DIM)
+        BAD("tubelet*patch*patch*3 = %lld values per tubelet; at most %d", (long long)tdim, SV_MAX_TUBELET_DIM);
     if (c->enc_width <= 0 || c->enc_depth <= 0 || c->enc_heads <= 0 || c->enc_mlp <= 0)
         BAD("enc_width, enc_depth, enc_heads and enc_mlp must be > 0");
     if (c->enc_width % c->enc_heads) BAD("enc_heads (%d) must divide enc_width (%d)", c->enc_heads, c->enc_width);
@@ -108,22 +122,30 @@ int simvtp_config_validate(const simvtp_config *c)
     return SIMVTP_OK;
 }
 
+/* Derived sizes in 64 bits; -1 when the config is not one they can be taken
+ * of or they do not fit an int (only possible for unvalidated configs). */
+static int int_or_fail(int64_t v) { return v < 0 || v > INT_MAX ? -1 : (int)v; }
+
 int simvtp_config_num_video_tokens(const simvtp_config *c)
 {
-    if (!c || c->tubelet <= 0 || c->patch <= 0) return -1;
-    return (c->frames / c->tubelet) * grid_size(c);
+    if (!c || c->frames < 0 || c->tubelet <= 0 || c->patch <= 0 || c->height < 0 || c->width < 0) return -1;
+    const int64_t steps = c->frames / c->tubelet, grid = (int64_t)(c->height / c->patch) * (c->width / c->patch);
+    return steps && grid > INT_MAX / steps ? -1 : int_or_fail(steps * grid);
 }
 
 int simvtp_config_num_visible_tokens(const simvtp_config *c)
 {
-    if (!c || c->tubelet <= 0 || c->patch <= 0) return -1;
+    int n = simvtp_config_num_video_tokens(c);
+    if (n <= 0) return n; /* else the grid fits an int too */
+    if (!(c->video_mask_ratio >= 0.0f && c->video_mask_ratio <= 1.0f)) return -1; /* (int)NaN */
     return (c->frames / c->tubelet) * (grid_size(c) - masked_grid(c));
 }
 
 int simvtp_config_tubelet_dim(const simvtp_config *c)
 {
-    if (!c) return -1;
-    return c->tubelet * c->patch * c->patch * 3;
+    if (!c || c->tubelet < 0 || c->patch < 0 || c->tubelet > INT_MAX / 3) return -1;
+    const int64_t pp = (int64_t)c->patch * c->patch; /* < 2^62 */
+    return c->tubelet && pp > INT_MAX / (3 * c->tubelet) ? -1 : int_or_fail(3 * c->tubelet * pp);
 }
 
 /* Field order of the serialized config; never reorder, only append. */

@@ -6,8 +6,15 @@
  * axis samples source position s = x0 + (d + o + 0.5) * scale - 0.5, clamped
  * to [x0, x0 + span - 1] (edge pixels repeat); i0 = floor(s), i1 =
  * min(i0 + 1, x0 + span - 1), f = s - i0; the value is the usual
- * interpolation of the 4 neighbours in float, rounded half up to uint8.
+ * interpolation of the 4 neighbours in float, rounded half up to uint8:
+ * top = p00 + fx * (p01 - p00), bot likewise, v = top + fy * (bot - top)
+ * + 0.5, truncated (single precision, in this order, no FMA).
  * (OpenCV quantizes weights to 11 bits, so it can differ by 1 level.)
+ * It runs separably: the column plan is computed once per call for all
+ * frames, each referenced source row is filtered horizontally once per frame
+ * into a row cache, then each output row is a vertical blend of two cached
+ * rows; SSE2, plus AVX2 when the CPU has it (x86-64), else scalar C. Every
+ * path does the same float operations, so the bytes are the same.
  *
  * MULTISCALE (GroupMultiScaleCrop of the released SimVTP/VideoMAE code,
  * max_distort 1, fix_crop and more_fix_crop on):
@@ -42,6 +49,7 @@
  *
  * U(a, b) = a + (b - a) * u with u a 53-bit uniform from an sv_rng seeded
  * with `seed`; integer choices use sv_rng_below. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,29 +87,239 @@ static void plan_axis(axis_plan *p, int n_out, int x0, int span, double scale, i
     }
 }
 
-static void resample(const uint8_t *in, int n, int in_w, int in_h, const axis_plan *px,
-                     const axis_plan *py, int out_w, int out_h, int flip, uint8_t *out)
+/* The resampler is separable and computes exactly the float expression of
+ * the header, in the same order and in single precision (no FMA: GCC does not
+ * contract in ISO C mode, clang is told below, and the AVX2 path does not
+ * enable FMA):
+ *   top = a + fx * (b - a)   horizontal, once per (source row, output column)
+ *   v   = top + fy * (bot - top) + 0.5f, truncated, saturated to uint8
+ * so the bytes do not depend on the path (scalar, SSE2, AVX2) nor on the
+ * order in which rows are computed. Per call: the column plan (flip folded
+ * in) is shared by all frames; per frame, each referenced source row is
+ * widened to float (referenced columns only) and filtered horizontally into
+ * one of two cached rows (the rows that output rows reference are
+ * nondecreasing, so each is computed at most once per frame); each output row
+ * is one vertical blend of two cached rows. No threads: the loader runs one
+ * crop per worker. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#ifndef CROP_SIMD /* 2: SSE2, and AVX2 where the CPU has it; 1: SSE2; 0: scalar */
+#if defined(__SSE2__) && defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CROP_SIMD 2
+#else
+#define CROP_SIMD 1
+#endif
+#else
+#define CROP_SIMD 0
+#endif
+#endif
+#if CROP_SIMD >= 1
+#include <emmintrin.h>
+#endif
+#if CROP_SIMD >= 2
+#include <immintrin.h>
+#define CROP_AVX2 __attribute__((target("avx2")))
+#endif
+
+typedef struct resampler resampler;
+struct resampler {
+    int span_w, out_w; /* columns widened, output columns                             */
+    size_t stride;     /* bytes per source row                                        */
+    const int *col;    /* per output column: offset in srcf of its left neighbour's R */
+    const float *fx;   /* per output column: horizontal weight, 4 copies              */
+    float *srcf;       /* one source row as float (span_w pixels), its last pixel
+                          repeated once (the right neighbour is always col + 3), then
+                          1 float of padding                                          */
+    float *hrow[2];    /* horizontally filtered rows, out_w * 3 + 4 (1 float of pad)  */
+    void (*filter)(const resampler *rs, const uint8_t *row, float *restrict h);
+    void (*blend)(const float *restrict t, const float *restrict b, float fy, int len,
+                  uint8_t *restrict o);
+};
+
+/* The tails and the scalar path. */
+static void widen_tail(const uint8_t *restrict s, int k, int len, float *restrict d)
 {
-    size_t in_frame = (size_t)in_w * in_h * 3, out_frame = (size_t)out_w * out_h * 3;
+    for (; k < len; k++) d[k] = (float)s[k];
+    d[len] = d[len - 3];
+    d[len + 1] = d[len - 2];
+    d[len + 2] = d[len - 1];
+}
+
+#if CROP_SIMD != 1
+static void filter_tail(const resampler *rs, int x, float *restrict h)
+{
+    const float *s = rs->srcf;
+    for (; x < rs->out_w; x++) {
+        const float *p = s + rs->col[x];
+        float f = rs->fx[4 * x];
+        for (int c = 0; c < 3; c++) h[3 * x + c] = p[c] + f * (p[c + 3] - p[c]);
+    }
+}
+#endif
+
+static void blend_tail(const float *restrict t, const float *restrict b, float fy, int k, int len,
+                       uint8_t *restrict o)
+{
+    for (; k < len; k++) {
+        float v = t[k] + fy * (b[k] - t[k]) + 0.5f;
+        o[k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+    }
+}
+
+/* The next source rows are the likely next ones: start fetching them. */
+static void prefetch_next(const resampler *rs, const uint8_t *row)
+{
+#if defined(__GNUC__)
+    uintptr_t next = (uintptr_t)row + rs->stride; /* may lie past the frames: only prefetched */
+    for (int k = 0; k < rs->span_w * 3; k += 64)
+        __builtin_prefetch((const void *)(next + (size_t)k));
+#else
+    (void)rs, (void)row;
+#endif
+}
+
+#if CROP_SIMD == 0
+static void filter_row(const resampler *rs, const uint8_t *row, float *restrict h)
+{
+    widen_tail(row, 0, rs->span_w * 3, rs->srcf);
+    prefetch_next(rs, row);
+    filter_tail(rs, 0, h);
+}
+
+static void blend_row(const float *restrict t, const float *restrict b, float fy, int len,
+                      uint8_t *restrict o)
+{
+    blend_tail(t, b, fy, 0, len, o);
+}
+#else
+/* Horizontal pass of one source row (pointing at the first widened column). */
+static void filter_row(const resampler *rs, const uint8_t *row, float *restrict h)
+{
+    const int len = rs->span_w * 3, out_w = rs->out_w;
+    float *restrict s = rs->srcf;
+    const int *restrict col = rs->col;
+    const float *restrict fx = rs->fx;
+    const __m128i z = _mm_setzero_si128();
+    int k = 0;
+    for (; k + 16 <= len; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(row + k));
+        __m128i lo = _mm_unpacklo_epi8(v, z), hi = _mm_unpackhi_epi8(v, z);
+        _mm_storeu_ps(s + k, _mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, z)));
+        _mm_storeu_ps(s + k + 4, _mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, z)));
+        _mm_storeu_ps(s + k + 8, _mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, z)));
+        _mm_storeu_ps(s + k + 12, _mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, z)));
+    }
+    widen_tail(row, k, len, s);
+    prefetch_next(rs, row);
+    /* 4 lanes per pixel: the 4th is scratch, overwritten by the next pixel
+     * (or landing in the padding). */
+    for (int x = 0; x < out_w; x++) {
+        const float *p = s + col[x];
+        __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 3), f = _mm_loadu_ps(fx + 4 * x);
+        _mm_storeu_ps(h + 3 * x, _mm_add_ps(a, _mm_mul_ps(f, _mm_sub_ps(b, a))));
+    }
+}
+
+/* Vertical pass: len = out_w * 3 values. v lies in [0.5, 255.5], where
+ * truncation then saturation equals the scalar clamp. */
+static void blend_row(const float *restrict t, const float *restrict b, float fy, int len,
+                      uint8_t *restrict o)
+{
+    const __m128 f = _mm_set1_ps(fy), half = _mm_set1_ps(0.5f);
+    int k = 0;
+    for (; k + 16 <= len; k += 16) {
+        __m128i v[4];
+        for (int j = 0; j < 4; j++) {
+            __m128 tv = _mm_loadu_ps(t + k + 4 * j), bv = _mm_loadu_ps(b + k + 4 * j);
+            __m128 mix = _mm_add_ps(tv, _mm_mul_ps(f, _mm_sub_ps(bv, tv)));
+            v[j] = _mm_cvttps_epi32(_mm_add_ps(mix, half));
+        }
+        __m128i w = _mm_packus_epi16(_mm_packs_epi32(v[0], v[1]), _mm_packs_epi32(v[2], v[3]));
+        _mm_storeu_si128((__m128i *)(o + k), w);
+    }
+    blend_tail(t, b, fy, k, len, o);
+}
+#endif
+
+#if CROP_SIMD >= 2
+/* The same operations, 8 lanes: two output pixels per step. */
+CROP_AVX2 static void filter_row_avx2(const resampler *rs, const uint8_t *row, float *restrict h)
+{
+    const int len = rs->span_w * 3, out_w = rs->out_w;
+    float *restrict s = rs->srcf;
+    const int *restrict col = rs->col;
+    const float *restrict fx = rs->fx;
+    int k = 0;
+    for (; k + 16 <= len; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(row + k));
+        _mm256_storeu_ps(s + k, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)));
+        _mm256_storeu_ps(s + k + 8, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8))));
+    }
+    widen_tail(row, k, len, s);
+    prefetch_next(rs, row);
+    int x = 0;
+    for (; x + 2 <= out_w; x += 2) {
+        const float *p = s + col[x], *q = s + col[x + 1];
+        __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)),
+                                        _mm_loadu_ps(q), 1);
+        __m256 b = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 3)),
+                                        _mm_loadu_ps(q + 3), 1);
+        __m256 f = _mm256_loadu_ps(fx + 4 * x);
+        __m256 r = _mm256_add_ps(a, _mm256_mul_ps(f, _mm256_sub_ps(b, a)));
+        _mm_storeu_ps(h + 3 * x, _mm256_castps256_ps128(r));
+        _mm_storeu_ps(h + 3 * x + 3, _mm256_extractf128_ps(r, 1));
+    }
+    filter_tail(rs, x, h);
+}
+
+CROP_AVX2 static void blend_row_avx2(const float *restrict t, const float *restrict b, float fy,
+                                     int len, uint8_t *restrict o)
+{
+    const __m256 f = _mm256_set1_ps(fy), half = _mm256_set1_ps(0.5f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    int k = 0;
+    for (; k + 32 <= len; k += 32) {
+        __m256i v[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 tv = _mm256_loadu_ps(t + k + 8 * j), bv = _mm256_loadu_ps(b + k + 8 * j);
+            v[j] = _mm256_cvttps_epi32(
+                _mm256_add_ps(_mm256_add_ps(tv, _mm256_mul_ps(f, _mm256_sub_ps(bv, tv))), half));
+        }
+        /* The packs work per 128-bit lane: put the 4-byte groups back in order. */
+        __m256i w = _mm256_packus_epi16(_mm256_packs_epi32(v[0], v[1]),
+                                        _mm256_packs_epi32(v[2], v[3]));
+        _mm256_storeu_si256((__m256i *)(o + k), _mm256_permutevar8x32_epi32(w, order));
+    }
+    blend_tail(t, b, fy, k, len, o);
+}
+#endif
+
+static void resample(const resampler *rs, const uint8_t *in, int n, int in_w, int in_h, int x0,
+                     const axis_plan *py, int out_h, uint8_t *out)
+{
+    size_t in_frame = (size_t)in_w * in_h * 3, out_row = (size_t)rs->out_w * 3;
     for (int t = 0; t < n; t++) {
-        const uint8_t *src = in + in_frame * t;
-        uint8_t *dst = out + out_frame * t;
+        const uint8_t *src = in + in_frame * t + (size_t)x0 * 3;
+        uint8_t *dst = out + out_row * out_h * t;
+        int tag[2] = {-1, -1}; /* source row held by hrow[k] */
         for (int y = 0; y < out_h; y++) {
-            const uint8_t *r0 = src + (size_t)py->i0[y] * in_w * 3;
-            const uint8_t *r1 = src + (size_t)py->i1[y] * in_w * 3;
-            float fy = py->f[y];
-            uint8_t *o = dst + (size_t)y * out_w * 3;
-            for (int x = 0; x < out_w; x++) {
-                int xs = flip ? out_w - 1 - x : x;
-                int a = px->i0[xs] * 3, b = px->i1[xs] * 3;
-                float fx = px->f[xs];
-                for (int c = 0; c < 3; c++) {
-                    float top = (float)r0[a + c] + fx * (float)(r0[b + c] - r0[a + c]);
-                    float bot = (float)r1[a + c] + fx * (float)(r1[b + c] - r1[a + c]);
-                    float v = top + fy * (bot - top) + 0.5f;
-                    o[x * 3 + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+            int need[2] = {py->i0[y], py->i1[y]}, slot[2];
+            for (int j = 0; j < 2; j++) {
+                int r = need[j];
+                if (tag[0] == r) slot[j] = 0;
+                else if (tag[1] == r) slot[j] = 1;
+                else {
+                    /* Evict the slot the other needed row is not in. */
+                    int k = tag[0] == need[1 - j] ? 1 : 0;
+                    rs->filter(rs, src + (size_t)r * rs->stride, rs->hrow[k]);
+                    tag[k] = r;
+                    slot[j] = k;
                 }
             }
+            rs->blend(rs->hrow[slot[0]], rs->hrow[slot[1]], py->f[y], (int)out_row,
+                      dst + out_row * y);
         }
     }
 }
@@ -233,8 +451,13 @@ int simvtp_crop_frames(const uint8_t *in, int n, int in_w, int in_h, int mode, i
         sy = (double)in_h / rh;
     }
 
-    int *ints = malloc(sizeof(int) * 2 * ((size_t)out_w + out_h));
-    float *fl = malloc(sizeof(float) * ((size_t)out_w + out_h));
+    /* ints: x plan i0, i1 | y plan i0, i1 | col; floats: x f | y f | fx (4 per
+     * column) | srcf | hrow[0] | hrow[1]. */
+    size_t n_ints = 3 * (size_t)out_w + 2 * (size_t)out_h;
+    size_t n_fl = 6 * (size_t)out_w + out_h + ((size_t)span_w * 3 + 4) +
+                  2 * ((size_t)out_w * 3 + 4);
+    int *ints = malloc(sizeof(int) * n_ints);
+    float *fl = calloc(n_fl, sizeof(float)); /* zeroed: the padding is read, never used */
     if (!ints || !fl) {
         free(ints);
         free(fl);
@@ -245,7 +468,33 @@ int simvtp_crop_frames(const uint8_t *in, int n, int in_w, int in_h, int mode, i
     axis_plan py = {ints + 2 * out_w, ints + 2 * out_w + out_h, fl + out_w};
     plan_axis(&px, out_w, x0, span_w, sx, ox);
     plan_axis(&py, out_h, y0, span_h, sy, oy);
-    resample(in, n, in_w, in_h, &px, &py, out_w, out_h, flip, out);
+
+    /* Columns with the flip folded in. i1 is i0 + 1, or i0 at the box's right
+     * edge, where srcf repeats the last pixel: reading col + 3 is the same. */
+    int *col = ints + 2 * out_w + 2 * out_h;
+    float *fx = fl + out_w + out_h;
+    float *srcf = fx + 4 * (size_t)out_w;
+    /* Only the referenced columns [cx0, cx1] are widened (CENTER and THREE
+     * reference a part of their box). When cx1 is left of the box's right
+     * edge, every i1 is i0 + 1 <= cx1 and the repeated pixel is never used;
+     * when it is the edge, the repeat stands for i1 = i0 = cx1. */
+    int cx0 = px.i0[0], cx1 = px.i1[out_w - 1]; /* the plan is nondecreasing */
+    float *h0 = srcf + (size_t)(cx1 - cx0 + 1) * 3 + 4;
+    float *h1 = h0 + (size_t)out_w * 3 + 4;
+    for (int x = 0; x < out_w; x++) {
+        int xs = flip ? out_w - 1 - x : x;
+        col[x] = (px.i0[xs] - cx0) * 3;
+        for (int k = 0; k < 4; k++) fx[4 * x + k] = px.f[xs];
+    }
+    resampler rs = {cx1 - cx0 + 1, out_w, (size_t)in_w * 3, col, fx, srcf, {h0, h1},
+                    filter_row, blend_row};
+#if CROP_SIMD >= 2
+    if (__builtin_cpu_supports("avx2")) {
+        rs.filter = filter_row_avx2;
+        rs.blend = blend_row_avx2;
+    }
+#endif
+    resample(&rs, in, n, in_w, in_h, cx0, &py, out_h, out);
     free(ints);
     free(fl);
     return SIMVTP_OK;

@@ -256,6 +256,22 @@ static int inflate_frame(simvtp_shard *s, int i, int f, const uint8_t *src, size
                    f, ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
     return SIMVTP_OK;
 }
+
+/* Before the record's pixels are allocated: every stored frame (in s->buf)
+ * must announce exactly fb bytes and be able to hold them. A zstd block
+ * yields at most 128 KiB from at least 4 bytes (RFC 8878), so no frame of n
+ * bytes decompresses to more than 32768 n; a damaged head cannot make a
+ * small record allocate gigabytes. */
+static int check_frame_sizes(const simvtp_shard *s, int i, const sv_record_head *h, size_t fb)
+{
+    for (int f = 0; f < h->frames; f++) {
+        size_t n = h->frame_size[f];
+        if ((uint64_t)n * 32768 < fb || ZSTD_getFrameContentSize(s->buf + h->frame_offset[f], n) != fb)
+            return BAD("%s: record %d: frame %d is not a zstd frame of %zu bytes: the record is damaged",
+                       s->path, i, f, fb);
+    }
+    return SIMVTP_OK;
+}
 #endif
 
 int simvtp_shard_read(simvtp_shard *s, int i, simvtp_record *rec)
@@ -277,8 +293,9 @@ int simvtp_shard_read(simvtp_shard *s, int i, simvtp_record *rec)
     sv_record_head h;
     SV_TRY(sv_shard_parse_head(s->path, i, s->buf, get_u32(s->buf), e->size, &s->scratch, &h));
     SV_TRY(check_head(s, i, &h));
-    SV_TRY(reserve(&s->rgb, &s->rgb_cap, e->raw_size, s->path));
     size_t fb = (size_t)h.width * (size_t)h.height * 3;
+    SV_TRY(check_frame_sizes(s, i, &h, fb));
+    SV_TRY(reserve(&s->rgb, &s->rgb_cap, e->raw_size, s->path));
     for (int f = 0; f < h.frames; f++)
         SV_TRY(inflate_frame(s, i, f, s->buf + h.frame_offset[f], h.frame_size[f],
                              s->rgb + (size_t)f * fb, fb));

@@ -74,6 +74,9 @@ struct simvtp_model {
 /* params.c: build the table for (kind, cfg), allocate, bind views. */
 int sv_model_alloc(const simvtp_config *cfg, int kind, const sv_backend *be, simvtp_model **out);
 int sv_model_find_tensor(const simvtp_model *m, const char *name);
+/* Parameter and tensor counts of the (kind, cfg) table, without allocating
+ * the model (weights_io.c checks a file's payload against them first). */
+int sv_model_table_size(const simvtp_config *cfg, int kind, size_t *nparams, int *ntensors);
 /* init.c: from-scratch initialization, deterministic in seed. */
 void sv_model_init_weights(simvtp_model *m, uint64_t seed);
 

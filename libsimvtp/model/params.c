@@ -147,6 +147,17 @@ static void build_table(table_builder *tb, const simvtp_config *c, int kind)
     }
 }
 
+int sv_model_table_size(const simvtp_config *cfg, int kind, size_t *nparams, int *ntensors)
+{
+    table_builder tb = {0};
+    build_table(&tb, cfg, kind);
+    free(tb.t);
+    if (tb.failed) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory building the parameter table");
+    *nparams = tb.total;
+    *ntensors = tb.n;
+    return SIMVTP_OK;
+}
+
 int sv_model_find_tensor(const simvtp_model *m, const char *name)
 {
     for (int i = 0; i < m->ntensors; i++)

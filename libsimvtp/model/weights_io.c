@@ -179,6 +179,23 @@ static int fill_each(simvtp_model *m, const uint8_t *buf, size_t size, const cha
     return SIMVTP_OK;
 }
 
+/* Before allocating the model a file describes: its tensor count, and a
+ * payload large enough for its parameters, so that a small damaged file
+ * cannot make the loader allocate a huge model first. */
+static int check_payload_size(const svtp_header *h, size_t size, const char *path)
+{
+    size_t nparams;
+    int ntensors;
+    SV_TRY(sv_model_table_size(&h->cfg, (int)h->kind, &nparams, &ntensors));
+    if (h->ntensors != (uint32_t)ntensors)
+        return sv_fail(SIMVTP_ERR_FORMAT, "%s holds %u tensors; this model has %d", path, h->ntensors, ntensors);
+    if ((size - h->header_bytes) / 4 < nparams)
+        return sv_fail(SIMVTP_ERR_TRUNCATED,
+                       "%s: the payload has %zu bytes but the stored config needs %zu parameters "
+                       "(file truncated?)", path, size - h->header_bytes, nparams);
+    return SIMVTP_OK;
+}
+
 int simvtp_model_load(const char *path, const simvtp_model_params *p, simvtp_model **out)
 {
     sv_clear_error();
@@ -195,6 +212,7 @@ int simvtp_model_load(const char *path, const simvtp_model_params *p, simvtp_mod
     svtp_header h;
     int rc = parse_header(buf, size, path, &h);
     simvtp_model *m = NULL;
+    if (!rc) rc = check_payload_size(&h, size, path);
     if (!rc) rc = sv_model_alloc(&h.cfg, (int)h.kind, be, &m);
     if (!rc) rc = fill_tensors(m, buf, size, path, &h);
     free(buf);

@@ -31,9 +31,10 @@ int simvtp_index_save(const simvtp_index *x, const char *path)
     if (!payload) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory saving %s", path);
     uint8_t *p = payload;
     put64(p, x->ids_len); p += 8;
-    memcpy(p, x->ids, x->ids_len); p += x->ids_len;
+    if (x->ids_len) memcpy(p, x->ids, x->ids_len); /* an empty index has no arrays */
+    p += x->ids_len;
     for (int64_t i = 0; i < x->n; i++, p += 8) put64(p, x->id_off[i]);
-    memcpy(p, x->emb, 4 * (size_t)x->n * x->dim);
+    if (x->n) memcpy(p, x->emb, 4 * (size_t)x->n * x->dim);
     uint8_t *stored = payload;
     size_t stored_len = raw;
     uint32_t codec = CODEC_RAW;
@@ -92,11 +93,60 @@ static int parse_payload(const uint8_t *p, size_t raw, int dim, uint64_t n, cons
         if (x->id_off[i] >= ids_len)
             return sv_fail(SIMVTP_ERR_FORMAT, "%s: id offset of entry %llu is out of range", path, (unsigned long long)i);
     }
-    memcpy(x->emb, q, 4 * n * (size_t)dim);
+    if (n) memcpy(x->emb, q, 4 * n * (size_t)dim); /* no emb array when n == 0 */
     x->n = (int64_t)n;
     x->ids_len = ids_len;
     return SIMVTP_OK;
 }
+
+#if SIMVTP_HAVE_ZSTD
+/* Decompress the zstd payload src[0, n) into *out, which must come to exactly
+ * raw bytes. The buffer grows with the output actually produced (from at
+ * most 1 MiB), so a header claiming a huge size costs memory only when the
+ * data really expands that far (it used to be malloc'd whole up front). */
+static int inflate_payload(const uint8_t *src, size_t n, uint64_t raw, const char *path, uint8_t **out)
+{
+    *out = NULL;
+    unsigned long long fcs = ZSTD_getFrameContentSize(src, n);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR || (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != raw))
+        return sv_fail(SIMVTP_ERR_FORMAT, "%s: payload is not a zstd frame of %llu bytes", path,
+                       (unsigned long long)raw);
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    size_t cap = raw < ((uint64_t)1 << 20) ? (size_t)raw + 1 : (size_t)1 << 20;
+    uint8_t *buf = malloc(cap);
+    if (!dctx || !buf) {
+        ZSTD_freeDCtx(dctx);
+        free(buf);
+        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory loading %s", path);
+    }
+    ZSTD_inBuffer in = {src, n, 0};
+    ZSTD_outBuffer o = {buf, cap, 0};
+    size_t hint = 1;
+    int rc = SIMVTP_OK;
+    for (;;) {
+        if (o.pos == o.size) { /* full: grow up to raw + 1 (one byte more reveals a longer payload) */
+            if (o.size > raw) break;
+            size_t c = o.size > (size_t)raw / 2 ? (size_t)raw + 1 : o.size * 2;
+            uint8_t *q = realloc(buf, c);
+            if (!q) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory loading %s", path); break; }
+            buf = q;
+            o.dst = buf;
+            o.size = c;
+        }
+        if (in.pos == in.size && hint == 0) break; /* all input used, last frame complete */
+        size_t in0 = in.pos, out0 = o.pos;
+        hint = ZSTD_decompressStream(dctx, &o, &in);
+        if (ZSTD_isError(hint) || (in.pos == in0 && o.pos == out0)) break; /* damaged or cut short */
+    }
+    ZSTD_freeDCtx(dctx);
+    if (!rc && (ZSTD_isError(hint) || hint != 0 || in.pos != in.size || o.pos != raw))
+        rc = sv_fail(SIMVTP_ERR_FORMAT, "%s: payload does not decompress to %llu bytes", path,
+                     (unsigned long long)raw);
+    if (rc) free(buf);
+    else *out = buf;
+    return rc;
+}
+#endif
 
 int simvtp_index_load(const char *path, simvtp_index **out)
 {
@@ -149,13 +199,7 @@ int simvtp_index_load(const char *path, simvtp_index **out)
             rc = sv_fail(SIMVTP_ERR_FORMAT, "%s: implausible payload size %llu", path, (unsigned long long)raw);
             goto done;
         }
-        raw_buf = malloc(raw ? raw : 1);
-        if (!raw_buf) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory loading %s", path); goto done; }
-        size_t got = ZSTD_decompress(raw_buf, raw, sp, stored);
-        if (ZSTD_isError(got) || got != raw) {
-            rc = sv_fail(SIMVTP_ERR_FORMAT, "%s: payload does not decompress to %llu bytes", path, (unsigned long long)raw);
-            goto done;
-        }
+        if ((rc = inflate_payload(sp, (size_t)stored, raw, path, &raw_buf))) goto done;
         payload = raw_buf;
 #else
         rc = sv_fail(SIMVTP_ERR_UNSUPPORTED, "%s is zstd-compressed; this libsimvtp was built without zstd", path);

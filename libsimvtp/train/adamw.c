@@ -3,11 +3,13 @@
  * parameter table, per-step linear warmup + cosine schedule, optional
  * global-norm clipping, gradient accumulation, and the train step. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status_internal.h"
 #include "train/optim_internal.h"
+#include "train/comm_internal.h"
 
 void simvtp_optimizer_default_params(simvtp_optimizer_params *p)
 {
@@ -25,6 +27,7 @@ void simvtp_optimizer_default_params(simvtp_optimizer_params *p)
     p->clip_norm = 0.0f;
     p->accum_steps = 1;
     p->seed = 0;
+    p->nonfinite_policy = SIMVTP_NONFINITE_SKIP;
 }
 
 int sv_optimizer_check_params(const simvtp_optimizer_params *p)
@@ -44,6 +47,9 @@ int sv_optimizer_check_params(const simvtp_optimizer_params *p)
                  (long long)p->total_steps);
     SV_CHECK_ARG(p->clip_norm >= 0.0f, "clip_norm must be >= 0 (0 disables clipping)");
     SV_CHECK_ARG(p->accum_steps >= 1 && p->accum_steps <= 1 << 20, "accum_steps must be >= 1");
+    SV_CHECK_ARG(p->nonfinite_policy == SIMVTP_NONFINITE_SKIP || p->nonfinite_policy == SIMVTP_NONFINITE_STOP,
+                 "nonfinite_policy is %d, expected SIMVTP_NONFINITE_SKIP (0) or SIMVTP_NONFINITE_STOP (1)",
+                 p->nonfinite_policy);
     return SIMVTP_OK;
 }
 
@@ -105,7 +111,11 @@ int simvtp_optimizer_set_data_position(simvtp_optimizer *o, uint64_t position)
 
 uint64_t simvtp_optimizer_data_position(const simvtp_optimizer *o) { return o ? o->data_position : 0; }
 
-/* One AdamW update from the model's gradients; returns the global norm. */
+int64_t simvtp_optimizer_nonfinite_count(const simvtp_optimizer *o) { return o ? o->nonfinite_count : -1; }
+
+/* One AdamW update from the model's gradients; returns the global norm.
+ * A non-finite norm returns SIMVTP_ERR_NONFINITE before anything changes
+ * (the caller words the message). */
 static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
 {
     simvtp_model *m = o->model;
@@ -113,10 +123,7 @@ static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
     for (size_t i = 0; i < m->nparams; i++) sq += (double)m->grads[i] * m->grads[i];
     const float norm = (float)sqrt(sq);
     *norm_out = norm;
-    if (!isfinite(norm))
-        return sv_fail(SIMVTP_ERR_NONFINITE,
-                       "gradient norm is not finite at update %lld; the update was skipped",
-                       (long long)o->step);
+    if (!isfinite(norm)) return SIMVTP_ERR_NONFINITE;
     float clip = 1.0f;
     if (o->p.clip_norm > 0.0f && norm > o->p.clip_norm) clip = o->p.clip_norm / (norm + 1e-6f);
     const int64_t t = o->step + 1;
@@ -155,22 +162,52 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
      * later, e.g. out of memory, has used its draw). */
     int L;
     SV_TRY(sv_check_train_batch(m, b, &L));
-    const uint64_t seed = sv_rng_u64(&o->rng);
-    const float scale = 1.0f / (float)o->p.accum_steps;
+    const uint64_t seed = sv_optimizer_draw_seed(o);    /* W draws, this rank's one */
+    const float scale = sv_optimizer_grad_scale(o);     /* 1/(accum_steps*W) */
     int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 1, scale, &l, NULL)
                                               : sv_retrieval_run(m, b, seed, 1, 1, scale, &l, NULL);
     if (rc) return rc;
     o->micro_step++;
     if (losses) *losses = l;
-    simvtp_step_info si = {sizeof si, 0, 0, 0, 0, 0};
+    /* A non-finite loss spoils the whole pending accumulation: one NaN in the
+     * gradient buffer makes the update's norm NaN (on every rank, after the
+     * all-reduce), survives a save mid-accumulation, and is discarded with
+     * the buffer at the update. */
+    if (!isfinite(l.total)) {
+        m->grads[0] = NAN;
+        if (!o->nonfinite_micro) o->nonfinite_micro = o->micro_step;
+    }
+    simvtp_step_info si = {sizeof si, 0, 0, 0, 0, 0, 0};
     si.lr = simvtp_optimizer_lr_at(o, o->step);
     if (o->micro_step % o->p.accum_steps == 0) {
-        rc = adamw_update(o, si.lr, &si.grad_norm);
+        rc = sv_optimizer_reduce_grads(o); /* sum over the ranks (no-op for one) */
+        if (rc == SIMVTP_OK) rc = adamw_update(o, si.lr, &si.grad_norm);
         memset(m->grads, 0, m->nparams * sizeof(float));
         if (rc == SIMVTP_OK) {
             o->step++;
             si.updated = 1;
+        } else if (rc == SIMVTP_ERR_NONFINITE) {
+            o->nonfinite_count++;
+            si.skipped = 1;
+            char why[96];
+            if (o->nonfinite_micro)
+                snprintf(why, sizeof why, "the loss of micro-batch %lld is not finite",
+                         (long long)o->nonfinite_micro);
+            else
+                snprintf(why, sizeof why, "the global gradient norm is not finite (%g)", (double)si.grad_norm);
+            if (o->p.nonfinite_policy == SIMVTP_NONFINITE_STOP) {
+                rc = sv_fail(SIMVTP_ERR_NONFINITE,
+                             "simvtp_train_step: update %lld (micro-batch %lld) skipped: %s; its gradients "
+                             "were discarded, weights and moments are unchanged (nonfinite_policy = "
+                             "SIMVTP_NONFINITE_STOP)",
+                             (long long)o->step, (long long)o->micro_step, why);
+            } else {
+                sv_log(SIMVTP_LOG_WARN, "update %lld (micro-batch %lld) skipped: %s (%lld skipped so far)",
+                       (long long)o->step, (long long)o->micro_step, why, (long long)o->nonfinite_count);
+                rc = SIMVTP_OK;
+            }
         }
+        o->nonfinite_micro = 0;
     }
     si.step = o->step;
     si.micro_step = o->micro_step;

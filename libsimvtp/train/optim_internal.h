@@ -16,6 +16,10 @@ struct simvtp_optimizer {
     int64_t micro_step;     /* micro-batches seen */
     sv_rng rng;             /* draws one seed per micro-batch */
     uint64_t data_position;
+    int64_t nonfinite_count;  /* updates skipped for NaN/Inf (saved since format v2) */
+    int64_t nonfinite_micro;  /* first micro-batch of the pending accumulation with a
+                                 non-finite loss, 0 if none (for the message; not saved) */
+    simvtp_comm *comm;      /* data-parallel world (NULL: one rank); not saved */
 };
 
 /* SIMVTP_OK or SIMVTP_ERR_INVALID_ARG naming the bad field. */

@@ -11,7 +11,7 @@
 #include "train/optim_internal.h"
 
 #define STATE_MAGIC "SVTPOPT1"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u     /* written; version 1 (no nonfinite count) is read too */
 
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -43,6 +43,7 @@ int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path)
     sv_write_u64(&w, (uint64_t)o->micro_step);
     for (int i = 0; i < 4; i++) sv_write_u64(&w, o->rng.s[i]);
     sv_write_u64(&w, o->data_position);
+    sv_write_u64(&w, (uint64_t)o->nonfinite_count);   /* since version 2 */
     sv_write_u32(&w, f2u(p->lr));
     sv_write_u32(&w, f2u(p->min_lr));
     sv_write_u32(&w, f2u(p->beta1));
@@ -83,8 +84,9 @@ static int parse_state(sv_reader *r, simvtp_optimizer *o, float *m_out, float *v
                        r->path);
     SV_TRY(sv_read_bytes(r, magic, 8, "magic"));
     SV_TRY(sv_read_u32(r, &version, "format version"));
-    if (version != STATE_VERSION)
-        return sv_fail(SIMVTP_ERR_VERSION, "%s has training-state format version %u; this libsimvtp reads version %u",
+    if (version < 1 || version > STATE_VERSION)
+        return sv_fail(SIMVTP_ERR_VERSION,
+                       "%s has training-state format version %u; this libsimvtp reads versions 1 to %u",
                        r->path, version, STATE_VERSION);
     SV_TRY(sv_read_u32(r, &kind, "model kind"));
     SV_TRY(sv_read_u32(r, &nwords, "config size"));
@@ -106,6 +108,12 @@ static int parse_state(sv_reader *r, simvtp_optimizer *o, float *m_out, float *v
     SV_TRY(sv_read_u64(r, &x, "micro step")); o->micro_step = (int64_t)x;
     for (int i = 0; i < 4; i++) SV_TRY(sv_read_u64(r, &o->rng.s[i], "rng state"));
     SV_TRY(sv_read_u64(r, &o->data_position, "data position"));
+    o->nonfinite_count = 0;
+    o->nonfinite_micro = 0;
+    if (version >= 2) {
+        SV_TRY(sv_read_u64(r, &x, "non-finite count"));
+        o->nonfinite_count = (int64_t)x;
+    }
     simvtp_optimizer_params *p = &o->p;
     SV_TRY(sv_read_u32(r, &u, "lr")); p->lr = u2f(u);
     SV_TRY(sv_read_u32(r, &u, "min_lr")); p->min_lr = u2f(u);
@@ -120,7 +128,7 @@ static int parse_state(sv_reader *r, simvtp_optimizer *o, float *m_out, float *v
     SV_TRY(sv_read_u64(r, &p->seed, "seed"));
     uint32_t pending;
     SV_TRY(sv_read_u32(r, &pending, "pending-gradient flag"));
-    if (pending > 1 || p->accum_steps < 1 || o->step < 0 || o->micro_step < 0 ||
+    if (pending > 1 || p->accum_steps < 1 || o->step < 0 || o->micro_step < 0 || o->nonfinite_count < 0 ||
         sv_optimizer_check_params(p) != SIMVTP_OK)
         return sv_fail(SIMVTP_ERR_FORMAT, "%s: inconsistent training-state fields", r->path);
     SV_TRY(read_array(r, m_out, m->nparams, "first moments"));

@@ -1,7 +1,8 @@
 /* test_model.c — whole-model checks on small configs: finite-difference
  * gradients of the full pretraining and fine-tuning losses, save/load
  * bit-exactness, bit-exact resume (with and without gradient accumulation),
- * embeddings, reconstruction and the learning-rate schedule. */
+ * embeddings, reconstruction, the learning-rate schedule, the non-finite
+ * guard and reading version-1 training-state files. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,9 @@
 #include "simvtp/simvtp.h"
 #include "core/rng.h"
 #include "model/model.h"
+#include "core/config_internal.h"
+#include "core/fileio.h"
+#include "train/optim_internal.h"
 
 #define B 3
 #define L 7
@@ -350,6 +354,289 @@ START_TEST(test_lr_schedule)
 }
 END_TEST
 
+/* ---- non-finite guard (simvtp_optimizer_params.nonfinite_policy) ---- */
+
+static int tensor_index(const simvtp_model *m, const char *name)
+{
+    for (int i = 0; i < simvtp_model_num_tensors(m); i++)
+        if (strcmp(simvtp_model_tensor_name(m, i), name) == 0) return i;
+    ck_abort_msg("no tensor %s", name);
+    return -1;
+}
+
+/* Sets element 0 of tensor `name` to v; returns the previous value. */
+static float poke(simvtp_model *m, const char *name, float v)
+{
+    const int i = tensor_index(m, name);
+    float *t = malloc((size_t)simvtp_model_tensor_numel(m, i) * sizeof(float));
+    ck_assert_int_eq(simvtp_model_tensor_get(m, i, t), SIMVTP_OK);
+    const float old = t[0];
+    t[0] = v;
+    ck_assert_int_eq(simvtp_model_tensor_set(m, i, t), SIMVTP_OK);
+    free(t);
+    return old;
+}
+
+static int all_zero(const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != 0.0f) return 0;
+    return 1;
+}
+
+static simvtp_optimizer *nonfinite_optimizer(simvtp_model *m, int policy, int accum)
+{
+    simvtp_optimizer_params op;
+    simvtp_optimizer_default_params(&op);
+    ck_assert_int_eq(op.nonfinite_policy, SIMVTP_NONFINITE_SKIP);
+    op.lr = 1e-3f; op.seed = 17; op.accum_steps = accum;
+    op.nonfinite_policy = policy;
+    simvtp_optimizer *o;
+    ck_assert_int_eq(simvtp_optimizer_create(m, &op, &o), SIMVTP_OK);
+    return o;
+}
+
+START_TEST(test_nonfinite_skip_and_stop)
+{
+    fixture f;
+    fixture_init(&f, 12);
+    simvtp_model *m = make_model(&f.c, 71, 0);
+    const size_t n = m->nparams;
+    float *w0 = malloc(n * sizeof(float));
+    const float good = poke(m, "mlm_head.weight", NAN);
+    memcpy(w0, m->params, n * sizeof(float));
+
+    /* SKIP (the default): OK, skipped, counted, nothing changed but the stream */
+    simvtp_optimizer *o = nonfinite_optimizer(m, SIMVTP_NONFINITE_SKIP, 1);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 0);
+    simvtp_losses l = {sizeof l};
+    simvtp_step_info info = {sizeof info};
+    for (int k = 1; k <= 2; k++) {
+        ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+        ck_assert_str_eq(simvtp_last_error(), "");
+        ck_assert(isnan(l.total));
+        ck_assert_int_eq(info.skipped, 1);
+        ck_assert_int_eq(info.updated, 0);
+        ck_assert_int_eq(info.step, 0);
+        ck_assert_int_eq(info.micro_step, k);
+        ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), k);
+        ck_assert_int_eq(simvtp_optimizer_step_count(o), 0);
+        ck_assert(memcmp(m->params, w0, n * sizeof(float)) == 0); /* NaN bits too */
+        ck_assert(all_zero(o->m, n) && all_zero(o->v, n));
+        ck_assert(all_zero(m->grads, n));                         /* discarded */
+    }
+    sv_rng r;                                                     /* two draws */
+    sv_rng_seed(&r, 17);
+    sv_rng_u64(&r);
+    sv_rng_u64(&r);
+    ck_assert(memcmp(&r, &o->rng, sizeof r) == 0);
+
+    /* the count survives a save/load round trip (and the policy stays the loader's) */
+    char spath[] = "/tmp/svtp-nf-XXXXXX";
+    close(mkstemp(spath));
+    ck_assert_int_eq(simvtp_optimizer_save(o, spath), SIMVTP_OK);
+    simvtp_optimizer *o2 = nonfinite_optimizer(m, SIMVTP_NONFINITE_STOP, 1);
+    ck_assert_int_eq(simvtp_optimizer_load(o2, spath), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o2), 2);
+    ck_assert_int_eq(o2->p.nonfinite_policy, SIMVTP_NONFINITE_STOP);
+    ck_assert(memcmp(&o2->rng, &o->rng, sizeof r) == 0);
+    simvtp_optimizer_free(o2);
+    unlink(spath);
+
+    /* finite again: the next update applies and the count stays */
+    poke(m, "mlm_head.weight", good);
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    ck_assert(isfinite(l.total));
+    ck_assert_int_eq(info.skipped, 0);
+    ck_assert_int_eq(info.updated, 1);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 2);
+    ck_assert_int_eq(simvtp_optimizer_step_count(o), 1);
+    simvtp_optimizer_free(o);
+
+    /* STOP: the call fails, naming the update and micro-batch; nothing changes */
+    poke(m, "mlm_head.weight", NAN);
+    memcpy(w0, m->params, n * sizeof(float));
+    o = nonfinite_optimizer(m, SIMVTP_NONFINITE_STOP, 1);
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_ERR_NONFINITE);
+    ck_assert_msg(strstr(simvtp_last_error(), "update 0 (micro-batch 1)") &&
+                  strstr(simvtp_last_error(), "loss of micro-batch 1") &&
+                  strstr(simvtp_last_error(), "SIMVTP_NONFINITE_STOP"),
+                  "message: %s", simvtp_last_error());
+    ck_assert_int_eq(info.skipped, 1);
+    ck_assert_int_eq(info.updated, 0);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 1);
+    ck_assert(memcmp(m->params, w0, n * sizeof(float)) == 0);
+    ck_assert(all_zero(o->m, n) && all_zero(o->v, n) && all_zero(m->grads, n));
+    simvtp_optimizer_free(o);
+
+    /* an unknown policy is rejected */
+    simvtp_optimizer_params bad;
+    simvtp_optimizer_default_params(&bad);
+    bad.nonfinite_policy = 2;
+    ck_assert_int_eq(simvtp_optimizer_create(m, &bad, &o), SIMVTP_ERR_INVALID_ARG);
+    poke(m, "mlm_head.weight", good);
+    free(w0);
+    simvtp_model_free(m);
+    free(f.frames);
+}
+END_TEST
+
+/* With accumulation, a non-finite loss spoils the whole pending update (also
+ * when the later micro-batches are finite), and a non-finite gradient norm
+ * with finite losses is caught at the update. */
+START_TEST(test_nonfinite_accumulation)
+{
+    fixture f;
+    fixture_init(&f, 13);
+    simvtp_model *m = make_model(&f.c, 72, 0);
+    const size_t n = m->nparams;
+    float *w0 = malloc(n * sizeof(float));
+    simvtp_optimizer *o = nonfinite_optimizer(m, SIMVTP_NONFINITE_SKIP, 2);
+    simvtp_losses l = {sizeof l};
+    simvtp_step_info info = {sizeof info};
+
+    const float good = poke(m, "mlm_head.weight", NAN);
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    ck_assert(isnan(l.total));
+    ck_assert_int_eq(info.skipped, 0); /* the update is still pending */
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 0);
+    poke(m, "mlm_head.weight", good);
+    memcpy(w0, m->params, n * sizeof(float));
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    ck_assert(isfinite(l.total));
+    ck_assert_int_eq(info.skipped, 1);
+    ck_assert_int_eq(info.updated, 0);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 1);
+    ck_assert(memcmp(m->params, w0, n * sizeof(float)) == 0);
+    ck_assert(all_zero(o->m, n) && all_zero(m->grads, n));
+
+    /* a clean accumulation updates */
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    ck_assert_int_eq(info.updated, 1);
+    ck_assert_int_eq(simvtp_optimizer_step_count(o), 1);
+
+    /* finite losses, an Inf gradient: skipped at the update */
+    memcpy(w0, m->params, n * sizeof(float));
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    m->grads[n / 2] = INFINITY;
+    ck_assert_int_eq(simvtp_train_step(o, &f.b, &l, &info), SIMVTP_OK);
+    ck_assert(isfinite(l.total));
+    ck_assert_int_eq(info.skipped, 1);
+    ck_assert_int_eq(info.updated, 0);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 2);
+    ck_assert_int_eq(simvtp_optimizer_step_count(o), 1);
+    ck_assert(memcmp(m->params, w0, n * sizeof(float)) == 0);
+    simvtp_optimizer_free(o);
+    free(w0);
+    simvtp_model_free(m);
+    free(f.frames);
+}
+END_TEST
+
+/* A training-state file of format version 1 (no non-finite count), written
+ * here by hand from docs/FORMATS.md, still loads; the count reads as 0 and
+ * the next save writes version 2. */
+static void put(FILE *fp, const void *p, size_t n) { ck_assert_uint_eq(fwrite(p, 1, n, fp), n); }
+static void put_u32(FILE *fp, uint32_t v) { put(fp, &v, 4); }
+static void put_u64(FILE *fp, uint64_t v) { put(fp, &v, 8); }
+static void put_f32(FILE *fp, float v) { put(fp, &v, 4); }
+
+START_TEST(test_state_v1_read)
+{
+    simvtp_config c = small_config();
+    simvtp_model *m = make_model(&c, 81, 0);
+    const size_t n = m->nparams;
+    float *mm = malloc(n * sizeof(float)), *vv = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) { mm[i] = 1e-3f * (float)(i % 97); vv[i] = 1e-6f * (float)(i % 89); }
+    uint32_t words[SV_CONFIG_WORDS];
+    sv_config_to_words(&m->cfg, words);
+    const uint64_t rng[4] = {11, 22, 33, 44};
+
+    char path[] = "/tmp/svtp-v1-XXXXXX";
+    close(mkstemp(path));
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    put(fp, "SVTPOPT1", 8);
+    put_u32(fp, 1);                         /* version 1 */
+    put_u32(fp, (uint32_t)m->kind);
+    put_u32(fp, SV_CONFIG_WORDS);
+    for (int i = 0; i < SV_CONFIG_WORDS; i++) put_u32(fp, words[i]);
+    put_u64(fp, n);
+    put_u64(fp, 5);                         /* step */
+    put_u64(fp, 10);                        /* micro_step */
+    for (int i = 0; i < 4; i++) put_u64(fp, rng[i]);
+    put_u64(fp, 4242);                      /* data position */
+    put_f32(fp, 2e-3f);                     /* lr */
+    put_f32(fp, 1e-5f);                     /* min_lr */
+    put_f32(fp, 0.8f);                      /* beta1 */
+    put_f32(fp, 0.99f);                     /* beta2 */
+    put_f32(fp, 1e-7f);                     /* eps */
+    put_f32(fp, 0.01f);                     /* weight_decay */
+    put_u64(fp, 3);                         /* warmup_steps */
+    put_u64(fp, 50);                        /* total_steps */
+    put_f32(fp, 2.0f);                      /* clip_norm */
+    put_u32(fp, 2);                         /* accum_steps */
+    put_u64(fp, 6);                         /* seed */
+    put_u32(fp, 0);                         /* pending: 10 % 2 == 0 */
+    put_u32(fp, sv_crc32(0, mm, n * 4));
+    put(fp, mm, n * 4);
+    put_u32(fp, sv_crc32(0, vv, n * 4));
+    put(fp, vv, n * 4);
+    ck_assert_int_eq(fclose(fp), 0);
+
+    simvtp_optimizer *o = nonfinite_optimizer(m, SIMVTP_NONFINITE_STOP, 1);
+    o->nonfinite_count = 7; /* replaced by the file's (none: 0) */
+    ck_assert_int_eq(simvtp_optimizer_load(o, path), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 0);
+    ck_assert_int_eq(simvtp_optimizer_step_count(o), 5);
+    ck_assert_int_eq(o->micro_step, 10);
+    ck_assert_uint_eq(simvtp_optimizer_data_position(o), 4242);
+    ck_assert(memcmp(o->rng.s, rng, sizeof rng) == 0);
+    ck_assert(o->p.lr == 2e-3f && o->p.beta1 == 0.8f && o->p.clip_norm == 2.0f);
+    ck_assert_int_eq(o->p.accum_steps, 2);
+    ck_assert_int_eq(o->p.total_steps, 50);
+    ck_assert_uint_eq(o->p.seed, 6);
+    ck_assert_int_eq(o->p.nonfinite_policy, SIMVTP_NONFINITE_STOP);
+    ck_assert(memcmp(o->m, mm, n * 4) == 0 && memcmp(o->v, vv, n * 4) == 0);
+    ck_assert(all_zero(m->grads, n));
+
+    /* saved again: version 2, 8 bytes longer (the count after the data position) */
+    FILE *in = fopen(path, "rb");
+    fseek(in, 0, SEEK_END);
+    const long v1_size = ftell(in);
+    fclose(in);
+    o->nonfinite_count = 3;
+    ck_assert_int_eq(simvtp_optimizer_save(o, path), SIMVTP_OK);
+    in = fopen(path, "rb");
+    uint8_t head[192];
+    ck_assert_uint_eq(fread(head, 1, sizeof head, in), sizeof head);
+    fseek(in, 0, SEEK_END);
+    ck_assert_int_eq(ftell(in), v1_size + 8);
+    fclose(in);
+    uint32_t version;
+    uint64_t count;
+    memcpy(&version, head + 8, 4);
+    memcpy(&count, head + 184, 8);
+    ck_assert_uint_eq(version, 2);
+    ck_assert_uint_eq(count, 3);
+
+    /* a future version is refused */
+    fp = fopen(path, "r+b");
+    fseek(fp, 8, SEEK_SET);
+    put_u32(fp, 3);
+    fclose(fp);
+    ck_assert_int_eq(simvtp_optimizer_load(o, path), SIMVTP_ERR_VERSION);
+    ck_assert_int_eq(simvtp_optimizer_nonfinite_count(o), 3);
+
+    unlink(path);
+    simvtp_optimizer_free(o);
+    simvtp_model_free(m);
+    free(mm);
+    free(vv);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -365,6 +652,9 @@ int main(void)
     tcase_add_test(tc, test_reconstruction);
     tcase_add_test(tc, test_hard_negatives);
     tcase_add_test(tc, test_lr_schedule);
+    tcase_add_test(tc, test_nonfinite_skip_and_stop);
+    tcase_add_test(tc, test_nonfinite_accumulation);
+    tcase_add_test(tc, test_state_v1_read);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

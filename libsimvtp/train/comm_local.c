@@ -1,0 +1,36 @@
+/* train/comm_local.c — the world of one rank: collectives are no-ops. */
+#include <stdlib.h>
+
+#include "core/status_internal.h"
+#include "train/comm_internal.h"
+
+static int local_allreduce_sum(simvtp_comm *c, float *data, size_t n)
+{
+    (void)c; (void)data; (void)n;
+    return SIMVTP_OK;
+}
+
+static int local_barrier(simvtp_comm *c)
+{
+    (void)c;
+    return SIMVTP_OK;
+}
+
+static void local_destroy(simvtp_comm *c) { free(c); }
+
+static const sv_comm_ops local_ops = {"local", local_allreduce_sum, local_barrier, local_destroy};
+
+int simvtp_comm_create_local(simvtp_comm **out)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(out, "simvtp_comm_create_local: out is NULL");
+    *out = NULL;
+    simvtp_comm *c = calloc(1, sizeof *c);
+    if (!c) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for a communicator");
+    c->ops = &local_ops;
+    c->rank = 0;
+    c->size = 1;
+    c->chunk = SV_COMM_DEFAULT_CHUNK;
+    *out = c;
+    return SIMVTP_OK;
+}

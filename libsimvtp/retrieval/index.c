@@ -126,9 +126,13 @@ int simvtp_index_search(const simvtp_index *x, const float *queries, int nq, int
         memset(cnt, 0, (size_t)nb * sizeof(int));
         for (int64_t c0 = 0; c0 < x->n; c0 += blk) {
             const int64_t m = x->n - c0 < blk ? x->n - c0 : blk;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)m, dim, 1.0f,
-                        queries + (size_t)q0 * dim, dim, x->emb + (size_t)c0 * dim, dim, 0.0f,
-                        scores, (int)m);
+            if (nb == 1) /* one query: a matrix-vector product */
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, dim, 1.0f, x->emb + (size_t)c0 * dim,
+                            dim, queries + (size_t)q0 * dim, 1, 0.0f, scores, 1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)m, dim, 1.0f,
+                            queries + (size_t)q0 * dim, dim, x->emb + (size_t)c0 * dim, dim, 0.0f,
+                            scores, (int)m);
             for (int q = 0; q < nb; q++)
                 for (int64_t c = 0; c < m; c++)
                     topk_insert(bs + (size_t)q * k, bi + (size_t)q * k, &cnt[q], k,

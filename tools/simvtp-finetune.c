@@ -429,6 +429,11 @@ static int train(run *r)
                 if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
             } else if (rc) {
                 return tk_lib_fail("simvtp_train_step", rc);
+            } else if (info.skipped) { /* SIMVTP_NONFINITE_SKIP: skipped and counted */
+                fprintf(stderr, PROG ": warning: update %ld skipped: non-finite loss or gradients "
+                        "(%lld skipped so far)\n", r->step + 1,
+                        (long long)simvtp_optimizer_nonfinite_count(r->optim));
+                if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
             } else if (info.updated) {
                 bad_in_a_row = 0;
             }

@@ -1,6 +1,7 @@
 /* train_common.c — see train_common.h. */
 #include "train_common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -492,10 +493,24 @@ int tr_ckpt_save(const char *dir, const simvtp_model *m, simvtp_optimizer *o, ui
     return 0;
 }
 
+/* Temporary files of writes a crash interrupted ("<file>.tmp.<pid>" from the
+ * library's and the PNG writer's atomic writes): never valid, removed. */
+static void remove_stale_temporaries(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *de;
+    char path[PATH_MAX];
+    while ((de = readdir(dh)) != NULL)
+        if (strstr(de->d_name, ".tmp") && tr_path(path, dir, de->d_name) == 0) remove(path);
+    closedir(dh);
+}
+
 int tr_ckpt_recover(const char *dir)
 {
     ckpt_paths p;
     if (ckpt_paths_of(dir, &p)) return TK_EXIT_RUN;
+    remove_stale_temporaries(dir);
     if (tk_file_exists(p.state_new)) { /* the pair was complete: finish the renames */
         if ((tk_file_exists(p.model_new) && rename(p.model_new, p.model) != 0) ||
             rename(p.state_new, p.state) != 0)

@@ -8,8 +8,8 @@
 #   - only added functions                    -> OK, with a reminder to refresh
 #                                                the baseline (exit 0)
 #   - anything else (a removed function, a changed parameter or return type, a
-#     struct that grew, shrank or was reordered, a changed enum value, another
-#     soname)                                 -> FAIL (exit 1), unless
+#     public struct that grew, shrank or changed a member, another soname)
+#                                             -> FAIL (exit 1), unless
 #     SIMVTP_VERSION_MAJOR in version.h differs from the baseline's soname
 #     major: then the break is the announced one -> OK, with a note that the
 #     baseline must be regenerated (exit 0)

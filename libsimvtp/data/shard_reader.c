@@ -238,6 +238,15 @@ static int check_head(const simvtp_shard *s, int i, const sv_record_head *h)
     if ((uint32_t)h->frame_step != s->header.frame_step)
         return BAD("%s: record %d (%s): frame_step %d, the shard's is %u", s->path, i, h->video_id,
                    h->frame_step, s->header.frame_step);
+    /* Before anything the size of the frames is allocated: a zstd block
+     * yields at most 128 KiB from at least 4 bytes (RFC 8878), so a frame of
+     * n bytes never decompresses to more than 32768 n; a damaged head cannot
+     * make a small record allocate gigabytes. */
+    size_t fb = (size_t)h->width * (size_t)h->height * 3;
+    for (int f = 0; f < h->frames; f++)
+        if ((uint64_t)h->frame_size[f] * 32768 < fb)
+            return BAD("%s: record %d (%s): frame %d has %u bytes, too few to hold %zu: the record is damaged",
+                       s->path, i, h->video_id, f, h->frame_size[f], fb);
     return SIMVTP_OK;
 }
 
@@ -258,18 +267,13 @@ static int inflate_frame(simvtp_shard *s, int i, int f, const uint8_t *src, size
 }
 
 /* Before the record's pixels are allocated: every stored frame (in s->buf)
- * must announce exactly fb bytes and be able to hold them. A zstd block
- * yields at most 128 KiB from at least 4 bytes (RFC 8878), so no frame of n
- * bytes decompresses to more than 32768 n; a damaged head cannot make a
- * small record allocate gigabytes. */
+ * must announce exactly fb bytes (inflate_frame checks again). */
 static int check_frame_sizes(const simvtp_shard *s, int i, const sv_record_head *h, size_t fb)
 {
-    for (int f = 0; f < h->frames; f++) {
-        size_t n = h->frame_size[f];
-        if ((uint64_t)n * 32768 < fb || ZSTD_getFrameContentSize(s->buf + h->frame_offset[f], n) != fb)
+    for (int f = 0; f < h->frames; f++)
+        if (ZSTD_getFrameContentSize(s->buf + h->frame_offset[f], h->frame_size[f]) != fb)
             return BAD("%s: record %d: frame %d is not a zstd frame of %zu bytes: the record is damaged",
                        s->path, i, f, fb);
-    }
     return SIMVTP_OK;
 }
 #endif

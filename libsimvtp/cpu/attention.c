@@ -3,11 +3,20 @@
  * in place on the timm qkv layout [B,N,3,H,hd] through sgemm strides;
  * parallel over batch*heads, with single-threaded BLAS inside. */
 #include "cpu/cpu_ops.h"
+#include "cpu/simd_math.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* dst[i] = exp(src[i] - shift), vectorized (cpu/simd_math.h, <= 1 ulp;
+ * exp(-inf) is exactly 0). dst may equal src. */
+SV_CLONES static void exp_shifted(float *dst, const float *src, float shift, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = sv_expf(src[i] - shift);
+}
 
 /* Row-wise softmax of S[N,N] in place; keys with valid[j]==0 get exactly 0. */
 static void masked_softmax_rows(float *S, const uint8_t *valid, int N)
@@ -26,12 +35,10 @@ static void masked_softmax_rows(float *S, const uint8_t *valid, int N)
             memset(row, 0, (size_t)N * sizeof(float));
             continue;
         }
+        exp_shifted(row, row, mx, N);   /* exp(-inf) == 0 exactly */
         float sum = 0.0f;
-        for (int j = 0; j < N; j++) {
-            const float e = expf(row[j] - mx);   /* exp(-inf) == 0 exactly */
-            row[j] = e;
-            sum += e;
-        }
+        for (int j = 0; j < N; j++)
+            sum += row[j];
         const float inv = 1.0f / sum;
         for (int j = 0; j < N; j++)
             row[j] *= inv;

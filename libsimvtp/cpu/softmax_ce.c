@@ -1,8 +1,16 @@
 /* cpu/softmax_ce.c — row-wise softmax cross-entropy (stable log-sum-exp),
  * with ignored rows (target < 0), forward and backward. */
 #include "cpu/cpu_ops.h"
+#include "cpu/simd_math.h"
 
 #include <math.h>
+
+/* dst[i] = exp(src[i] - shift), vectorized (cpu/simd_math.h, <= 1 ulp). */
+SV_CLONES static void ce_exp_shifted(float *dst, const float *src, float shift, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = sv_expf(src[i] - shift);
+}
 
 void cpu_softmax_ce_fwd(float *losses, float *probs, const float *logits,
                         const int32_t *targets, int M, int V)
@@ -17,12 +25,10 @@ void cpu_softmax_ce_fwd(float *losses, float *probs, const float *logits,
         for (int v = 1; v < V; v++)
             if (x[v] > mx)
                 mx = x[v];
+        ce_exp_shifted(p, x, mx, V);
         double sum = 0.0;
-        for (int v = 0; v < V; v++) {
-            const float e = expf(x[v] - mx);
-            p[v] = e;
-            sum += e;
-        }
+        for (int v = 0; v < V; v++)
+            sum += p[v];
         const float inv = (float)(1.0 / sum);
         for (int v = 0; v < V; v++)
             p[v] *= inv;

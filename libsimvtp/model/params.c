@@ -15,19 +15,19 @@ typedef struct table_builder {
     int n, cap;
     size_t total;
     int failed;
+    int64_t pending_shape[6]; /* set by shape(), consumed by add() */
 } table_builder;
 
 /* Adds a tensor; returns its index. dims end with 0. */
 static int add(table_builder *tb, int decay, int init, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int64_t pending_shape[6];
-
-static void shape(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e)
+static void set_shape(table_builder *tb, int64_t a, int64_t b, int64_t c, int64_t d, int64_t e)
 {
-    pending_shape[0] = a; pending_shape[1] = b; pending_shape[2] = c;
-    pending_shape[3] = d; pending_shape[4] = e; pending_shape[5] = 0;
+    int64_t *s = tb->pending_shape;
+    s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = 0;
 }
+#define shape(...) set_shape(tb, __VA_ARGS__)
 
 static int add(table_builder *tb, int decay, int init, const char *fmt, ...)
 {
@@ -46,10 +46,10 @@ static int add(table_builder *tb, int decay, int init, const char *fmt, ...)
     vsnprintf(t->name, sizeof t->name, fmt, ap);
     va_end(ap);
     size_t numel = 1;
-    for (int i = 0; i < 5 && pending_shape[i]; i++) {
-        t->shape[i] = pending_shape[i];
+    for (int i = 0; i < 5 && tb->pending_shape[i]; i++) {
+        t->shape[i] = tb->pending_shape[i];
         t->ndim = i + 1;
-        numel *= (size_t)pending_shape[i];
+        numel *= (size_t)tb->pending_shape[i];
     }
     t->numel = numel;
     t->offset = tb->total;

@@ -1,7 +1,9 @@
 /* core/arena.c — see arena.h. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/arena.h"
+#include "core/backend.h"
 
 void *sv_arena_alloc(sv_arena *a, size_t bytes)
 {
@@ -13,16 +15,36 @@ void *sv_arena_alloc(sv_arena *a, size_t bytes)
         a->ptrs = p;
         a->cap = cap;
     }
-    void *q = calloc(1, bytes ? bytes : 1);
+    void *q = a->be ? a->be->alloc(bytes ? bytes : 1) : calloc(1, bytes ? bytes : 1);
     if (!q) { a->failed = 1; return NULL; }
     a->ptrs[a->n++] = q;
     a->bytes += bytes;
     return q;
 }
 
+void *sv_arena_upload(sv_arena *a, const void *src, size_t bytes)
+{
+    if (!src) return NULL;
+    void *q = sv_arena_alloc(a, bytes);
+    if (!q) return NULL;
+    if (a->be) a->be->memcpy_h2d(q, src, bytes);
+    else memcpy(q, src, bytes);
+    return q;
+}
+
+const void *sv_arena_view(sv_arena *a, const void *src, size_t bytes)
+{
+    if (!src || a->failed) return NULL;
+    if (!a->be || a->be->host_memory) return src;
+    return sv_arena_upload(a, src, bytes);
+}
+
 void sv_arena_free(sv_arena *a)
 {
-    for (size_t i = 0; i < a->n; i++) free(a->ptrs[i]);
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->be) a->be->free(a->ptrs[i]);
+        else free(a->ptrs[i]);
+    }
     free(a->ptrs);
     a->ptrs = NULL;
     a->n = a->cap = 0;

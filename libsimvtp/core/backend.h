@@ -1,22 +1,97 @@
 /* core/backend.h — the internal backend interface (a vtable). The model graph
- * in model/ is written once against it; cpu/ implements it (the reference),
- * and the CUDA backend implements the same table over device memory.
- * Kernel contracts are those of cpu/cpu_ops.h: forwards overwrite, backwards
- * add into gradient outputs, NULL gradient outputs are skipped. */
+ * in model/ and the optimizer in train/ are written once against it; cpu/
+ * implements it over host memory (the reference) and cuda/ over device memory.
+ *
+ * Contracts (every backend, every op):
+ *  - Tensor pointers are backend memory (from alloc, or offsets into it),
+ *    except where an argument says "host". The graph never dereferences
+ *    backend memory unless host_memory is 1; it moves data with memcpy_h2d /
+ *    memcpy_d2h and computes everything else through these ops.
+ *  - Ops may run asynchronously, in call order, on the calling thread's
+ *    queue. memcpy_d2h and the ops that return a value (mse_fwd, sumsq)
+ *    return only after their result is on the host. memcpy_h2d may return
+ *    before the copy is done only if the source stays valid (CUDA: it waits).
+ *  - Forwards overwrite their outputs; backwards ADD into gradient outputs,
+ *    and a NULL gradient output is skipped. Shapes are those of cpu/cpu_ops.h.
+ *  - Ops do not report errors one by one: a failure (launch, library call,
+ *    scratch allocation) is remembered and returned by the next finish(),
+ *    with the detail message set. The graph calls finish() before it returns
+ *    from every public entry point. alloc returning NULL is reported at once.
+ *  - Results must not depend on the run: two identical calls give identical
+ *    bits (no float atomics on the CUDA side). */
 #ifndef SV_BACKEND_H
 #define SV_BACKEND_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "simvtp/config.h"
+
+/* Arguments of one fused AdamW update (train/adamw.c computes them):
+ *   g' = g * clip;  w *= decay;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
+ *   w -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
+typedef struct sv_adamw_args {
+    float clip, decay, b1, b2, eps, step_size, bc2_sqrt;
+} sv_adamw_args;
+
+enum sv_precision {
+    SV_PRECISION_FP32 = 0, /* fp32 everywhere (the CPU; "cuda:N:fp32" for parity)       */
+    SV_PRECISION_BF16 = 1  /* bf16 matrix-unit inputs, fp32 accumulate and storage ("cuda:N") */
+};
+
 typedef struct sv_backend {
-    const char *name;
+    const char *name;   /* "cpu", "cuda:0", "cuda:0:fp32", ...                      */
+    int device;         /* CUDA ordinal; -1 for the CPU                              */
+    int host_memory;    /* 1: tensors are plain host memory                          */
+    int precision;      /* enum sv_precision                                         */
+
+    /* context: activate binds the backend to the calling thread (CUDA: the
+     * device, its stream, library handles) and is called at the start of
+     * every public entry point that computes; finish waits for all queued
+     * work and returns (then clears) the first error since the last finish. */
+    int (*activate)(const struct sv_backend *be);
+    int (*finish)(const struct sv_backend *be);
+
     /* memory */
-    void *(*alloc)(size_t bytes);               /* zero-filled; NULL on failure */
-    void (*free)(void *p);
-    void (*memcpy_h2d)(void *dst, const void *src, size_t bytes);
-    void (*memcpy_d2h)(void *dst, const void *src, size_t bytes);
-    /* ops */
+    void *(*alloc)(size_t bytes);                 /* zero-filled; NULL on failure */
+    void (*free)(void *p);                        /* NULL is a no-op              */
+    void (*memcpy_h2d)(void *dst, const void *host_src, size_t bytes);
+    void (*memcpy_d2h)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);   /* within the backend */
+    void (*zero)(void *p, size_t bytes);
+
+    /* elementwise */
+    void (*add)(float *y, const float *x, size_t n);                    /* y += x        */
+    void (*mul)(float *out, const float *a, const float *b, size_t n);  /* out = a * b (out may alias a or b) */
+    void (*scale)(float *y, float s, size_t n);                         /* y *= s        */
+    /* y[b,n,:] = x[b,n,:] + s_b * y[b,n,:]; s_b = rowscale[b], or 1 when rowscale is NULL */
+    void (*residual)(float *y, const float *x, const float *rowscale, int B, int N, int C);
+    /* out[b,n,:] = s_b * in[b,n,:] (out may alias in) */
+    void (*scale_rows)(float *out, const float *in, const float *rowscale, int B, int N, int C);
+    /* out[C,R] = in[R,C]^T (no aliasing) */
+    void (*transpose)(float *out, const float *in, int R, int C);
+
+    /* rows of C floats; d(i) = didx ? didx[i] : i, s(i) = sidx ? sidx[i] : i */
+    /* dst[d(i),:] = src[s(i),:] for i < n; the d(i) are distinct */
+    void (*rows_copy)(float *dst, const int32_t *didx, const float *src, const int32_t *sidx,
+                      int n, int C);
+    /* dst[d(i),:] += src[s(i),:] for i < n; the d(i) are distinct */
+    void (*rows_add)(float *dst, const int32_t *didx, const float *src, const int32_t *sidx,
+                     int n, int C);
+    /* Segmented sum with repeated destinations, in a fixed order: for each
+     * segment s < nseg, dst[seg_dst[s],:] += src[rows[k],:] for k from
+     * seg_off[s] to seg_off[s+1]-1 in turn (rows NULL: k itself). The
+     * seg_dst are distinct. seg_off has nseg+1 entries. */
+    void (*rows_add_seg)(float *dst, const int32_t *seg_dst, const int32_t *seg_off,
+                         const int32_t *rows, int nseg, const float *src, int C);
+
+    /* video: uint8 clips [B,T,H,W,3] to normalized tubelet rows (model/inputs.h
+     * sv_tubelets: patches [B,N,K] in the patch-embedding order; targets
+     * [B,N,K] per-tubelet normalized pixels or NULL; stats [B,N,6] or NULL). */
+    void (*video_patches)(const simvtp_config *c, const uint8_t *frames, int B, float *patches,
+                          float *targets, float *stats);
+
+    /* layers */
     void (*matmul_fwd)(float *out, const float *inp, const float *w, const float *bias,
                        int M, int K, int N);
     void (*matmul_bwd)(float *dinp, float *dw, float *dbias, const float *dout,
@@ -28,10 +103,13 @@ typedef struct sv_backend {
                           const float *rstd, int M, int C);
     void (*gelu_fwd)(float *out, const float *inp, size_t n);
     void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n);
+    /* Floats of the state one attention forward saves for its backward
+     * ("att" below): the CPU keeps the probabilities, B*H*N*N. */
+    size_t (*attention_saved)(int B, int N, int H);
     int (*attention_fwd)(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                          int B, int N, int H, int hd);
     int (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *att,
-                         int B, int N, int H, int hd);
+                         const uint8_t *keyvalid, int B, int N, int H, int hd);
     void (*softmax_ce_fwd)(float *losses, float *probs, const float *logits,
                            const int32_t *targets, int M, int V);
     void (*softmax_ce_bwd)(float *dlogits, const float *probs, const int32_t *targets,
@@ -41,16 +119,35 @@ typedef struct sv_backend {
     void (*l2norm_fwd)(float *out, float *norm, const float *inp, int M, int C);
     void (*l2norm_bwd)(float *dinp, const float *dout, const float *inp, const float *norm,
                        int M, int C);
-    void (*gather_rows)(float *out, const float *inp, const int32_t *idx, int n, int C);
-    void (*scatter_add_rows)(float *dinp, const float *dout, const int32_t *idx, int n, int C);
     float (*mse_fwd)(const float *pred, const float *target, size_t M, size_t C);
     void (*mse_bwd)(float *dpred, const float *pred, const float *target, size_t M, size_t C,
                     float dloss);
+
+    /* optimizer */
+    double (*sumsq)(const float *x, size_t n);    /* sum of squares, in double; NaN/Inf propagate */
+    void (*adamw)(float *w, const float *g, float *m, float *v, size_t n, const sv_adamw_args *a);
 } sv_backend;
 
-/* Resolve "cpu", "auto" or "cuda:N"; SIMVTP_ERR_UNSUPPORTED when not built. */
+/* Resolve "cpu", "auto" (CUDA device 0 when built and present, else the
+ * CPU), "cuda", "cuda:N" or "cuda:N:fp32"; SIMVTP_ERR_UNSUPPORTED when CUDA
+ * was not built or the device is absent (core/backend.c). */
 int sv_backend_get(const char *name, const sv_backend **out);
 
 extern const sv_backend sv_backend_cpu;
+
+/* Host access to n floats of backend memory: sv_host_get returns src itself
+ * for host-memory backends, else a malloc'd downloaded copy (NULL when out
+ * of memory). Give it back with sv_host_put (uploads the host copy to dst
+ * and frees it) or sv_host_drop (frees it). */
+float *sv_host_get(const sv_backend *be, const float *src, size_t n);
+void sv_host_put(const sv_backend *be, float *dst, float *host, size_t n);
+void sv_host_drop(const sv_backend *be, const float *src, float *host);
+
+/* cuda/backend_cuda.cu (only when built with CUDA): the table for device
+ * `device` in `precision`; SIMVTP_ERR_UNSUPPORTED with detail when the
+ * device does not exist or the driver is missing. sv_cuda_device_count
+ * returns 0 when no usable device is present (never fails). */
+int sv_cuda_backend_get(int device, int precision, const sv_backend **out);
+int sv_cuda_device_count(void);
 
 #endif /* SV_BACKEND_H */

@@ -1,55 +1,74 @@
-/* core/backend_cpu.c — the CPU backend table (host memory, cpu/ kernels) and
- * backend lookup by name. */
+/* core/backend_cpu.c — the CPU backend table: host memory and the cpu/
+ * kernels (the reference every other backend is tested against). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/backend.h"
 #include "core/status_internal.h"
 #include "cpu/cpu_ops.h"
-#include "simvtp_build_config.h"
 
+static int cpu_activate(const sv_backend *be) { (void)be; return SIMVTP_OK; }
+static int cpu_finish(const sv_backend *be) { (void)be; return SIMVTP_OK; }
 static void *cpu_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
 static void cpu_free(void *p) { free(p); }
-static void cpu_copy(void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
+static void cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    if (bytes) memmove(dst, src, bytes);
+}
+static void cpu_zero(void *p, size_t bytes)
+{
+    if (bytes) memset(p, 0, bytes);
+}
+static void cpu_add_to(float *y, const float *x, size_t n) { cpu_add_inplace(y, x, n); }
+static size_t cpu_attention_saved(int B, int N, int H) { return (size_t)B * H * N * N; }
+static int cpu_attention_bwd_masked(float *dqkv, const float *dout, const float *qkv,
+                                    const float *att, const uint8_t *keyvalid, int B, int N,
+                                    int H, int hd)
+{
+    (void)keyvalid; /* the saved probabilities already hold the mask */
+    return cpu_attention_bwd(dqkv, dout, qkv, att, B, N, H, hd);
+}
 
 const sv_backend sv_backend_cpu = {
     .name = "cpu",
+    .device = -1,
+    .host_memory = 1,
+    .precision = SV_PRECISION_FP32,
+    .activate = cpu_activate,
+    .finish = cpu_finish,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .memcpy_h2d = cpu_copy,
     .memcpy_d2h = cpu_copy,
+    .copy = cpu_copy,
+    .zero = cpu_zero,
+    .add = cpu_add_to,
+    .mul = cpu_mul,
+    .scale = cpu_scale,
+    .residual = cpu_residual,
+    .scale_rows = cpu_scale_rows,
+    .transpose = cpu_transpose,
+    .rows_copy = cpu_rows_copy,
+    .rows_add = cpu_rows_add,
+    .rows_add_seg = cpu_rows_add_seg,
+    .video_patches = cpu_video_patches,
     .matmul_fwd = cpu_matmul_fwd,
     .matmul_bwd = cpu_matmul_bwd,
     .layernorm_fwd = cpu_layernorm_fwd,
     .layernorm_bwd = cpu_layernorm_bwd,
     .gelu_fwd = cpu_gelu_fwd,
     .gelu_bwd = cpu_gelu_bwd,
+    .attention_saved = cpu_attention_saved,
     .attention_fwd = cpu_attention_fwd,
-    .attention_bwd = cpu_attention_bwd,
+    .attention_bwd = cpu_attention_bwd_masked,
     .softmax_ce_fwd = cpu_softmax_ce_fwd,
     .softmax_ce_bwd = cpu_softmax_ce_bwd,
     .meanpool_fwd = cpu_meanpool_fwd,
     .meanpool_bwd = cpu_meanpool_bwd,
     .l2norm_fwd = cpu_l2norm_fwd,
     .l2norm_bwd = cpu_l2norm_bwd,
-    .gather_rows = cpu_gather_rows,
-    .scatter_add_rows = cpu_scatter_add_rows,
     .mse_fwd = cpu_mse_fwd,
     .mse_bwd = cpu_mse_bwd,
+    .sumsq = cpu_sumsq,
+    .adamw = cpu_adamw,
 };
-
-int sv_backend_get(const char *name, const sv_backend **out)
-{
-    if (!name || !strcmp(name, "cpu") || !strcmp(name, "auto")) {
-        *out = &sv_backend_cpu;
-        return SIMVTP_OK;
-    }
-    if (!strncmp(name, "cuda", 4)) {
-        if (!SIMVTP_HAVE_CUDA)
-            return sv_fail(SIMVTP_ERR_UNSUPPORTED,
-                           "backend \"%s\": this libsimvtp was built without CUDA "
-                           "(rebuild with -Dcuda=enabled on a machine with nvcc)", name);
-        return sv_fail(SIMVTP_ERR_UNSUPPORTED, "backend \"%s\" is not available yet", name);
-    }
-    return sv_fail(SIMVTP_ERR_INVALID_ARG, "unknown backend \"%s\"; use \"cpu\", \"auto\" or \"cuda:N\"", name);
-}

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backend.h"
+
 /* out[M,N] = inp[M,K] . w[N,K]^T + bias[N] (bias may be NULL). */
 void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
                     int M, int K, int N);
@@ -85,5 +87,27 @@ void cpu_sincos_table(float *pe, int N, int C);
 float cpu_mse_fwd(const float *pred, const float *target, size_t M, size_t C);
 void cpu_mse_bwd(float *dpred, const float *pred, const float *target, size_t M, size_t C,
                  float dloss);
+
+/* Graph helpers (contracts in core/backend.h): */
+void cpu_mul(float *out, const float *a, const float *b, size_t n);
+void cpu_scale(float *y, float s, size_t n);
+void cpu_residual(float *y, const float *x, const float *rowscale, int B, int N, int C);
+void cpu_scale_rows(float *out, const float *in, const float *rowscale, int B, int N, int C);
+void cpu_transpose(float *out, const float *in, int R, int C);
+void cpu_rows_copy(float *dst, const int32_t *didx, const float *src, const int32_t *sidx,
+                   int n, int C);
+void cpu_rows_add(float *dst, const int32_t *didx, const float *src, const int32_t *sidx,
+                  int n, int C);
+void cpu_rows_add_seg(float *dst, const int32_t *seg_dst, const int32_t *seg_off,
+                      const int32_t *rows, int nseg, const float *src, int C);
+double cpu_sumsq(const float *x, size_t n);
+void cpu_adamw(float *w, const float *g, float *m, float *v, size_t n, const sv_adamw_args *a);
+
+/* patches[B,N,K]: (u/255 - mean_c)/std_c in Conv3d order ((c*t+dt)*p+dy)*p+dx.
+ * targets[B,N,K] (may be NULL): per tubelet and channel, (v - mean)/(std+1e-6)
+ * with v = u/255 and the unbiased std, in order ((dt*p+dy)*p+dx)*3+c.
+ * stats[B,N,3,2] (may be NULL): the mean and std+1e-6 used for targets. */
+void cpu_video_patches(const simvtp_config *c, const uint8_t *frames, int B, float *patches,
+                       float *targets, float *stats);
 
 #endif /* SV_CPU_OPS_H */

@@ -13,11 +13,12 @@ typedef struct sv_vtc_acts {
     float *tn, *vn, *tnorm, *vnorm; /* normalized features and norms */
     float *sim, *simT;              /* [B,B] text x video, and its transpose */
     float *p1, *p2, *l1, *l2;       /* softmax and per-row losses */
-    int32_t *target;                /* 0..B-1 */
+    const int32_t *target;          /* 0..B-1 */
 } sv_vtc_acts;
 
-/* Returns 0 or -1 (out of memory); *loss = CE(sim) + CE(sim^T). */
-int sv_vtc_forward(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, const float *tfeat,
+/* Returns 0 or -1 (out of memory); *loss = CE(sim) + CE(sim^T) (host).
+ * Activations in a (backend memory), host scratch in h. */
+int sv_vtc_forward(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, sv_arena *h, const float *tfeat,
                    const float *vfeat, int B, int D, float temp, float *loss);
 /* dt[B,D] += d loss/d tfeat * dloss, dv likewise. */
 int sv_vtc_backward(const sv_backend *be, const sv_vtc_acts *v, const float *tfeat,

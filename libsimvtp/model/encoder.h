@@ -13,6 +13,7 @@ typedef struct sv_enc_pass {
     const uint8_t *keyvalid; /* [B,N] or NULL */
     const float *droppath;   /* [depth,2,B] residual-branch multipliers or NULL */
     float *res;              /* [(depth+1), B*N*C] residual stream */
+    size_t att_stride;       /* floats of saved attention state per block (backend's) */
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
     float *bias3;            /* [depth, 3C]: q_bias, 0, v_bias */
     float *out;              /* [B*N*C] after the final norm (or res[depth]) */
@@ -20,7 +21,8 @@ typedef struct sv_enc_pass {
     int has_norm;
 } sv_enc_pass;
 
-/* Allocate activations in `a` for B sequences of N tokens. */
+/* Allocate activations in `a` (backend memory of a->be) for B sequences
+ * of N tokens; keyvalid and droppath must also be backend memory. */
 int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, int M, int depth,
                      float eps, int has_norm);
 

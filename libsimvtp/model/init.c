@@ -5,15 +5,18 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/status_internal.h"
 #include "model/model.h"
 
-void sv_model_init_weights(simvtp_model *m, uint64_t seed)
+int sv_model_init_weights(simvtp_model *m, uint64_t seed)
 {
     sv_rng rng;
     sv_rng_seed(&rng, seed);
+    float *host = sv_host_get(m->be, m->params, m->nparams);
+    if (!host) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory initializing %zu weights", m->nparams);
     for (int i = 0; i < m->ntensors; i++) {
         const sv_tensor *t = &m->tensors[i];
-        float *p = m->params + t->offset;
+        float *p = host + t->offset;
         switch (t->init) {
         case SV_INIT_ZERO:
             memset(p, 0, t->numel * sizeof(float));
@@ -38,5 +41,7 @@ void sv_model_init_weights(simvtp_model *m, uint64_t seed)
         }
     }
     /* BERT keeps the [PAD] row of the word table at zero. */
-    if (m->w.temb.word) memset(m->w.temb.word, 0, (size_t)m->cfg.enc_width * sizeof(float));
+    if (m->w.temb.word) memset(host + (m->w.temb.word - m->params), 0, (size_t)m->cfg.enc_width * sizeof(float));
+    sv_host_put(m->be, m->params, host, m->nparams);
+    return m->be->finish(m->be);
 }

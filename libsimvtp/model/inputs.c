@@ -4,68 +4,6 @@
 
 #include "model/inputs.h"
 
-static const float kMean[3] = {0.485f, 0.456f, 0.406f};
-static const float kStd[3] = {0.229f, 0.224f, 0.225f};
-
-void sv_tubelets(const simvtp_config *c, const uint8_t *frames, int B, float *patches,
-                 float *targets, float *stats)
-{
-    const int t = c->tubelet, p = c->patch, T = c->frames, Hh = c->height, Ww = c->width;
-    const int gh = Hh / p, gw = Ww / p, gt = T / t, N = gt * gh * gw, K = t * p * p * 3;
-    const int n_px = t * p * p;
-#pragma omp parallel for schedule(static)
-    for (long bn = 0; bn < (long)B * N; bn++) {
-        int b = (int)(bn / N), n = (int)(bn % N);
-        int ti = n / (gh * gw), hi = (n / gw) % gh, wi = n % gw;
-        /* byte offset of pixel (dt, dy, dx) of this tubelet in the uint8 clip */
-#define PIXEL(dt, dy, dx) \
-    (((((size_t)b * T + ti * t + (dt)) * Hh + hi * p + (dy)) * Ww + wi * p + (dx)) * 3)
-        float *pp = patches + bn * K;
-        double sum[3] = {0, 0, 0};
-        for (int dt = 0; dt < t; dt++)
-            for (int dy = 0; dy < p; dy++)
-                for (int dx = 0; dx < p; dx++) {
-                    size_t fi = PIXEL(dt, dy, dx);
-                    for (int ch = 0; ch < 3; ch++) {
-                        float v = frames[fi + ch] * (1.0f / 255.0f);
-                        pp[((ch * t + dt) * p + dy) * p + dx] = (v - kMean[ch]) / kStd[ch];
-                        sum[ch] += v;
-                    }
-                }
-        if (!targets) continue;
-        float mean[3], denom[3];
-        for (int ch = 0; ch < 3; ch++) mean[ch] = (float)(sum[ch] / n_px);
-        /* Second pass: the unbiased variance around the mean. */
-        double ss[3] = {0, 0, 0};
-        for (int dt = 0; dt < t; dt++)
-            for (int dy = 0; dy < p; dy++)
-                for (int dx = 0; dx < p; dx++) {
-                    size_t fi = PIXEL(dt, dy, dx);
-                    for (int ch = 0; ch < 3; ch++) {
-                        double d = frames[fi + ch] * (1.0 / 255.0) - mean[ch];
-                        ss[ch] += d * d;
-                    }
-                }
-        for (int ch = 0; ch < 3; ch++) denom[ch] = (float)sqrt(ss[ch] / (n_px - 1)) + 1e-6f;
-        float *tt = targets + bn * K;
-        for (int dt = 0; dt < t; dt++)
-            for (int dy = 0; dy < p; dy++)
-                for (int dx = 0; dx < p; dx++) {
-                    size_t fi = PIXEL(dt, dy, dx);
-                    for (int ch = 0; ch < 3; ch++) {
-                        float v = frames[fi + ch] * (1.0f / 255.0f);
-                        tt[((dt * p + dy) * p + dx) * 3 + ch] = (v - mean[ch]) / denom[ch];
-                    }
-                }
-        if (stats)
-            for (int ch = 0; ch < 3; ch++) {
-                stats[bn * 6 + ch * 2] = mean[ch];
-                stats[bn * 6 + ch * 2 + 1] = denom[ch];
-            }
-#undef PIXEL
-    }
-}
-
 void sv_draw_tube_masks(const simvtp_config *c, sv_rng *rng, int B, int32_t *vis_idx,
                         int32_t *mask_idx)
 {
@@ -127,37 +65,79 @@ void sv_text_valid(const simvtp_batch *b, int L, uint8_t *valid)
 }
 
 int sv_text_embed_forward(const sv_backend *be, const sv_textemb *w, const simvtp_config *c,
-                          sv_text_acts *t, sv_arena *a, const int32_t *ids, int B, int L,
-                          sv_rng *dropout_rng)
+                          sv_text_acts *t, sv_arena *a, sv_arena *h, const int32_t *ids, int B,
+                          int L, sv_rng *dropout_rng)
 {
     const int D = c->enc_width;
     const size_t R = (size_t)B * L;
     memset(t, 0, sizeof *t);
     t->B = B; t->L = L; t->D = D; t->ids = ids;
+    int32_t *pos_h = SV_AI(h, R);
+    if (h->failed) return -1;
+    for (size_t r = 0; r < R; r++) pos_h[r] = (int32_t)(r % L);
+    const int32_t *ids_d = SV_UPI(a, ids, R), *pos_d = SV_UPI(a, pos_h, R);
+    const int32_t *zeros = SV_AI(a, R); /* every row takes token type 0 */
     t->pre = SV_AF(a, R * D);
     t->mean = SV_AF(a, R);
     t->rstd = SV_AF(a, R);
     t->ln = SV_AF(a, R * D);
+    float *mask_h = NULL;
     if (dropout_rng && c->text_dropout > 0.0f) {
+        mask_h = SV_AF(h, R * D);
+        t->dropmask_host = mask_h;
         t->dropmask = SV_AF(a, R * D);
         t->out = SV_AF(a, R * D);
     }
-    if (a->failed) return -1;
-    for (size_t r = 0; r < R; r++) {
-        const float *we = w->word + (size_t)ids[r] * D, *pe = w->pos + (r % L) * D;
-        float *o = t->pre + r * D;
-        for (int d = 0; d < D; d++) o[d] = we[d] + pe[d] + w->type[d];
-    }
+    if (a->failed || h->failed) return -1;
+    /* pre = (word[id] + pos[l]) + type[0], added in that order */
+    be->rows_copy(t->pre, NULL, w->word, ids_d, (int)R, D);
+    be->rows_add(t->pre, NULL, w->pos, pos_d, (int)R, D);
+    be->rows_add(t->pre, NULL, w->type, zeros, (int)R, D);
     be->layernorm_fwd(t->ln, t->mean, t->rstd, t->pre, w->lnw, w->lnb, (int)R, D, c->text_ln_eps);
-    if (!t->dropmask) {
+    if (!mask_h) {
         t->out = t->ln;
         return 0;
     }
     const float p = c->text_dropout, keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < R * D; i++) {
-        t->dropmask[i] = sv_rng_uniform(dropout_rng) < p ? 0.0f : keep;
-        t->out[i] = t->ln[i] * t->dropmask[i];
-    }
+    for (size_t i = 0; i < R * D; i++) mask_h[i] = sv_rng_uniform(dropout_rng) < p ? 0.0f : keep;
+    be->memcpy_h2d(t->dropmask, mask_h, R * D * sizeof(float));
+    be->mul(t->out, t->ln, t->dropmask, R * D);
+    return 0;
+}
+
+int sv_seg_by_key(sv_arena *h, const int32_t *key, int n, int nkeys, sv_segments *s)
+{
+    memset(s, 0, sizeof *s);
+    int32_t *count = SV_AI(h, (size_t)nkeys + 1);
+    s->rows = SV_AI(h, n > 0 ? n : 1);
+    if (h->failed) return -1;
+    for (int i = 0; i < n; i++) count[key[i] + 1]++;
+    int nseg = 0;
+    for (int k = 0; k < nkeys; k++) nseg += count[k + 1] > 0;
+    s->dst = SV_AI(h, nseg > 0 ? nseg : 1);
+    s->off = SV_AI(h, (size_t)nseg + 1);
+    if (h->failed) return -1;
+    for (int k = 0; k < nkeys; k++) count[k + 1] += count[k]; /* count[k] = start of key k */
+    int si = 0;
+    for (int k = 0; k < nkeys; k++)
+        if (count[k + 1] > count[k]) {
+            s->dst[si] = k;
+            s->off[si++] = count[k];
+        }
+    s->off[nseg] = n;
+    for (int i = 0; i < n; i++) s->rows[count[key[i]]++] = i; /* stable: rows ascend per key */
+    s->n = nseg;
+    return 0;
+}
+
+int sv_seg_add(const sv_backend *be, sv_arena *a, const sv_segments *s, float *dst,
+               const float *src, int C)
+{
+    if (s->n == 0) return 0;
+    int32_t *dst_d = SV_UPI(a, s->dst, s->n), *off_d = SV_UPI(a, s->off, (size_t)s->n + 1);
+    int32_t *rows_d = SV_UPI(a, s->rows, s->off[s->n]);
+    if (a->failed) return -1;
+    be->rows_add_seg(dst, dst_d, off_d, rows_d, s->n, src, C);
     return 0;
 }
 
@@ -166,20 +146,33 @@ int sv_text_embed_backward(const sv_backend *be, const sv_textemb *w, sv_textemb
 {
     const int D = t->D, L = t->L;
     const size_t R = (size_t)t->B * L;
-    sv_arena a = {0};
+    sv_arena a = {.be = be}, h = {0};
     float *dl = SV_AF(&a, R * D), *dpre = SV_AF(&a, R * D);
-    if (a.failed) { sv_arena_free(&a); return -1; }
-    for (size_t i = 0; i < R * D; i++) dl[i] = t->dropmask ? dout[i] * t->dropmask[i] : dout[i];
+    int32_t *lpos = SV_AI(&h, R);
+    int rc = -1;
+    if (a.failed || h.failed) goto out;
+    if (t->dropmask) be->mul(dl, dout, t->dropmask, R * D);
+    else be->copy(dl, dout, R * D * sizeof(float));
     be->layernorm_bwd(dpre, g->lnw, g->lnb, dl, t->pre, w->lnw, t->mean, t->rstd, (int)R, D);
-    for (size_t r = 0; r < R; r++) {
-        float *gw = g->word + (size_t)t->ids[r] * D, *gp = g->pos + (r % L) * D;
-        const float *d = dpre + r * D;
-        for (int k = 0; k < D; k++) {
-            gw[k] += d[k];
-            gp[k] += d[k];
-            g->type[k] += d[k];
-        }
-    }
+    /* Each table row gathers its rows' gradients in row order (as the CPU
+     * reference always did): word rows by token id, position rows by l, the
+     * one type row from every row. */
+    for (size_t r = 0; r < R; r++) lpos[r] = (int32_t)(r % L);
+    sv_segments sw, sp;
+    const int32_t zero = 0, offs[2] = {0, (int32_t)R};
+    int vocab = 0;
+    for (size_t r = 0; r < R; r++) if (t->ids[r] + 1 > vocab) vocab = t->ids[r] + 1;
+    if (sv_seg_by_key(&h, t->ids, (int)R, vocab, &sw) || sv_seg_by_key(&h, lpos, (int)R, L, &sp))
+        goto out;
+    if (sv_seg_add(be, &a, &sw, g->word, dpre, D) || sv_seg_add(be, &a, &sp, g->pos, dpre, D))
+        goto out;
+    /* the type segment: all rows in order (rows NULL means k itself) */
+    int32_t *zd = SV_UPI(&a, &zero, 1), *od = SV_UPI(&a, offs, 2);
+    if (a.failed) goto out;
+    be->rows_add_seg(g->type, zd, od, NULL, 1, dpre, D);
+    rc = 0;
+out:
     sv_arena_free(&a);
-    return 0;
+    sv_arena_free(&h);
+    return rc;
 }

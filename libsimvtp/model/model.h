@@ -77,8 +77,9 @@ int sv_model_find_tensor(const simvtp_model *m, const char *name);
 /* Parameter and tensor counts of the (kind, cfg) table, without allocating
  * the model (weights_io.c checks a file's payload against them first). */
 int sv_model_table_size(const simvtp_config *cfg, int kind, size_t *nparams, int *ntensors);
-/* init.c: from-scratch initialization, deterministic in seed. */
-void sv_model_init_weights(simvtp_model *m, uint64_t seed);
+/* init.c: from-scratch initialization, deterministic in seed (computed on
+ * the host, then copied to the backend); a status. */
+int sv_model_init_weights(simvtp_model *m, uint64_t seed);
 
 /* Random decisions and inputs of one pretraining forward (pretrain.c); kept
  * for the backward and exposed to white-box tests (parity dump). */

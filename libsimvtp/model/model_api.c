@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status_internal.h"
+#include "cpu/cpu_ops.h"
 #include "model/inputs.h"
 #include "model/model.h"
 
@@ -43,7 +44,11 @@ int simvtp_model_create(const simvtp_config *cfg, const simvtp_model_params *p, 
     SV_TRY(simvtp_config_validate(cfg));
     simvtp_model *m;
     SV_TRY(sv_model_alloc(cfg, SIMVTP_MODEL_PRETRAIN, be, &m));
-    sv_model_init_weights(m, p->seed);
+    int rc = sv_model_init_weights(m, p->seed);
+    if (rc) {
+        simvtp_model_free(m);
+        return rc;
+    }
     *out = m;
     return SIMVTP_OK;
 }
@@ -82,18 +87,32 @@ int simvtp_model_create_retrieval(const simvtp_model *pre, const simvtp_model_pa
     SV_TRY(check_params(p, &be));
     simvtp_model *m;
     SV_TRY(sv_model_alloc(&pre->cfg, SIMVTP_MODEL_RETRIEVAL, be, &m));
-    sv_model_init_weights(m, p->seed); /* fc_norm: 1/0; the rest is overwritten */
+    int rc = sv_model_init_weights(m, p->seed); /* fc_norm: 1/0; the rest is overwritten */
+    /* the pretrained weights reach m through the host (the two models may
+     * live on different backends) */
+    float *src_host = rc ? NULL : sv_host_get(pre->be, pre->params, pre->nparams);
+    if (!rc && !src_host) rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory copying the pretrained weights");
+    if (rc) {
+        simvtp_model_free(m);
+        return rc;
+    }
     for (int i = 0; i < m->ntensors; i++) {
         char buf[SV_NAME_MAX];
         const char *src = retrieval_source(m->tensors[i].name, buf, sizeof buf);
         if (!src) continue;
         int j = sv_model_find_tensor(pre, src);
         if (j < 0 || pre->tensors[j].numel != m->tensors[i].numel) {
+            sv_host_drop(pre->be, pre->params, src_host);
             simvtp_model_free(m);
             return sv_fail(SIMVTP_ERR_INTERNAL, "retrieval tensor %s has no source %s", m->tensors[i].name, src);
         }
-        memcpy(m->params + m->tensors[i].offset, pre->params + pre->tensors[j].offset,
-               m->tensors[i].numel * sizeof(float));
+        m->be->memcpy_h2d(m->params + m->tensors[i].offset, src_host + pre->tensors[j].offset,
+                          m->tensors[i].numel * sizeof(float));
+    }
+    sv_host_drop(pre->be, pre->params, src_host);
+    if ((rc = m->be->finish(m->be))) {
+        simvtp_model_free(m);
+        return rc;
     }
     *out = m;
     return SIMVTP_OK;
@@ -102,12 +121,16 @@ int simvtp_model_create_retrieval(const simvtp_model *pre, const simvtp_model_pa
 void simvtp_model_free(simvtp_model *m)
 {
     if (!m) return;
+    const sv_backend *be = m->be;
     free(m->tensors);
-    free(m->params);
-    free(m->grads);
+    if (be && be->activate(be) == SIMVTP_OK) {
+        be->free(m->params);
+        be->free(m->grads);
+        be->free(m->pe_enc);
+        be->free(m->pe_dec);
+        (void)be->finish(be);
+    }
     free(m->block_mem);
-    free(m->pe_enc);
-    free(m->pe_dec);
     free(m);
 }
 
@@ -207,8 +230,9 @@ int simvtp_model_zero_grad(simvtp_model *m)
 {
     sv_clear_error();
     SV_CHECK_ARG(m, "simvtp_model_zero_grad: model is NULL");
-    memset(m->grads, 0, m->nparams * sizeof(float));
-    return SIMVTP_OK;
+    SV_TRY(m->be->activate(m->be));
+    m->be->zero(m->grads, m->nparams * sizeof(float));
+    return m->be->finish(m->be);
 }
 
 int simvtp_model_reconstruct(simvtp_model *m, const simvtp_batch *b, uint64_t seed,
@@ -236,7 +260,7 @@ int simvtp_model_reconstruct(simvtp_model *m, const simvtp_batch *b, uint64_t se
         if (!patches || !targets || !stats) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in reconstruction");
         } else {
-            sv_tubelets(c, b->frames, B, patches, targets, stats);
+            cpu_video_patches(c, b->frames, B, patches, targets, stats);
             for (size_t r = 0; r < (size_t)B * N; r++) {
                 const float *st = stats + r * 6, *tg = targets + r * K;
                 float *o = out->pixels + r * K;
@@ -316,8 +340,9 @@ int simvtp_model_tensor_get(const simvtp_model *m, int i, float *dst)
     sv_clear_error();
     CHECK_INDEX(m, i, "simvtp_model_tensor_get");
     SV_CHECK_ARG(dst, "simvtp_model_tensor_get: dst is NULL");
-    memcpy(dst, m->params + m->tensors[i].offset, m->tensors[i].numel * sizeof(float));
-    return SIMVTP_OK;
+    SV_TRY(m->be->activate(m->be));
+    m->be->memcpy_d2h(dst, m->params + m->tensors[i].offset, m->tensors[i].numel * sizeof(float));
+    return m->be->finish(m->be);
 }
 
 int simvtp_model_tensor_set(simvtp_model *m, int i, const float *src)
@@ -325,8 +350,9 @@ int simvtp_model_tensor_set(simvtp_model *m, int i, const float *src)
     sv_clear_error();
     CHECK_INDEX(m, i, "simvtp_model_tensor_set");
     SV_CHECK_ARG(src, "simvtp_model_tensor_set: src is NULL");
-    memcpy(m->params + m->tensors[i].offset, src, m->tensors[i].numel * sizeof(float));
-    return SIMVTP_OK;
+    SV_TRY(m->be->activate(m->be));
+    m->be->memcpy_h2d(m->params + m->tensors[i].offset, src, m->tensors[i].numel * sizeof(float));
+    return m->be->finish(m->be);
 }
 
 int simvtp_model_grad_get(const simvtp_model *m, int i, float *dst)
@@ -334,6 +360,7 @@ int simvtp_model_grad_get(const simvtp_model *m, int i, float *dst)
     sv_clear_error();
     CHECK_INDEX(m, i, "simvtp_model_grad_get");
     SV_CHECK_ARG(dst, "simvtp_model_grad_get: dst is NULL");
-    memcpy(dst, m->grads + m->tensors[i].offset, m->tensors[i].numel * sizeof(float));
-    return SIMVTP_OK;
+    SV_TRY(m->be->activate(m->be));
+    m->be->memcpy_d2h(dst, m->grads + m->tensors[i].offset, m->tensors[i].numel * sizeof(float));
+    return m->be->finish(m->be);
 }

@@ -262,20 +262,35 @@ int sv_model_alloc(const simvtp_config *cfg, int kind, const sv_backend *be, sim
     m->nparams = tb.total;
     const int N = simvtp_config_num_video_tokens(cfg);
     int nblocks = 2 * (cfg->enc_depth + (kind == SIMVTP_MODEL_PRETRAIN ? cfg->dec_depth : cfg->enc_depth));
-    m->params = calloc(m->nparams, sizeof(float));
-    m->grads = calloc(m->nparams, sizeof(float));
+    int rc = be->activate(be);
+    if (rc) {
+        free(tb.t);
+        free(m);
+        return rc;
+    }
+    m->params = be->alloc(m->nparams * sizeof(float));
+    m->grads = be->alloc(m->nparams * sizeof(float));
     m->block_mem = calloc((size_t)nblocks, sizeof(sv_block));
-    m->pe_enc = malloc((size_t)N * cfg->enc_width * sizeof(float));
-    m->pe_dec = malloc((size_t)N * cfg->dec_width * sizeof(float));
-    if (!m->params || !m->grads || !m->block_mem || !m->pe_enc || !m->pe_dec) {
+    m->pe_enc = be->alloc((size_t)N * cfg->enc_width * sizeof(float));
+    m->pe_dec = be->alloc((size_t)N * cfg->dec_width * sizeof(float));
+    float *pe_host = malloc((size_t)N * (cfg->enc_width > cfg->dec_width ? cfg->enc_width : cfg->dec_width) * sizeof(float));
+    if (!m->params || !m->grads || !m->block_mem || !m->pe_enc || !m->pe_dec || !pe_host) {
         size_t mb = m->nparams * 8 / (1024 * 1024);
+        free(pe_host);
         simvtp_model_free(m);
-        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for %zu MiB of weights and gradients", mb);
+        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for %zu MiB of weights and gradients on %s", mb, be->name);
     }
     bind(m, m->params, &m->w, m->block_mem);
     bind(m, m->grads, &m->g, m->block_mem + nblocks / 2);
-    cpu_sincos_table(m->pe_enc, N, cfg->enc_width);
-    cpu_sincos_table(m->pe_dec, N, cfg->dec_width);
+    cpu_sincos_table(pe_host, N, cfg->enc_width);
+    be->memcpy_h2d(m->pe_enc, pe_host, (size_t)N * cfg->enc_width * sizeof(float));
+    cpu_sincos_table(pe_host, N, cfg->dec_width);
+    be->memcpy_h2d(m->pe_dec, pe_host, (size_t)N * cfg->dec_width * sizeof(float));
+    free(pe_host);
+    if ((rc = be->finish(be))) {
+        simvtp_model_free(m);
+        return rc;
+    }
     *out = m;
     return SIMVTP_OK;
 }

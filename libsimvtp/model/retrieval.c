@@ -25,17 +25,29 @@ static void draw_droppath(sv_rng *rng, float rate_max, int depth, int B, float *
     }
 }
 
-/* Video tokens of all N tubelets with positions: ev[B,N,D]; keeps patches. */
-static void embed_video_all(const simvtp_model *m, const uint8_t *frames, int B, float *patches,
-                            float *ev)
+/* Video tokens of all N tubelets with positions: ev[B,N,D] (backend memory,
+ * from arena a); keeps patches. Returns 0, or -1 when out of memory. */
+static int embed_video_all(const simvtp_model *m, sv_arena *a, sv_arena *h, const uint8_t *frames,
+                           int B, float **patches_out, float **ev_out)
 {
     const simvtp_config *c = &m->cfg;
     const int N = simvtp_config_num_video_tokens(c), K = simvtp_config_tubelet_dim(c);
     const int D = c->enc_width;
-    sv_tubelets(c, frames, B, patches, NULL, NULL);
-    m->be->matmul_fwd(ev, patches, m->w.patch_w, m->w.patch_b, B * N, K, D);
-    for (int i = 0; i < B; i++)
-        for (size_t k = 0; k < (size_t)N * D; k++) ev[(size_t)i * N * D + k] += m->pe_enc[k];
+    const size_t clip = (size_t)c->frames * c->height * c->width * 3;
+    const sv_backend *be = m->be;
+    int32_t *pos = SV_AI(h, (size_t)B * N);
+    if (h->failed) return -1;
+    for (int i = 0; i < B * N; i++) pos[i] = i % N;
+    const int32_t *pos_d = SV_VIEWI(a, pos, (size_t)B * N);
+    const uint8_t *frames_d = SV_VIEWU8(a, frames, clip * B);
+    float *patches = SV_AF(a, (size_t)B * N * K), *ev = SV_AF(a, (size_t)B * N * D);
+    if (a->failed) return -1;
+    be->video_patches(c, frames_d, B, patches, NULL, NULL);
+    be->matmul_fwd(ev, patches, m->w.patch_w, m->w.patch_b, B * N, K, D);
+    be->rows_add(ev, NULL, m->pe_enc, pos_d, B * N, D);
+    *patches_out = patches;
+    *ev_out = ev;
+    return 0;
 }
 
 int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int training,
@@ -47,19 +59,21 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     sv_weights *g = &m->g;
     int L;
     SV_TRY(sv_check_train_batch(m, b, &L));
+    SV_TRY(be->activate(be));
     const int B = b->batch;
     const int N = simvtp_config_num_video_tokens(c), K = simvtp_config_tubelet_dim(c);
     const int D = c->enc_width, depth = c->enc_depth;
     sv_rng rng;
     sv_rng_seed(&rng, seed);
-    sv_arena a = {0};
+    sv_arena a = {.be = be}, h = {0};
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the fine-tuning step (batch %d)", B); goto done; } } while (0)
 
-    int32_t *ids = SV_AI(&a, (size_t)B * L), *labels = SV_AI(&a, (size_t)B * L);
-    uint8_t *tvalid = SV_AU8(&a, (size_t)B * L);
-    float *patches = SV_AF(&a, (size_t)B * N * K), *ev = SV_AF(&a, (size_t)B * N * D);
-    float *dpv = SV_AF(&a, (size_t)depth * 2 * B), *dpt = SV_AF(&a, (size_t)depth * 2 * B);
+    int32_t *ids = SV_AI(&h, (size_t)B * L), *labels = SV_AI(&h, (size_t)B * L);
+    uint8_t *tvalid = SV_AU8(&h, (size_t)B * L);
+    float *dpv = SV_AF(&h, (size_t)depth * 2 * B), *dpt = SV_AF(&h, (size_t)depth * 2 * B);
+    float *patches = NULL, *ev = NULL;
+    NOMEM_IF(h.failed);
     float *vpool = SV_AF(&a, (size_t)B * D), *tpool = SV_AF(&a, (size_t)B * D);
     float *vfeat = SV_AF(&a, (size_t)B * D), *tfeat = SV_AF(&a, (size_t)B * D);
     float *vm = SV_AF(&a, B), *vr = SV_AF(&a, B), *tm = SV_AF(&a, B), *tr = SV_AF(&a, B);
@@ -67,36 +81,40 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     sv_draw_text_masks(c, &rng, b, L, ids, labels, 0.0f); /* no masking: copies and pads */
     sv_text_valid(b, L, tvalid);
     sv_text_acts ta;
-    NOMEM_IF(sv_text_embed_forward(be, &w->temb, c, &ta, &a, ids, B, L, training ? &rng : NULL));
+    NOMEM_IF(sv_text_embed_forward(be, &w->temb, c, &ta, &a, &h, ids, B, L, training ? &rng : NULL));
     if (training) {
         draw_droppath(&rng, c->drop_path, depth, B, dpv);
         draw_droppath(&rng, c->drop_path, depth, B, dpt);
     }
-    embed_video_all(m, b->frames, B, patches, ev);
+    const float *dpv_d = SV_VIEWF(&a, dpv, (size_t)depth * 2 * B);
+    const float *dpt_d = SV_VIEWF(&a, dpt, (size_t)depth * 2 * B);
+    const uint8_t *tvalid_d = SV_VIEWU8(&a, tvalid, (size_t)B * L);
+    NOMEM_IF(a.failed);
+    NOMEM_IF(embed_video_all(m, &a, &h, b->frames, B, &patches, &ev));
 
     sv_enc_pass pv, pt;
     if ((rc = sv_enc_pass_init(&pv, &a, B, N, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0))) goto done;
     if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0))) goto done;
-    pv.droppath = training ? dpv : NULL;
-    pt.droppath = training ? dpt : NULL;
-    pt.keyvalid = tvalid;
+    pv.droppath = training ? dpv_d : NULL;
+    pt.droppath = training ? dpt_d : NULL;
+    pt.keyvalid = tvalid_d;
     if ((rc = sv_enc_forward(be, &pv, w->enc, NULL, NULL, ev))) goto done;
     if ((rc = sv_enc_forward(be, &pt, w->txt, NULL, NULL, ta.out))) goto done;
-    const uint8_t *tpool_valid = c->vtc_pool_exclude_pad ? tvalid : NULL;
+    const uint8_t *tpool_valid = c->vtc_pool_exclude_pad ? tvalid_d : NULL;
     be->meanpool_fwd(vpool, pv.out, NULL, B, N, D);
     be->meanpool_fwd(tpool, pt.out, tpool_valid, B, L, D);
     be->layernorm_fwd(vfeat, vm, vr, vpool, w->vfc_w, w->vfc_b, B, D, c->ln_eps);
     be->layernorm_fwd(tfeat, tm, tr, tpool, w->tfc_w, w->tfc_b, B, D, c->ln_eps);
     sv_vtc_acts va;
     float vtc;
-    NOMEM_IF(sv_vtc_forward(be, &va, &a, tfeat, vfeat, B, D, c->vtc_temperature, &vtc));
+    NOMEM_IF(sv_vtc_forward(be, &va, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature, &vtc));
     if (losses) {
         losses->total = losses->vtc = vtc;
         losses->video_mse = losses->mlm = losses->vtm = 0.0f;
         losses->masked_text = 0;
     }
     if (trace) {
-        sv_trace_fill_pretrain(trace, B, L, N, N, NULL, NULL, ids, labels, ta.dropmask, D, NULL);
+        sv_trace_fill_pretrain(trace, B, L, N, N, NULL, NULL, ids, labels, ta.dropmask_host, D, NULL);
         if (training && trace->B) sv_trace_fill_droppath(trace, dpv, dpt, (size_t)depth * 2 * B);
         if (trace->B == 0) NOMEM_IF(1);
     }
@@ -116,8 +134,11 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     if ((rc = sv_enc_backward(be, &pt, w->txt, NULL, g->txt, NULL, NULL, dOt, dT))) goto done;
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
-done:
+done:;
+    const int frc = be->finish(be);
+    if (rc == SIMVTP_OK) rc = frc;
     sv_arena_free(&a);
+    sv_arena_free(&h);
 #undef NOMEM_IF
     return rc;
 }
@@ -131,28 +152,33 @@ int simvtp_encode_videos(simvtp_model *m, const uint8_t *frames, int n, float *o
     SV_CHECK_ARG(m && frames && out, "simvtp_encode_videos: model, frames and out must not be NULL");
     SV_CHECK_ARG(n > 0, "simvtp_encode_videos: n must be > 0 (got %d)", n);
     const simvtp_config *c = &m->cfg;
-    const int N = simvtp_config_num_video_tokens(c), K = simvtp_config_tubelet_dim(c);
+    const sv_backend *be = m->be;
+    SV_TRY(be->activate(be));
+    const int N = simvtp_config_num_video_tokens(c);
     const int D = c->enc_width, pre = m->kind == SIMVTP_MODEL_PRETRAIN;
     const size_t clip = (size_t)c->frames * c->height * c->width * 3;
     for (int s = 0; s < n; s += ENCODE_CHUNK) {
         int B = n - s < ENCODE_CHUNK ? n - s : ENCODE_CHUNK;
-        sv_arena a = {0};
-        float *patches = SV_AF(&a, (size_t)B * N * K), *ev = SV_AF(&a, (size_t)B * N * D);
+        sv_arena a = {.be = be}, h = {0};
         float *pool = SV_AF(&a, (size_t)B * D), *feat = SV_AF(&a, (size_t)B * D);
         float *mu = SV_AF(&a, B), *rs = SV_AF(&a, B), *nrm = SV_AF(&a, B);
+        float *emb = SV_AF(&a, (size_t)B * D), *patches = NULL, *ev = NULL;
         sv_enc_pass p;
-        int rc = a.failed ? sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding videos")
-                          : sv_enc_pass_init(&p, &a, B, N, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre);
+        int rc = a.failed || embed_video_all(m, &a, &h, frames + (size_t)s * clip, B, &patches, &ev)
+                     ? sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding videos")
+                     : sv_enc_pass_init(&p, &a, B, N, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre);
+        if (rc == SIMVTP_OK)
+            rc = sv_enc_forward(be, &p, m->w.enc, m->w.enc_norm_w, m->w.enc_norm_b, ev);
         if (rc == SIMVTP_OK) {
-            embed_video_all(m, frames + (size_t)s * clip, B, patches, ev);
-            rc = sv_enc_forward(m->be, &p, m->w.enc, m->w.enc_norm_w, m->w.enc_norm_b, ev);
+            be->meanpool_fwd(pool, p.out, NULL, B, N, D);
+            if (!pre) be->layernorm_fwd(feat, mu, rs, pool, m->w.vfc_w, m->w.vfc_b, B, D, c->ln_eps);
+            be->l2norm_fwd(emb, nrm, pre ? pool : feat, B, D);
+            be->memcpy_d2h(out + (size_t)s * D, emb, (size_t)B * D * sizeof(float));
         }
-        if (rc == SIMVTP_OK) {
-            m->be->meanpool_fwd(pool, p.out, NULL, B, N, D);
-            if (!pre) m->be->layernorm_fwd(feat, mu, rs, pool, m->w.vfc_w, m->w.vfc_b, B, D, c->ln_eps);
-            m->be->l2norm_fwd(out + (size_t)s * D, nrm, pre ? pool : feat, B, D);
-        }
+        const int frc = be->finish(be);
+        if (rc == SIMVTP_OK) rc = frc;
         sv_arena_free(&a);
+        sv_arena_free(&h);
         if (rc) return rc;
     }
     return SIMVTP_OK;
@@ -165,39 +191,48 @@ int simvtp_encode_texts(simvtp_model *m, const int32_t *tokens, const int32_t *l
     SV_CHECK_ARG(m && tokens && lengths && out, "simvtp_encode_texts: model, tokens, lengths and out must not be NULL");
     SV_CHECK_ARG(n > 0, "simvtp_encode_texts: n must be > 0 (got %d)", n);
     const simvtp_config *c = &m->cfg;
+    const sv_backend *be = m->be;
+    SV_TRY(be->activate(be));
     const int D = c->enc_width, pre = m->kind == SIMVTP_MODEL_PRETRAIN;
     for (int s = 0; s < n; s += ENCODE_CHUNK) {
         int B = n - s < ENCODE_CHUNK ? n - s : ENCODE_CHUNK, L;
         simvtp_batch bt = {sizeof bt, B, NULL, max_len, tokens + (size_t)s * max_len, lengths + s};
         SV_TRY(sv_check_batch(m, &bt, &L));
         L = max_len; /* pad to the caller's width, so an embedding does not depend on its neighbours */
-        sv_arena a = {0};
-        int32_t *ids = SV_AI(&a, (size_t)B * L), *lab = SV_AI(&a, (size_t)B * L);
-        uint8_t *valid = SV_AU8(&a, (size_t)B * L);
+        sv_arena a = {.be = be}, h = {0};
+        int32_t *ids = SV_AI(&h, (size_t)B * L), *lab = SV_AI(&h, (size_t)B * L);
+        uint8_t *valid = SV_AU8(&h, (size_t)B * L);
         float *pool = SV_AF(&a, (size_t)B * D), *feat = SV_AF(&a, (size_t)B * D);
         float *mu = SV_AF(&a, B), *rs = SV_AF(&a, B), *nrm = SV_AF(&a, B);
+        float *emb = SV_AF(&a, (size_t)B * D);
+        const uint8_t *valid_d = NULL;
         sv_text_acts ta;
         sv_enc_pass p;
         int rc = SIMVTP_OK;
-        if (a.failed) rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding texts");
+        if (a.failed || h.failed) rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding texts");
         if (rc == SIMVTP_OK) {
             sv_draw_text_masks(c, NULL, &bt, L, ids, lab, 0.0f);
             sv_text_valid(&bt, L, valid);
-            if (sv_text_embed_forward(m->be, &m->w.temb, c, &ta, &a, ids, B, L, NULL))
+            valid_d = SV_VIEWU8(&a, valid, (size_t)B * L);
+            if (a.failed || sv_text_embed_forward(be, &m->w.temb, c, &ta, &a, &h, ids, B, L, NULL))
                 rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding texts");
         }
         if (rc == SIMVTP_OK)
             rc = sv_enc_pass_init(&p, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre);
         if (rc == SIMVTP_OK) {
-            p.keyvalid = valid;
-            rc = sv_enc_forward(m->be, &p, pre ? m->w.enc : m->w.txt, m->w.enc_norm_w, m->w.enc_norm_b, ta.out);
+            p.keyvalid = valid_d;
+            rc = sv_enc_forward(be, &p, pre ? m->w.enc : m->w.txt, m->w.enc_norm_w, m->w.enc_norm_b, ta.out);
         }
         if (rc == SIMVTP_OK) {
-            m->be->meanpool_fwd(pool, p.out, c->vtc_pool_exclude_pad ? valid : NULL, B, L, D);
-            if (!pre) m->be->layernorm_fwd(feat, mu, rs, pool, m->w.tfc_w, m->w.tfc_b, B, D, c->ln_eps);
-            m->be->l2norm_fwd(out + (size_t)s * D, nrm, pre ? pool : feat, B, D);
+            be->meanpool_fwd(pool, p.out, c->vtc_pool_exclude_pad ? valid_d : NULL, B, L, D);
+            if (!pre) be->layernorm_fwd(feat, mu, rs, pool, m->w.tfc_w, m->w.tfc_b, B, D, c->ln_eps);
+            be->l2norm_fwd(emb, nrm, pre ? pool : feat, B, D);
+            be->memcpy_d2h(out + (size_t)s * D, emb, (size_t)B * D * sizeof(float));
         }
+        const int frc = be->finish(be);
+        if (rc == SIMVTP_OK) rc = frc;
         sv_arena_free(&a);
+        sv_arena_free(&h);
         if (rc) return rc;
     }
     return SIMVTP_OK;

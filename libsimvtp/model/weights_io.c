@@ -22,8 +22,13 @@ int simvtp_model_save(const simvtp_model *m, const char *path)
     for (int i = 0; i < m->ntensors; i++)
         hdr += 4 + strlen(m->tensors[i].name) + 4 + 4 + 8 * (size_t)m->tensors[i].ndim + 8 + 8 + 4;
     hdr += 4; /* header crc */
-    uint8_t *h = malloc(hdr);
-    if (!h) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory writing %s", path);
+    SV_TRY(m->be->activate(m->be));
+    float *params = sv_host_get(m->be, m->params, m->nparams);
+    uint8_t *h = params ? malloc(hdr) : NULL;
+    if (!h) {
+        if (params) sv_host_drop(m->be, m->params, params);
+        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory writing %s", path);
+    }
     size_t o = 0;
 #define PUT(src, n) (memcpy(h + o, (src), (n)), o += (n))
 #define PUT32(v) do { uint32_t v_ = (uint32_t)(v); uint8_t b_[4] = {(uint8_t)v_, (uint8_t)(v_ >> 8), (uint8_t)(v_ >> 16), (uint8_t)(v_ >> 24)}; PUT(b_, 4); } while (0)
@@ -48,7 +53,7 @@ int simvtp_model_save(const simvtp_model *m, const char *path)
         for (int k = 0; k < t->ndim; k++) PUT64(t->shape[k]);
         PUT64(off);
         PUT64(t->numel * 4);
-        PUT32(sv_crc32(0, m->params + t->offset, t->numel * 4));
+        PUT32(sv_crc32(0, params + t->offset, t->numel * 4));
         off += t->numel * 4;
     }
     PUT32(sv_crc32(0, h, o));
@@ -57,11 +62,16 @@ int simvtp_model_save(const simvtp_model *m, const char *path)
 #undef PUT64
     sv_writer w;
     int rc = sv_writer_open(&w, path);
-    if (rc) { free(h); return rc; }
+    if (rc) {
+        free(h);
+        sv_host_drop(m->be, m->params, params);
+        return rc;
+    }
     sv_write(&w, h, hdr);
     free(h);
     for (int i = 0; i < m->ntensors; i++)
-        sv_write(&w, m->params + m->tensors[i].offset, m->tensors[i].numel * 4);
+        sv_write(&w, params + m->tensors[i].offset, m->tensors[i].numel * 4);
+    sv_host_drop(m->be, m->params, params);
     return sv_writer_commit(&w);
 }
 
@@ -174,9 +184,9 @@ static int fill_each(simvtp_model *m, const uint8_t *buf, size_t size, const cha
         const uint8_t *src = buf + h->header_bytes + off;
         if (sv_crc32(0, src, nbytes) != crc)
             return sv_fail(SIMVTP_ERR_FORMAT, "%s: tensor %s fails its checksum (file damaged)", path, name);
-        memcpy(m->params + t->offset, src, nbytes);
+        m->be->memcpy_h2d(m->params + t->offset, src, nbytes);
     }
-    return SIMVTP_OK;
+    return m->be->finish(m->be);
 }
 
 /* Before allocating the model a file describes: its tensor count, and a
@@ -239,18 +249,24 @@ int simvtp_model_load_into(simvtp_model *m, const char *path)
         if (diff)
             rc = sv_fail(SIMVTP_ERR_MISMATCH, "%s was saved for another config (field %s differs)", path, diff);
     }
-    /* Fill a scratch copy first so that a damaged file leaves m untouched. */
+    /* Keep a copy first so that a damaged file leaves m untouched. */
+    const sv_backend *be = m->be;
     float *backup = NULL;
+    if (!rc) rc = be->activate(be);
     if (!rc) {
-        backup = malloc(m->nparams * sizeof(float));
+        backup = be->alloc(m->nparams * sizeof(float));
         if (!backup) rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory loading %s", path);
-        else memcpy(backup, m->params, m->nparams * sizeof(float));
+        else be->copy(backup, m->params, m->nparams * sizeof(float));
     }
     if (!rc) {
         rc = fill_tensors(m, buf, size, path, &h);
-        if (rc) memcpy(m->params, backup, m->nparams * sizeof(float));
+        if (rc) be->copy(m->params, backup, m->nparams * sizeof(float));
     }
-    free(backup);
+    if (backup) {
+        be->free(backup);
+        int frc = be->finish(be);
+        if (!rc) rc = frc;
+    }
     free(buf);
     return rc;
 }

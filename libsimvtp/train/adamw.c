@@ -62,10 +62,13 @@ int simvtp_optimizer_create(simvtp_model *model, const simvtp_optimizer_params *
     simvtp_optimizer_params def;
     if (!p) { simvtp_optimizer_default_params(&def); p = &def; }
     SV_TRY(sv_optimizer_check_params(p));
+    const sv_backend *be = model->be;
+    SV_TRY(be->activate(be));
     simvtp_optimizer *o = calloc(1, sizeof *o);
     if (o) {
-        o->m = calloc(model->nparams, sizeof(float));
-        o->v = calloc(model->nparams, sizeof(float));
+        o->model = model;
+        o->m = be->alloc(model->nparams * sizeof(float));
+        o->v = be->alloc(model->nparams * sizeof(float));
     }
     if (!o || !o->m || !o->v) {
         simvtp_optimizer_free(o);
@@ -74,7 +77,12 @@ int simvtp_optimizer_create(simvtp_model *model, const simvtp_optimizer_params *
     o->model = model;
     o->p = *p;
     sv_rng_seed(&o->rng, p->seed);
-    memset(model->grads, 0, model->nparams * sizeof(float));
+    be->zero(model->grads, model->nparams * sizeof(float));
+    int rc = be->finish(be);
+    if (rc) {
+        simvtp_optimizer_free(o);
+        return rc;
+    }
     *out = o;
     return SIMVTP_OK;
 }
@@ -82,8 +90,12 @@ int simvtp_optimizer_create(simvtp_model *model, const simvtp_optimizer_params *
 void simvtp_optimizer_free(simvtp_optimizer *o)
 {
     if (!o) return;
-    free(o->m);
-    free(o->v);
+    const sv_backend *be = o->model ? o->model->be : NULL;
+    if (be && be->activate(be) == SIMVTP_OK) {
+        be->free(o->m);
+        be->free(o->v);
+        (void)be->finish(be);
+    }
     free(o);
 }
 
@@ -119,8 +131,8 @@ int64_t simvtp_optimizer_nonfinite_count(const simvtp_optimizer *o) { return o ?
 static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
 {
     simvtp_model *m = o->model;
-    double sq = 0.0;
-    for (size_t i = 0; i < m->nparams; i++) sq += (double)m->grads[i] * m->grads[i];
+    const sv_backend *be = m->be;
+    const double sq = be->sumsq(m->grads, m->nparams);
     const float norm = (float)sqrt(sq);
     *norm_out = norm;
     if (!isfinite(norm)) return SIMVTP_ERR_NONFINITE;
@@ -129,21 +141,12 @@ static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
     const int64_t t = o->step + 1;
     const float b1 = o->p.beta1, b2 = o->p.beta2, eps = o->p.eps;
     const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
-    const float step_size = lr / bc1, bc2_sqrt = sqrtf(bc2);
+    sv_adamw_args a = {clip, 1.0f, b1, b2, eps, lr / bc1, sqrtf(bc2)};
     for (int k = 0; k < m->ntensors; k++) {
         const sv_tensor *tn = &m->tensors[k];
-        const float decay = tn->decay ? 1.0f - lr * o->p.weight_decay : 1.0f;
-        float *w = m->params + tn->offset, *g = m->grads + tn->offset;
-        float *mm = o->m + tn->offset, *vv = o->v + tn->offset;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < tn->numel; i++) {
-            float gi = g[i] * clip;
-            w[i] *= decay;
-            mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
-            vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
-            float denom = sqrtf(vv[i]) / bc2_sqrt + eps;
-            w[i] -= step_size * mm[i] / denom;
-        }
+        a.decay = tn->decay ? 1.0f - lr * o->p.weight_decay : 1.0f;
+        be->adamw(m->params + tn->offset, m->grads + tn->offset, o->m + tn->offset,
+                  o->v + tn->offset, tn->numel, &a);
     }
     return SIMVTP_OK;
 }
@@ -174,7 +177,8 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
      * all-reduce), survives a save mid-accumulation, and is discarded with
      * the buffer at the update. */
     if (!isfinite(l.total)) {
-        m->grads[0] = NAN;
+        const float nan = NAN;
+        m->be->memcpy_h2d(m->grads, &nan, sizeof nan);
         if (!o->nonfinite_micro) o->nonfinite_micro = o->micro_step;
     }
     simvtp_step_info si = {sizeof si, 0, 0, 0, 0, 0, 0};
@@ -182,7 +186,9 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
     if (o->micro_step % o->p.accum_steps == 0) {
         rc = sv_optimizer_reduce_grads(o); /* sum over the ranks (no-op for one) */
         if (rc == SIMVTP_OK) rc = adamw_update(o, si.lr, &si.grad_norm);
-        memset(m->grads, 0, m->nparams * sizeof(float));
+        m->be->zero(m->grads, m->nparams * sizeof(float));
+        const int frc = m->be->finish(m->be);
+        if (rc == SIMVTP_OK || rc == SIMVTP_ERR_NONFINITE) rc = frc ? frc : rc;
         if (rc == SIMVTP_OK) {
             o->step++;
             si.updated = 1;

@@ -31,8 +31,24 @@ int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path)
     uint32_t words[SV_CONFIG_WORDS];
     sv_config_to_words(&m->cfg, words);
     const int pending = (o->micro_step % p->accum_steps) != 0;
+    const sv_backend *be = m->be;
+    SV_TRY(be->activate(be));
+    float *hm = sv_host_get(be, o->m, m->nparams);
+    float *hv = hm ? sv_host_get(be, o->v, m->nparams) : NULL;
+    float *hg = hv && pending ? sv_host_get(be, m->grads, m->nparams) : NULL;
+    if (!hm || !hv || (pending && !hg)) {
+        if (hm) sv_host_drop(be, o->m, hm);
+        if (hv) sv_host_drop(be, o->v, hv);
+        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory writing %s", path);
+    }
     sv_writer w;
-    SV_TRY(sv_writer_open(&w, path));
+    int rc = sv_writer_open(&w, path);
+    if (rc) {
+        sv_host_drop(be, o->m, hm);
+        sv_host_drop(be, o->v, hv);
+        if (hg) sv_host_drop(be, m->grads, hg);
+        return rc;
+    }
     sv_write(&w, STATE_MAGIC, 8);
     sv_write_u32(&w, STATE_VERSION);
     sv_write_u32(&w, (uint32_t)m->kind);
@@ -56,9 +72,12 @@ int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path)
     sv_write_u32(&w, (uint32_t)p->accum_steps);
     sv_write_u64(&w, p->seed);
     sv_write_u32(&w, (uint32_t)pending);
-    write_array(&w, o->m, m->nparams);
-    write_array(&w, o->v, m->nparams);
-    if (pending) write_array(&w, m->grads, m->nparams);
+    write_array(&w, hm, m->nparams);
+    write_array(&w, hv, m->nparams);
+    if (pending) write_array(&w, hg, m->nparams);
+    sv_host_drop(be, o->m, hm);
+    sv_host_drop(be, o->v, hv);
+    if (hg) sv_host_drop(be, m->grads, hg);
     return sv_writer_commit(&w);
 }
 
@@ -158,10 +177,15 @@ int simvtp_optimizer_load(simvtp_optimizer *o, const char *path)
         sv_reader r = {buf, size, 0, path};
         rc = parse_state(&r, &tmp, mm, vv, gg);
     }
+    const sv_backend *be = o->model->be;
+    if (rc == SIMVTP_OK) rc = be->activate(be);
     if (rc == SIMVTP_OK) {
-        memcpy(o->m, mm, n * sizeof(float));
-        memcpy(o->v, vv, n * sizeof(float));
-        memcpy(o->model->grads, gg, n * sizeof(float));
+        be->memcpy_h2d(o->m, mm, n * sizeof(float));
+        be->memcpy_h2d(o->v, vv, n * sizeof(float));
+        be->memcpy_h2d(o->model->grads, gg, n * sizeof(float));
+        rc = be->finish(be);
+    }
+    if (rc == SIMVTP_OK) {
         tmp.m = o->m;
         tmp.v = o->v;
         *o = tmp;

@@ -1,17 +1,17 @@
 /* model/contrastive.c — see contrastive.h. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "model/contrastive.h"
 
 int sv_vtc_forward(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, sv_arena *h,
-                   const float *tfeat, const float *vfeat, int B, int D, float temp, float *loss)
+                   const float *tfeat, const float *vfeat, int B, int D, float temp)
 {
     memset(v, 0, sizeof *v);
     v->B = B; v->D = D; v->temp = temp;
     size_t BB = (size_t)B * B;
     int32_t *iota = SV_AI(h, B);
-    float *l_h = SV_AF(h, 2 * (size_t)B);
     if (h->failed) return -1;
     for (int i = 0; i < B; i++) iota[i] = i;
     v->tn = SV_AF(a, (size_t)B * D); v->vn = SV_AF(a, (size_t)B * D);
@@ -28,10 +28,19 @@ int sv_vtc_forward(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, sv_arena *
     be->transpose(v->simT, v->sim, B, B);
     be->softmax_ce_fwd(v->l1, v->p1, v->sim, v->target, B, B);
     be->softmax_ce_fwd(v->l2, v->p2, v->simT, v->target, B, B);
+    return 0;
+}
+
+int sv_vtc_loss(const sv_backend *be, const sv_vtc_acts *v, float *loss)
+{
+    const int B = v->B;
+    float *l_h = malloc(2 * (size_t)B * sizeof(float));
+    if (!l_h) return -1;
     be->memcpy_d2h(l_h, v->l1, 2 * (size_t)B * sizeof(float));
     double s1 = 0, s2 = 0;
     for (int i = 0; i < B; i++) { s1 += l_h[i]; s2 += l_h[B + i]; }
     *loss = (float)(s1 / B + s2 / B);
+    free(l_h);
     return 0;
 }
 

@@ -16,10 +16,13 @@ typedef struct sv_vtc_acts {
     const int32_t *target;          /* 0..B-1 */
 } sv_vtc_acts;
 
-/* Returns 0 or -1 (out of memory); *loss = CE(sim) + CE(sim^T) (host).
- * Activations in a (backend memory), host scratch in h. */
+/* Returns 0 or -1 (out of memory). Activations in a (backend memory), host
+ * scratch in h. The loss stays on the backend until sv_vtc_loss reads it
+ * (after the backward is queued, so the step does not wait in between). */
 int sv_vtc_forward(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, sv_arena *h, const float *tfeat,
-                   const float *vfeat, int B, int D, float temp, float *loss);
+                   const float *vfeat, int B, int D, float temp);
+/* *loss = CE(sim) + CE(sim^T), row means; 0 or -1 (out of memory). */
+int sv_vtc_loss(const sv_backend *be, const sv_vtc_acts *v, float *loss);
 /* dt[B,D] += d loss/d tfeat * dloss, dv likewise. */
 int sv_vtc_backward(const sv_backend *be, const sv_vtc_acts *v, const float *tfeat,
                     const float *vfeat, float dloss, float *dt, float *dv);

@@ -91,6 +91,18 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         memset(jvalid + (size_t)i * S, 1, (size_t)Nv);
         memcpy(jvalid + (size_t)i * S + Nv, tvalid + (size_t)i * L, (size_t)L);
     }
+    /* masked text rows of the joint sequence, and their labels (MLM) */
+    const int Mt1 = Mt ? Mt : 1;
+    int32_t *mrows = SV_AI(&h, Mt1), *mtgt = SV_AI(&h, Mt1);
+    float *mloss_h = SV_AF(&h, Mt1);
+    NOMEM_IF(h.failed);
+    for (int i = 0, k = 0; i < B; i++)
+        for (int l = 0; l < L; l++)
+            if (labels[(size_t)i * L + l] != SV_IGNORE_INDEX) {
+                mrows[k] = i * S + Nv + l;
+                mtgt[k++] = labels[(size_t)i * L + l];
+            }
+    const int32_t *mrows_d = SV_VIEWI(&a, mrows, Mt1), *mtgt_d = SV_VIEWI(&a, mtgt, Mt1);
     const int32_t *vis_idx_d = SV_VIEWI(&a, vis_idx, (size_t)B * Nv);
     const int32_t *mask_idx_d = SV_VIEWI(&a, mask_idx, (size_t)B * Nm);
     const int32_t *gvis_d = SV_VIEWI(&a, gvis, (size_t)B * Nv), *gmask_d = SV_VIEWI(&a, gmask, (size_t)B * Nm);
@@ -143,35 +155,15 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     if ((rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in))) goto done;
     be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
     be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
-    const float mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
 
     /* 6. MLM on the masked text positions */
-    const int Mt1 = Mt ? Mt : 1;
-    int32_t *mrows = SV_AI(&h, Mt1), *mtgt = SV_AI(&h, Mt1);
-    float *mloss_h = SV_AF(&h, Mt1);
     float *mh = SV_AF(&a, (size_t)Mt1 * D), *mlog = SV_AF(&a, (size_t)Mt1 * V);
     float *mprob = SV_AF(&a, (size_t)Mt1 * V), *mloss = SV_AF(&a, Mt1);
-    NOMEM_IF(a.failed || h.failed);
-    float mlm = 0.0f;
-    const int32_t *mrows_d = NULL, *mtgt_d = NULL;
+    NOMEM_IF(a.failed);
     if (Mt > 0) {
-        int k = 0;
-        for (int i = 0; i < B; i++)
-            for (int l = 0; l < L; l++)
-                if (labels[(size_t)i * L + l] != SV_IGNORE_INDEX) {
-                    mrows[k] = i * S + Nv + l;
-                    mtgt[k++] = labels[(size_t)i * L + l];
-                }
-        mrows_d = SV_VIEWI(&a, mrows, Mt);
-        mtgt_d = SV_VIEWI(&a, mtgt, Mt);
-        NOMEM_IF(a.failed);
         be->rows_copy(mh, NULL, pj.out, mrows_d, Mt, D);
         be->matmul_fwd(mlog, mh, w->mlm_w, w->mlm_b, Mt, D, V);
         be->softmax_ce_fwd(mloss, mprob, mlog, mtgt_d, Mt, V);
-        be->memcpy_d2h(mloss_h, mloss, (size_t)Mt * sizeof(float));
-        double s = 0;
-        for (int i = 0; i < Mt; i++) s += mloss_h[i];
-        mlm = (float)(s / Mt);
     }
 
     /* 7. VTC: video-only and text-only passes */
@@ -187,8 +179,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->meanpool_fwd(vfeat, pv.out, NULL, B, Nv, D);
     be->meanpool_fwd(tfeat, pt.out, tpool_valid, B, L, D);
     sv_vtc_acts vtc_a;
-    float vtc;
-    NOMEM_IF(sv_vtc_forward(be, &vtc_a, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature, &vtc));
+    NOMEM_IF(sv_vtc_forward(be, &vtc_a, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature));
 
     /* 8. VTM: positives are the joint pass; negatives pair text i with video neg[i] */
     int32_t *neg = SV_AI(&h, B), *vlab = SV_AI(&h, 2 * (size_t)B), *nsrc = SV_AI(&h, (size_t)B * Nv);
@@ -212,19 +203,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->meanpool_fwd(pool + (size_t)B * D, pn.out, NULL, B, S, D);
     be->matmul_fwd(vlog, pool, w->vtm_w, w->vtm_b, 2 * B, D, 2);
     be->softmax_ce_fwd(vloss, vprob, vlog, vlab_d, 2 * B, 2);
-    be->memcpy_d2h(vloss_h, vloss, 2 * (size_t)B * sizeof(float));
-    double vs = 0;
-    for (int i = 0; i < 2 * B; i++) vs += vloss_h[i];
-    const float vtm = (float)(vs / (2 * B));
 
-    if (losses) {
-        losses->video_mse = mse;
-        losses->mlm = mlm;
-        losses->vtc = vtc;
-        losses->vtm = vtm;
-        losses->total = mse + mlm + vtc + vtm;
-        losses->masked_text = Mt;
-    }
     if (trace) {
         sv_trace_fill_pretrain(trace, B, L, N, Nv, vis_idx, mask_idx, text_in, labels,
                                ta.dropmask_host, D, neg);
@@ -248,7 +227,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         }
         if (trace->B == 0) NOMEM_IF(1);
     }
-    if (!backward) goto done;
+    if (!backward) goto losses;
 
     /* ---------------- backward ---------------- */
     float *dOj = SV_AF(&a, (size_t)B * S * D), *dOn = SV_AF(&a, (size_t)B * S * D);
@@ -331,6 +310,30 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->rows_add(dT, NULL, dJ, tdst_d, B * L, D);
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, pvis, w->patch_w, B * Nv, K, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
+
+losses:
+    /* The losses are read last, so that the host waits once per step. */
+    if (losses) {
+        const float mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
+        float mlm = 0.0f, vtc;
+        if (Mt > 0) {
+            be->memcpy_d2h(mloss_h, mloss, (size_t)Mt * sizeof(float));
+            double s = 0;
+            for (int i = 0; i < Mt; i++) s += mloss_h[i];
+            mlm = (float)(s / Mt);
+        }
+        NOMEM_IF(sv_vtc_loss(be, &vtc_a, &vtc));
+        be->memcpy_d2h(vloss_h, vloss, 2 * (size_t)B * sizeof(float));
+        double vs = 0;
+        for (int i = 0; i < 2 * B; i++) vs += vloss_h[i];
+        const float vtm = (float)(vs / (2 * B));
+        losses->video_mse = mse;
+        losses->mlm = mlm;
+        losses->vtc = vtc;
+        losses->vtm = vtm;
+        losses->total = mse + mlm + vtc + vtm;
+        losses->masked_text = Mt;
+    }
 
 done:;
     const int frc = be->finish(be);

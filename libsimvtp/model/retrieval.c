@@ -106,19 +106,13 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     be->layernorm_fwd(vfeat, vm, vr, vpool, w->vfc_w, w->vfc_b, B, D, c->ln_eps);
     be->layernorm_fwd(tfeat, tm, tr, tpool, w->tfc_w, w->tfc_b, B, D, c->ln_eps);
     sv_vtc_acts va;
-    float vtc;
-    NOMEM_IF(sv_vtc_forward(be, &va, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature, &vtc));
-    if (losses) {
-        losses->total = losses->vtc = vtc;
-        losses->video_mse = losses->mlm = losses->vtm = 0.0f;
-        losses->masked_text = 0;
-    }
+    NOMEM_IF(sv_vtc_forward(be, &va, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature));
     if (trace) {
         sv_trace_fill_pretrain(trace, B, L, N, N, NULL, NULL, ids, labels, ta.dropmask_host, D, NULL);
         if (training && trace->B) sv_trace_fill_droppath(trace, dpv, dpt, (size_t)depth * 2 * B);
         if (trace->B == 0) NOMEM_IF(1);
     }
-    if (!backward) goto done;
+    if (!backward) goto losses;
 
     float *dvf = SV_AF(&a, (size_t)B * D), *dtf = SV_AF(&a, (size_t)B * D);
     float *dvp = SV_AF(&a, (size_t)B * D), *dtp = SV_AF(&a, (size_t)B * D);
@@ -134,6 +128,14 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     if ((rc = sv_enc_backward(be, &pt, w->txt, NULL, g->txt, NULL, NULL, dOt, dT))) goto done;
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
+losses:
+    if (losses) { /* read last: the host waits once per step */
+        float vtc;
+        NOMEM_IF(sv_vtc_loss(be, &va, &vtc));
+        losses->total = losses->vtc = vtc;
+        losses->video_mse = losses->mlm = losses->vtm = 0.0f;
+        losses->masked_text = 0;
+    }
 done:;
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;

@@ -9,8 +9,6 @@
 
 static int cpu_activate(const sv_backend *be) { (void)be; return SIMVTP_OK; }
 static int cpu_finish(const sv_backend *be) { (void)be; return SIMVTP_OK; }
-static void *cpu_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
-static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes)
 {
     if (bytes) memmove(dst, src, bytes);
@@ -36,8 +34,8 @@ const sv_backend sv_backend_cpu = {
     .precision = SV_PRECISION_FP32,
     .activate = cpu_activate,
     .finish = cpu_finish,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
+    .alloc = cpu_cache_alloc,
+    .free = cpu_cache_free,
     .memcpy_h2d = cpu_copy,
     .memcpy_d2h = cpu_copy,
     .copy = cpu_copy,

@@ -88,6 +88,11 @@ float cpu_mse_fwd(const float *pred, const float *target, size_t M, size_t C);
 void cpu_mse_bwd(float *dpred, const float *pred, const float *target, size_t M, size_t C,
                  float dloss);
 
+/* The CPU backend's allocator (host_cache.c): zero-filled blocks, reused by
+ * exact size across steps. */
+void *cpu_cache_alloc(size_t bytes);
+void cpu_cache_free(void *p);
+
 /* Graph helpers (contracts in core/backend.h): */
 void cpu_mul(float *out, const float *a, const float *b, size_t n);
 void cpu_scale(float *y, float s, size_t n);

@@ -28,7 +28,7 @@
 #define PROG "simvtp-finetune"
 
 typedef struct options {
-    const char *init, *train_shards, *test_shards, *vocab, *out;
+    const char *init, *train_shards, *test_shards, *vocab, *out, *backend;
     int resume, quiet;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
     long num_clips, num_crops, eval_batch;
@@ -55,6 +55,7 @@ static const tr_opt k_opts[] = {
     {"--drop-path", TR_DOUBLE, O(drop_path), 0, 0.99, TR_FIXED},
     {"--seed", TR_U64, O(seed), 0, 0, TR_FIXED},
     {"--threads", TR_LONG, O(threads), 0, 4096, TR_DEFAULT},
+    {"--backend", TR_STR, O(backend), 0, 0, TR_NOT_STORED},
     {"--num-clips", TR_LONG, O(num_clips), 1, 64, TR_DEFAULT},
     {"--num-crops", TR_LONG, O(num_crops), 1, 3, TR_DEFAULT},
     {"--eval-batch", TR_LONG, O(eval_batch), 1, 4096, TR_DEFAULT},
@@ -97,6 +98,7 @@ static void usage(void)
            "                      (AdamW betas 0.9/0.999, eps 1e-8, weight decay 0.05)\n"
            "  --seed S            fc_norm initialization, dropout, drop path, data order [0]\n"
            "  --threads N         compute threads, 0 = OpenMP's default [0]\n"
+           "  --backend NAME      cpu, auto, cuda:N (bf16 matrix inputs) or cuda:N:fp32 [cpu]\n"
            "evaluation (after every epoch and at the end):\n"
            "  --num-clips N       temporal clips per test video [3]\n"
            "  --num-crops N       spatial crops per clip: 3, or 1 (centre) [3]\n"
@@ -159,6 +161,17 @@ static int copy_weights(const simvtp_model *src, simvtp_model *dst)
     return 0;
 }
 
+/* Model parameters from the flags: seed, threads, backend. */
+static const simvtp_model_params *model_params(const options *o)
+{
+    static simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    mp.seed = o->seed;
+    mp.threads = (int)o->threads;
+    if (o->backend) mp.backend = o->backend;
+    return &mp;
+}
+
 static int setup_model(run *r, const unsigned char *given)
 {
     const options *o = &r->o;
@@ -167,13 +180,13 @@ static int setup_model(run *r, const unsigned char *given)
     int rc;
     if (o->resume) {
         if ((rc = tr_ckpt_recover(o->out)) || (rc = tr_path(path, o->out, "model.svtp"))) return rc;
-        if ((rc = simvtp_model_load(path, NULL, &r->model))) return tk_lib_fail("loading the checkpoint", rc);
+        if ((rc = simvtp_model_load(path, model_params(o), &r->model))) return tk_lib_fail("loading the checkpoint", rc);
         if (simvtp_model_get_kind(r->model) != SIMVTP_MODEL_RETRIEVAL)
             return tk_fail("%s is not a fine-tuning (retrieval) checkpoint", path);
         simvtp_model_config(r->model, &r->cfg);
         return 0;
     }
-    if ((rc = simvtp_model_load(o->init, NULL, &pre)))
+    if ((rc = simvtp_model_load(o->init, model_params(o), &pre)))
         return tk_fail("cannot use --init %s: %s: %s", o->init, simvtp_strerror(rc), simvtp_last_error());
     if (simvtp_model_get_kind(pre) != SIMVTP_MODEL_PRETRAIN) {
         simvtp_model_free(pre);
@@ -181,10 +194,7 @@ static int setup_model(run *r, const unsigned char *given)
                        "checkpoint such as simvtp-pretrain's DIR/model.svtp", o->init);
     }
     simvtp_model_config(pre, &r->cfg);
-    simvtp_model_params mp;
-    simvtp_model_default_params(&mp);
-    mp.seed = o->seed;
-    mp.threads = (int)o->threads;
+    simvtp_model_params mp = *model_params(o);
     if (tr_given(k_opts, N_OPTS, given, "--drop-path") && (float)o->drop_path != r->cfg.drop_path) {
         /* the config is stored with the weights: a new one, then the weights by name */
         simvtp_model *copy = NULL;

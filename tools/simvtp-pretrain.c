@@ -30,7 +30,7 @@
 #define TOKEN_MASK 103
 
 typedef struct options {
-    const char *preset, *config, *init, *shards, *vocab, *out;
+    const char *preset, *config, *init, *shards, *vocab, *out, *backend;
     int synthetic, resume, quiet;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
     double epochs, wepochs, lr, min_lr, clip;
@@ -57,6 +57,7 @@ static const tr_opt k_opts[] = {
     {"--clip", TR_DOUBLE, O(clip), 0, 1e9, TR_FIXED},
     {"--seed", TR_U64, O(seed), 0, 0, TR_FIXED},
     {"--threads", TR_LONG, O(threads), 0, 4096, TR_DEFAULT},
+    {"--backend", TR_STR, O(backend), 0, 0, TR_NOT_STORED},
     {"--save-every", TR_LONG, O(save_every), 1, 1e12, TR_DEFAULT},
     {"--log-every", TR_LONG, O(log_every), 1, 1e12, TR_DEFAULT},
     {"--workers", TR_LONG, O(workers), 1, 256, TR_NOT_STORED},
@@ -103,6 +104,7 @@ static void usage(void)
            "  --seed S            initialization, masks, dropout and data order [0]\n"
            "  --threads N         compute threads, 0 = OpenMP's default [0]; resume with the\n"
            "                      same count for bit-identical results\n"
+           "  --backend NAME      cpu, auto, cuda:N (bf16 matrix inputs) or cuda:N:fp32 [cpu]\n"
            "output:\n"
            "  --out DIR           run folder (nothing is saved without it): model.svtp and\n"
            "                      state.svtpt (the checkpoint), run.txt (settings),\n"
@@ -167,6 +169,17 @@ static int next_batch(run *r, simvtp_batch *b)
     return 0;
 }
 
+/* Model parameters from the flags: seed, threads, backend. */
+static const simvtp_model_params *model_params(const options *o)
+{
+    static simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    mp.seed = o->seed;
+    mp.threads = (int)o->threads;
+    if (o->backend) mp.backend = o->backend;
+    return &mp;
+}
+
 /* The model config: a resumed run's comes from its checkpoint (a --preset or
  * --config given now must agree with it), a new run's from the flags. */
 static int setup_model(run *r, const unsigned char *cli_given)
@@ -177,7 +190,7 @@ static int setup_model(run *r, const unsigned char *cli_given)
     int rc;
     if (o->resume) {
         if ((rc = tr_ckpt_recover(o->out)) || (rc = tr_path(path, o->out, "model.svtp"))) return rc;
-        if ((rc = simvtp_model_load(path, NULL, &r->model))) return tk_lib_fail("loading the checkpoint", rc);
+        if ((rc = simvtp_model_load(path, model_params(o), &r->model))) return tk_lib_fail("loading the checkpoint", rc);
         if (simvtp_model_get_kind(r->model) != SIMVTP_MODEL_PRETRAIN)
             return tk_fail("%s is not a pretraining checkpoint", path);
         simvtp_model_config(r->model, &r->cfg);
@@ -192,7 +205,7 @@ static int setup_model(run *r, const unsigned char *cli_given)
         return tk_fail("the config allows %d text tokens; the synthetic captions need %d",
                        r->cfg.max_text_len, SYN_CAPTION_LEN);
     if (o->init) {
-        if ((rc = simvtp_model_load(o->init, NULL, &r->model)))
+        if ((rc = simvtp_model_load(o->init, model_params(o), &r->model)))
             return tk_fail("cannot use --init %s: %s: %s", o->init, simvtp_strerror(rc), simvtp_last_error());
         simvtp_config have;
         simvtp_model_config(r->model, &have);
@@ -202,10 +215,7 @@ static int setup_model(run *r, const unsigned char *cli_given)
             return tk_fail("--init %s does not match the model config of --preset/--config: %s", o->init, why);
         return 0;
     }
-    simvtp_model_params mp;
-    simvtp_model_default_params(&mp);
-    mp.seed = o->seed;
-    mp.threads = (int)o->threads;
+    simvtp_model_params mp = *model_params(o);
     rc = simvtp_model_create(&r->cfg, &mp, &r->model);
     return rc ? tk_lib_fail("creating the model", rc) : 0;
 }

@@ -27,7 +27,7 @@
 enum { EV = 1, IX = 2, QY = 4 };
 
 typedef struct opts {
-    const char *model, *shards, *vocab, *json, *list, *videos, *out, *index, *text, *video;
+    const char *model, *shards, *vocab, *json, *list, *videos, *out, *index, *text, *video, *backend;
     long clips, crops, batch, workers, max_text_len, k;
     int serve, quiet;
 } opts;
@@ -43,6 +43,7 @@ typedef struct flagdef {
 #define O(f) offsetof(opts, f)
 static const flagdef FLAGS[] = {
     {"--model", EV | IX | QY, 's', O(model), 0, 0},
+    {"--backend", EV | IX | QY, 's', O(backend), 0, 0},
     {"--shards", EV | IX, 's', O(shards), 0, 0},
     {"--vocab", EV | QY, 's', O(vocab), 0, 0},
     {"--json", EV, 's', O(json), 0, 0},
@@ -102,6 +103,7 @@ static void usage(FILE *f)
         "                       width can be checked)\n"
         "common:\n"
         "  --model FILE.svtp    retrieval or pretraining weights\n"
+        "  --backend NAME       cpu, auto, cuda:N or cuda:N:fp32 [cpu]\n"
         "  --clips N            test clips per video, 1..%d [3]\n"
         "  --crops 1|3          spatial crops per clip: 3 = start/centre/end, 1 = centre [3]\n"
         "  --max-text-len N     caption token cap, at most the model's [32]\n"
@@ -166,10 +168,13 @@ static int parse(int argc, char **argv, unsigned sub, const char *subname, opts 
 /* Model, tokenizer, clip encoding                                          */
 /* ------------------------------------------------------------------------ */
 
-static int load_model(const char *path, simvtp_model **m)
+static int load_model(const char *path, const char *backend, simvtp_model **m)
 {
     if (!tk_file_exists(path)) return tk_fail("no model file '%s'", path);
-    int rc = simvtp_model_load(path, NULL, m);
+    simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    if (backend) mp.backend = backend;
+    int rc = simvtp_model_load(path, &mp, m);
     return rc ? tk_lib_fail("loading the model", rc) : 0;
 }
 
@@ -364,7 +369,7 @@ static int cmd_evaluate(const opts *o)
     simvtp_model *m = NULL;
     simvtp_tokenizer *tok = NULL;
     char **shards = NULL;
-    int ns = -1, ret = load_model(o->model, &m);
+    int ns = -1, ret = load_model(o->model, o->backend, &m);
     if (!ret) ret = load_vocab(o->vocab, m, &tok);
     if (!ret && (ns = tk_list_shards(o->shards, &shards)) < 0) ret = TK_EXIT_RUN;
     if (!ret) {
@@ -486,7 +491,7 @@ static int cmd_index(const opts *o)
     indexer ix;
     memset(&ix, 0, sizeof ix);
     simvtp_model *m = NULL;
-    int ret = load_model(o->model, &m);
+    int ret = load_model(o->model, o->backend, &m);
     if (ret) return ret;
     ix.pr = (progress){"index", "videos", tk_now(), 0, o->quiet};
     ret = encoder_init(&ix.enc, m, (int)o->clips, (int)o->crops);
@@ -771,7 +776,7 @@ static int cmd_query(const opts *o)
     querier qr;
     memset(&qr, 0, sizeof qr);
     qr.o = o;
-    int ret = load_model(o->model, &qr.m), rc;
+    int ret = load_model(o->model, o->backend, &qr.m), rc;
     if (!ret && !tk_file_exists(o->index)) ret = tk_fail("no index file '%s'", o->index);
     if (!ret && (rc = simvtp_index_load(o->index, &qr.x))) ret = tk_lib_fail("loading the index", rc);
     if (!ret && simvtp_index_dim(qr.x) != simvtp_model_embed_dim(qr.m))

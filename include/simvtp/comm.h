@@ -68,6 +68,54 @@ SIMVTP_API void simvtp_comm_free(simvtp_comm *c);
  * without MPI. SIMVTP_ERR_STATE while an MPI communicator is still alive. */
 SIMVTP_API int simvtp_comm_finalize(void);
 
+/* ---- NCCL: one rank per GPU (docs/DISTRIBUTED.md, "GPU ranks") --------
+ *
+ * A third kind of communicator: the ranks' gradients are summed by NCCL on
+ * their GPUs (ncclAllReduce, ncclFloat, ncclSum), in place in the model's
+ * device memory. SIMVTP_ERR_UNSUPPORTED when libsimvtp was built without
+ * NCCL (meson -Dnccl=disabled, or NCCL/the CUDA runtime not found) or when
+ * no CUDA device is usable; no CUDA or NCCL type appears here.
+ *
+ * The world (a collective: every rank calls it; it returns once all
+ * ranks have joined):
+ *   - MPI launch (libsimvtp built with MPI, and MPI already initialized or
+ *     the process started by mpirun/mpiexec or srun --mpi=...): rank and
+ *     size of MPI_COMM_WORLD, the local rank among the ranks of the node,
+ *     the NCCL id broadcast by MPI (MPI is initialized and finalized as by
+ *     simvtp_comm_create_mpi: end with simvtp_comm_finalize() when the
+ *     library initialized it);
+ *   - otherwise the environment (torchrun style): RANK, WORLD_SIZE and
+ *     LOCAL_RANK, and SIMVTP_NCCL_ID_FILE, a path on a file system every
+ *     rank sees, through which rank 0 hands the NCCL id to the others (it
+ *     writes the file atomically and deletes it once every rank has joined;
+ *     the others wait for it up to SIMVTP_NCCL_TIMEOUT seconds, default
+ *     600, then fail with SIMVTP_ERR_IO). Use a fresh path per job.
+ *     Without RANK/WORLD_SIZE (nor Slurm's SLURM_PROCID/SLURM_NTASKS/
+ *     SLURM_LOCALID, nor Open MPI's OMPI_COMM_WORLD_* in a build without
+ *     MPI): a world of one rank, no file needed.
+ *   SIMVTP_NCCL_BOOTSTRAP=mpi or =env forces one of the two.
+ *
+ * `device` picks this rank's GPU: NULL, "", "auto" or "cuda" for the local
+ * rank's device, cuda:LOCAL_RANK (or cuda:0 when the process sees a
+ * single GPU, e.g. under srun --gpus-per-task=1); "cuda:N" (a suffix such
+ * as ":fp32" is ignored, so the model's backend string may be passed) for
+ * device N. The model must live on that device, or in host memory
+ * (simvtp_optimizer_set_comm checks): build the model's backend string
+ * from simvtp_comm_device.
+ *
+ * simvtp_comm_allreduce_sum on an NCCL communicator takes device memory of
+ * its device (reduced in place, after all work queued on the device) or
+ * host memory (copied through a device buffer). Errors: SIMVTP_ERR_IO for a
+ * failed NCCL or CUDA call (with their message), after which the
+ * communicator is aborted and every later collective on it fails with
+ * SIMVTP_ERR_STATE; SIMVTP_ERR_INVALID_ARG for a bad `device` or launch
+ * variable, or a buffer on another GPU. */
+SIMVTP_API int simvtp_comm_create_nccl(simvtp_comm **out, const char *device);
+
+/* The CUDA device ordinal that c's collectives run on (NCCL), or -1 for a
+ * communicator of host memory only (local, MPI) and for NULL. */
+SIMVTP_API int simvtp_comm_device(const simvtp_comm *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,18 +1,27 @@
-/* train/comm.c — the public communicator calls (dispatch to the local or MPI
- * table) and the optimizer's data-parallel glue: seeds, gradient scale and
- * the gradient all-reduce used by simvtp_train_step. */
+/* train/comm.c — the public communicator calls (dispatch to the local, MPI
+ * or NCCL table) and the optimizer's data-parallel glue: seeds, gradient
+ * scale and the gradient all-reduce used by simvtp_train_step, in place or
+ * staged through host memory when the gradients live in device memory that
+ * the communicator cannot read. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/backend.h"
 #include "core/status_internal.h"
 #include "train/comm_internal.h"
 #include "train/optim_internal.h"
 
 int simvtp_comm_rank(const simvtp_comm *c) { return c ? c->rank : 0; }
 int simvtp_comm_size(const simvtp_comm *c) { return c ? c->size : 1; }
+int simvtp_comm_device(const simvtp_comm *c) { return c ? c->device : -1; }
 
 void simvtp_comm_free(simvtp_comm *c)
 {
-    if (c) c->ops->destroy(c);
+    if (!c) return;
+    free(c->stage);
+    c->stage = NULL;
+    c->stage_n = 0;
+    c->ops->destroy(c);
 }
 
 int simvtp_comm_barrier(simvtp_comm *c)
@@ -33,6 +42,7 @@ int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c)
 {
     sv_clear_error();
     SV_CHECK_ARG(o, "simvtp_optimizer_set_comm: optimizer is NULL");
+    if (c) SV_TRY(sv_comm_check_backend(c, o->model->be));
     /* Pending gradients were scaled for the old world and seeded for the old
      * rank: the world changes only between updates. */
     if (c != o->comm && o->micro_step % o->p.accum_steps != 0)
@@ -62,9 +72,61 @@ float sv_optimizer_grad_scale(const simvtp_optimizer *o)
     return 1.0f / (float)((int64_t)o->p.accum_steps * simvtp_comm_size(o->comm));
 }
 
+int sv_comm_check_backend(const simvtp_comm *c, const sv_backend *be)
+{
+    if (c->device < 0 || be->host_memory || be->device == c->device) return SIMVTP_OK;
+    return sv_fail(SIMVTP_ERR_INVALID_ARG,
+                   "the model is on backend \"%s\" but the %s communicator runs on cuda:%d: create the "
+                   "model on \"cuda:%d\" (simvtp_comm_device) or the communicator on the model's device",
+                   be->name ? be->name : "?", c->ops->name, c->device, c->device);
+}
+
+int sv_comm_reduce_staged(simvtp_comm *c, const sv_backend *be, float *data, size_t n)
+{
+    if (n == 0) return SIMVTP_OK;
+    size_t chunk = c->chunk ? c->chunk : SV_COMM_DEFAULT_CHUNK;
+    if (chunk > n) chunk = n;
+    if (c->stage_n < chunk) {
+        free(c->stage);
+        c->stage_n = 0;
+        c->stage = malloc(chunk * sizeof(float));
+        if (!c->stage)
+            return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for the %zu-float host buffer that stages the "
+                           "gradient all-reduce", chunk);
+        c->stage_n = chunk;
+    }
+    int rc = SIMVTP_OK;
+    for (size_t off = 0; off < n && rc == SIMVTP_OK; off += chunk) {
+        const size_t cnt = n - off < chunk ? n - off : chunk;
+        be->memcpy_d2h(c->stage, data + off, cnt * sizeof(float)); /* returns with the data on the host */
+        rc = c->ops->allreduce_sum(c, c->stage, cnt);
+        if (rc == SIMVTP_OK) be->memcpy_h2d(data + off, c->stage, cnt * sizeof(float));
+    }
+    /* The copies report their failures through finish (core/backend.h). */
+    if (be->finish) {
+        const int frc = be->finish(be);
+        if (rc == SIMVTP_OK) rc = frc;
+    }
+    return rc;
+}
+
+int sv_comm_reduce_backend(simvtp_comm *c, const sv_backend *be, float *data, size_t n)
+{
+    /* The gradients are complete only once the backend's queue is drained;
+     * this also surfaces an error of the backward pass before any rank-to-rank
+     * traffic. (The NCCL communicator orders itself after all of the device's
+     * work as well.) */
+    if (be->finish) SV_TRY(be->finish(be));
+    if (be->host_memory || c->ops->device_memory) {
+        SV_TRY(sv_comm_check_backend(c, be));
+        return c->ops->allreduce_sum(c, data, n);
+    }
+    return sv_comm_reduce_staged(c, be, data, n);
+}
+
 int sv_optimizer_reduce_grads(simvtp_optimizer *o)
 {
     if (simvtp_comm_size(o->comm) <= 1) return SIMVTP_OK;
     simvtp_model *m = o->model;
-    return o->comm->ops->allreduce_sum(o->comm, m->grads, m->nparams);
+    return sv_comm_reduce_backend(o->comm, m->be, m->grads, m->nparams);
 }

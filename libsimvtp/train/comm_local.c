@@ -18,7 +18,14 @@ static int local_barrier(simvtp_comm *c)
 
 static void local_destroy(simvtp_comm *c) { free(c); }
 
-static const sv_comm_ops local_ops = {"local", local_allreduce_sum, local_barrier, local_destroy};
+/* device_memory: the sum over one rank touches no data, wherever it lives. */
+static const sv_comm_ops local_ops = {
+    .name = "local",
+    .device_memory = 1,
+    .allreduce_sum = local_allreduce_sum,
+    .barrier = local_barrier,
+    .destroy = local_destroy,
+};
 
 int simvtp_comm_create_local(simvtp_comm **out)
 {
@@ -30,6 +37,7 @@ int simvtp_comm_create_local(simvtp_comm **out)
     c->ops = &local_ops;
     c->rank = 0;
     c->size = 1;
+    c->device = -1;
     c->chunk = SV_COMM_DEFAULT_CHUNK;
     *out = c;
     return SIMVTP_OK;

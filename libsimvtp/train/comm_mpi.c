@@ -4,8 +4,10 @@
  * done it (MPI_Init_thread, MPI_THREAD_FUNNELED: libsimvtp calls MPI from the
  * calling thread only, while OpenMP threads compute), and finalized only by
  * an explicit simvtp_comm_finalize(). Without SIMVTP_HAVE_MPI the
- * constructor returns SIMVTP_ERR_UNSUPPORTED. */
+ * constructor returns SIMVTP_ERR_UNSUPPORTED. Also the MPI bootstrap of the
+ * NCCL communicator (sv_mpi_bootstrap: ranks and the NCCL id broadcast). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "simvtp_build_config.h"
 #include "core/status_internal.h"
@@ -62,17 +64,21 @@ static void mpi_destroy(simvtp_comm *c)
     free(mc);
 }
 
-static const sv_comm_ops mpi_ops = {"mpi", mpi_allreduce_sum, mpi_barrier, mpi_destroy};
+/* Host memory only: a CUDA model's gradients are staged (train/comm.c). */
+static const sv_comm_ops mpi_ops = {
+    .name = "mpi",
+    .device_memory = 0,
+    .allreduce_sum = mpi_allreduce_sum,
+    .barrier = mpi_barrier,
+    .destroy = mpi_destroy,
+};
 
-int simvtp_comm_create_mpi(simvtp_comm **out)
+/* MPI_Init_thread(FUNNELED) unless the caller (or an earlier call) did. */
+static int mpi_ensure_init(const char *who)
 {
-    sv_clear_error();
-    SV_CHECK_ARG(out, "simvtp_comm_create_mpi: out is NULL");
-    *out = NULL;
     int flag = 0, rc;
     MPI_Finalized(&flag);
-    if (flag)
-        return sv_fail(SIMVTP_ERR_STATE, "simvtp_comm_create_mpi: MPI has already been finalized");
+    if (flag) return sv_fail(SIMVTP_ERR_STATE, "%s: MPI has already been finalized", who);
     MPI_Initialized(&flag);
     if (!flag) {
         int provided = MPI_THREAD_SINGLE;
@@ -82,6 +88,16 @@ int simvtp_comm_create_mpi(simvtp_comm **out)
         sv_log(SIMVTP_LOG_DEBUG, "libsimvtp initialized MPI (thread level %d); call simvtp_comm_finalize() at exit",
                provided);
     }
+    return SIMVTP_OK;
+}
+
+int simvtp_comm_create_mpi(simvtp_comm **out)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(out, "simvtp_comm_create_mpi: out is NULL");
+    *out = NULL;
+    int rc;
+    SV_TRY(mpi_ensure_init("simvtp_comm_create_mpi"));
     sv_comm_mpi *mc = calloc(1, sizeof *mc);
     if (!mc) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for a communicator");
     rc = MPI_Comm_dup(MPI_COMM_WORLD, &mc->comm);
@@ -100,10 +116,72 @@ int simvtp_comm_create_mpi(simvtp_comm **out)
     mc->base.ops = &mpi_ops;
     mc->base.rank = rank;
     mc->base.size = size;
+    mc->base.device = -1;
     mc->base.chunk = SV_COMM_DEFAULT_CHUNK;
     atomic_fetch_add(&mpi_live_comms, 1);
     *out = &mc->base;
     return SIMVTP_OK;
+}
+
+int sv_mpi_launched(void)
+{
+    int flag = 0;
+    MPI_Initialized(&flag);
+    if (flag) {
+        MPI_Finalized(&flag);
+        return !flag;
+    }
+    /* Variables that Open MPI, MPICH/Hydra, MVAPICH and PMI/PMIx launchers
+     * (srun --mpi=pmix|pmi2) set in every rank's environment. */
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK",
+                                       "MV2_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+int sv_mpi_bootstrap(void *blob, size_t bytes, int (*make)(void *blob, void *ctx), void *ctx,
+                     int *rank, int *size, int *local_rank)
+{
+    unsigned char msg[512]; /* byte 0: rank 0's verdict, so that its failure ends every rank */
+    SV_CHECK_ARG(bytes < sizeof msg, "sv_mpi_bootstrap: %zu bytes is too large", bytes);
+    SV_TRY(mpi_ensure_init("simvtp_comm_create_nccl"));
+    MPI_Comm world = MPI_COMM_NULL, node = MPI_COMM_NULL;
+    int rc = MPI_Comm_dup(MPI_COMM_WORLD, &world);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Comm_dup(MPI_COMM_WORLD)");
+    MPI_Comm_set_errhandler(world, MPI_ERRORS_RETURN);
+    int status = SIMVTP_OK;
+    if ((rc = MPI_Comm_rank(world, rank)) != MPI_SUCCESS || (rc = MPI_Comm_size(world, size)) != MPI_SUCCESS) {
+        status = mpi_fail(rc, "MPI_Comm_rank/MPI_Comm_size");
+        goto done;
+    }
+    /* The local rank: this rank's place among the ranks that share its node. */
+    rc = MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, *rank, MPI_INFO_NULL, &node);
+    if (rc != MPI_SUCCESS || (rc = MPI_Comm_rank(node, local_rank)) != MPI_SUCCESS) {
+        status = mpi_fail(rc, "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)");
+        goto done;
+    }
+    memset(msg, 0, sizeof msg);
+    int made = SIMVTP_OK;
+    if (*rank == 0) {
+        made = make(blob, ctx);
+        msg[0] = made == SIMVTP_OK;
+        if (made == SIMVTP_OK) memcpy(msg + 1, blob, bytes);
+    }
+    rc = MPI_Bcast(msg, (int)(bytes + 1), MPI_BYTE, 0, world);
+    if (rc != MPI_SUCCESS) {
+        status = mpi_fail(rc, "MPI_Bcast of the NCCL id");
+    } else if (!msg[0]) {
+        status = *rank == 0 ? made
+                            : sv_fail(SIMVTP_ERR_IO, "simvtp_comm_create_nccl: rank 0 could not create the "
+                                      "NCCL id (see rank 0's error)");
+    } else {
+        memcpy(blob, msg + 1, bytes);
+    }
+done:
+    if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+    MPI_Comm_free(&world);
+    return status;
 }
 
 int simvtp_comm_finalize(void)
@@ -136,6 +214,18 @@ int simvtp_comm_finalize(void)
 {
     sv_clear_error();
     return SIMVTP_OK;
+}
+
+int sv_mpi_launched(void) { return 0; }
+
+int sv_mpi_bootstrap(void *blob, size_t bytes, int (*make)(void *blob, void *ctx), void *ctx,
+                     int *rank, int *size, int *local_rank)
+{
+    (void)blob; (void)bytes; (void)make; (void)ctx; (void)rank; (void)size; (void)local_rank;
+    return sv_fail(SIMVTP_ERR_UNSUPPORTED,
+                   "simvtp_comm_create_nccl: an MPI bootstrap was asked for (SIMVTP_NCCL_BOOTSTRAP=mpi) but "
+                   "libsimvtp was built without MPI; launch with RANK/WORLD_SIZE/LOCAL_RANK and "
+                   "SIMVTP_NCCL_ID_FILE instead");
 }
 
 #endif

@@ -102,7 +102,8 @@ for needed in $(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[lib\([^].]*\)\.so.*\]
     esac
 done
 bcfg=$build/simvtp_build_config.h
-want="openblas|cblas"
+want=""
+grep -q "SIMVTP_HAVE_CBLAS 1" "$bcfg" && want="openblas|cblas"   # -Dblas=disabled: portable GEMM, no BLAS
 grep -q "SIMVTP_HAVE_VIDEO 1" "$bcfg" && want="$want libavformat libavcodec libswscale libavutil"
 grep -q "SIMVTP_HAVE_ZSTD 1" "$bcfg" && want="$want libzstd"
 for w in $want; do

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# bench/gpu-check.sh — the one script a session with a lent GPU runs: build libsimvtp with
+# CUDA, run the GPU tests, benchmark the vit-b training step against PyTorch, print a table.
+#
+#   bash bench/gpu-check.sh            (from the repository root; $OUT, if set, gets the logs)
+#
+# Stages (each under `timeout`, all within BUDGET seconds; a failing or timed-out stage is
+# reported in the table and the next stages still run when they can):
+#   1. nvidia-smi -L, nvcc --version
+#   2. meson setup (build/gpu-check; reconfigured when it exists, FRESH=1 wipes it) with
+#      -Dcuda=enabled -Dblas=auto -Dvideo=disabled -Dzstd=disabled -Dmpi=disabled
+#      -Dtests=false -Dtools=false (no Debian -dev packages needed; NCCL optional: a second
+#      try with -Dnccl=disabled if the first setup fails), then ninja
+#   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
+#   4. bench_step: vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then
+#      briefly on cuda:0:fp32
+#   5. bench/torch_step_gpu.py: the same steps in PyTorch (eager fp32, eager bf16 autocast +
+#      SDPA, torch.compile of the bf16 blocks)
+#   6. the table: tests, clips/s, TFLOP/s (model FLOPs, bench_step.c sv_step_flops), MFU
+#      (vs the datasheet dense peak of the card: bf16 for cuda:0 / torch bf16 and compile,
+#      fp32 for the fp32 rows), peak device memory, libsimvtp / PyTorch ratios
+# Environment: BUDGET [450] seconds for everything; BATCH [16]; STEPS [20] (bench_step bf16;
+#   fp32 and torch use fewer, see below); PYTHON [python3]; FRESH [0]; JOBS [nproc];
+#   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
+#   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1;
+#   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
+# Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log bench.log torch.log table.txt
+# testlog.json — at most 8 files, as the device tool brings back.
+# Exit status: 0 when every stage passed, else 1 (the table is printed either way).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+T0=$(date +%s)
+BUDGET=${BUDGET:-450}
+DEADLINE=$((T0 + BUDGET))
+BATCH=${BATCH:-16}
+STEPS=${STEPS:-20}
+PYTHON=${PYTHON:-python3}
+BUILD=${BUILD:-build/gpu-check}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 8)}
+LOGS=${OUT:-$ROOT/$BUILD-logs}
+mkdir -p "$LOGS" || LOGS=$(mktemp -d)
+OVERALL=0
+
+now() { date +%s; }
+say() { printf '[gpu-check %4ss] %s\n' "$(($(now) - T0))" "$*"; }
+# limit CAP RESERVE: seconds for a stage: at most CAP, leaving RESERVE for the stages after it
+limit() {
+    local left=$((DEADLINE - $(now) - $2))
+    if [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
+}
+# run_stage NAME CAP RESERVE LOG CMD... ; sets RC (124: timed out, 125: skipped) and DUR
+run_stage() {
+    local name=$1 cap=$2 reserve=$3 log=$4 lim t
+    shift 4
+    lim=$(limit "$cap" "$reserve")
+    if [ "$lim" -lt 5 ]; then
+        say "$name: skipped (time budget spent)"
+        echo "=== $name: skipped, time budget spent" >>"$log"
+        RC=125; DUR=0
+        return
+    fi
+    say "$name (limit ${lim}s)"
+    echo "=== $name: $* (limit ${lim}s)" >>"$log"
+    t=$(now)
+    timeout -k 10 "$lim" "$@" >>"$log" 2>&1
+    RC=$?
+    DUR=$(($(now) - t))
+    [ $RC -eq 137 ] && RC=124
+    echo "=== $name: exit $RC after ${DUR}s" >>"$log"
+    say "$name: exit $RC after ${DUR}s"
+}
+status_word() { # exit code -> word
+    case $1 in 0) echo ok ;; 77) echo skipped ;; 124) echo TIMEOUT ;; 125) echo "not run" ;; *) echo "FAIL($1)" ;; esac
+}
+
+if [ "${TABLE_ONLY:-0}" != 1 ]; then
+: >"$LOGS/build.log"; : >"$LOGS/tests.log"; : >"$LOGS/bench.log"; : >"$LOGS/torch.log"
+# ------------------------------------------------------------------ 1. the machine
+{
+    echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -srm), $(nproc) CPUs"
+    nvidia-smi -L 2>&1 || echo "nvidia-smi: not available"
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1 || true
+    nvcc --version 2>&1 | tail -2 || echo "nvcc: not found"
+} | tee -a "$LOGS/build.log"
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+case "$GPU" in
+    *H100*PCIe*) pb=756; pf=51 ;;
+    *H100*NVL*) pb=835; pf=60 ;;
+    *) pb=989; pf=67 ;;   # H100 SXM, H200: dense bf16 989 TFLOP/s, fp32 67 TFLOP/s
+esac
+PEAK_BF16=${PEAK_BF16:-$pb}
+PEAK_FP32=${PEAK_FP32:-$pf}
+
+# meson and ninja: on the GPU machine they come from pip (python3 -m ..., the venv's bin)
+PYBIN=$(dirname "$(command -v "$PYTHON" 2>/dev/null || echo /usr/bin/python3)")
+export PATH="$PATH:$PYBIN"
+if command -v meson >/dev/null 2>&1; then MESON=(meson); else MESON=("$PYTHON" -m mesonbuild.mesonmain); fi
+if ! command -v ninja >/dev/null 2>&1; then
+    nb=$("$PYTHON" -c 'import ninja, os; print(ninja.BIN_DIR)' 2>/dev/null) && export PATH="$PATH:$nb"
+fi
+echo "# meson: ${MESON[*]} ($("${MESON[@]}" --version 2>&1)), ninja: $(command -v ninja) ($(ninja --version 2>&1))" \
+    >>"$LOGS/build.log"
+
+# ------------------------------------------------------------------ 2. build
+OPTS=(-Dbuildtype=release -Dcuda=enabled -Dblas=auto -Dvideo=disabled -Dzstd=disabled -Dmpi=disabled
+      -Dtests=false -Dtools=false)
+# (timeout runs programs, not shell functions: the setup command is an array)
+if [ "${FRESH:-0}" = 1 ] || [ ! -f "$BUILD/build.ninja" ]; then
+    rm -rf "$BUILD"
+    SETUP=("${MESON[@]}" setup "$BUILD" "${OPTS[@]}")
+else
+    SETUP=("${MESON[@]}" setup --reconfigure "$BUILD" "${OPTS[@]}")
+fi
+# reserves: tests 30 + 4 benches x 20 + torch 60
+run_stage "meson setup" 120 170 "$LOGS/build.log" "${SETUP[@]}"
+if [ $RC -ne 0 ] && grep -q "option('nccl'" meson_options.txt 2>/dev/null; then
+    say "meson setup failed: again, fresh, with -Dnccl=disabled"
+    rm -rf "$BUILD"
+    run_stage "meson setup -Dnccl=disabled" 120 170 "$LOGS/build.log" \
+        "${MESON[@]}" setup "$BUILD" "${OPTS[@]}" -Dnccl=disabled
+fi
+SETUP_RC=$RC; BUILD_RC=125; BUILD_DUR=0
+if [ $SETUP_RC -eq 0 ]; then
+    grep -E "SIMVTP_HAVE_(CUDA|CBLAS|NCCL)" "$BUILD/simvtp_build_config.h" | sed 's/^/# /' | tee -a "$LOGS/build.log"
+    run_stage "ninja" 300 170 "$LOGS/build.log" ninja -C "$BUILD" -j "$JOBS"
+    BUILD_RC=$RC; BUILD_DUR=$DUR
+fi
+[ $SETUP_RC -eq 0 ] && [ $BUILD_RC -eq 0 ] || OVERALL=1
+HAVE_CUDA=0
+[ $BUILD_RC -eq 0 ] && grep -q "SIMVTP_HAVE_CUDA 1" "$BUILD/simvtp_build_config.h" && HAVE_CUDA=1
+if [ $BUILD_RC -ne 0 ]; then
+    echo "---- build: last lines ----"; grep -E "error|Error|ERROR" "$LOGS/build.log" | tail -15
+fi
+
+# ------------------------------------------------------------------ 3. GPU tests
+TESTS_RC=125
+if [ $BUILD_RC -eq 0 ] && [ "${SKIP_TESTS:-0}" != 1 ]; then
+    run_stage "meson test --suite cuda" 180 140 "$LOGS/tests.log" \
+        "${MESON[@]}" test -C "$BUILD" --suite cuda --no-rebuild --print-errorlogs --verbose
+    TESTS_RC=$RC
+    cp "$BUILD/meson-logs/testlog.json" "$LOGS/testlog.json" 2>/dev/null
+    [ $TESTS_RC -eq 0 ] || OVERALL=1
+fi
+
+# ------------------------------------------------------------------ 4. libsimvtp step benchmarks
+BENCH=$BUILD/bench/bench_step
+bench() { # NAME CAP RESERVE ARGS...
+    local name=$1 cap=$2 reserve=$3
+    shift 3
+    run_stage "bench_step $name" "$cap" "$reserve" "$LOGS/bench.log" "$BENCH" --preset vit-b --batch "$BATCH" "$@"
+    [ $RC -eq 0 ] || OVERALL=1
+}
+if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
+    bench "cuda:0 pretrain" 90 120 --backend cuda:0 --steps "$STEPS" --warmup 3 --peak-tflops "$PEAK_BF16"
+    bench "cuda:0 finetune" 90 100 --backend cuda:0 --steps "$((STEPS / 2 > 3 ? STEPS / 2 : 3))" --warmup 2 \
+        --peak-tflops "$PEAK_BF16" --finetune
+    bench "cuda:0:fp32 pretrain" 60 80 --backend cuda:0:fp32 --steps 3 --warmup 1 --peak-tflops "$PEAK_FP32"
+    bench "cuda:0:fp32 finetune" 60 60 --backend cuda:0:fp32 --steps 2 --warmup 1 --peak-tflops "$PEAK_FP32" \
+        --finetune
+fi
+
+# ------------------------------------------------------------------ 5. PyTorch
+TORCH_RC=125
+if [ "${SKIP_TORCH:-0}" != 1 ]; then
+    left=$(limit 300 15)
+    # the script skips variants that would start after its own budget (compile runs last)
+    run_stage "torch_step_gpu.py" 300 15 "$LOGS/torch.log" env PYTHONUNBUFFERED=1 "$PYTHON" \
+        bench/torch_step_gpu.py --preset vit-b --batch "$BATCH" --steps 10 --warmup 3 \
+        --variants fp32,bf16,compile --peak-tflops "$PEAK_BF16" --time-budget "$((left > 60 ? left - 45 : 15))"
+    TORCH_RC=$RC
+fi
+
+else # TABLE_ONLY
+    GPU=$(sed -n 's/^GPU 0: \([^(]*\) (UUID.*/\1/p' "$LOGS/build.log" 2>/dev/null | head -1)
+    PEAK_BF16=${PEAK_BF16:-989}; PEAK_FP32=${PEAK_FP32:-67}
+    SETUP_RC=0; BUILD_RC=0; BUILD_DUR=0; HAVE_CUDA="?"; TESTS_RC=125; TORCH_RC=125
+fi
+
+# ------------------------------------------------------------------ 6. the table
+# kv LINE KEY: the value of KEY=... in a RESULT line
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 <= 0 || a + 0 <= 0) print "-"; else printf "%.2f", a / b }'; }
+num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) print "-"; else printf f, x }'; }
+{
+    echo
+    echo "================ libsimvtp GPU check: ${GPU:-no GPU} ($(($(now) - T0))s) ================"
+    printf '%-28s %-10s %6s  %s\n' "stage" "status" "time" "details"
+    printf '%-28s %-10s %5ss  %s\n' "build (meson + ninja)" "$(status_word $((SETUP_RC ? SETUP_RC : BUILD_RC)))" \
+        "$BUILD_DUR" "cuda=$HAVE_CUDA $(grep -E 'SIMVTP_HAVE_(CBLAS|NCCL)' "$BUILD/simvtp_build_config.h" 2>/dev/null | awk '{printf "%s=%s ", tolower(substr($2, 13)), $3}')"
+    tl=$(grep -E '^ *[0-9]+/[0-9]+ ' "$LOGS/tests.log" 2>/dev/null | grep -v ' RUNNING' |
+         sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/^[^ ]+:[^ ]+ \/ //')
+    printf '%-28s %-10s %6s  %s\n' "meson test --suite cuda" "$(status_word $TESTS_RC)" "" \
+        "$(grep -hoE '(test_cuda_ops|test_cuda_step \([a-z-]+\)): [0-9]+ passed, [0-9]+ failed' "$LOGS/tests.log" 2>/dev/null | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+    [ -n "$tl" ] && printf '%s\n' "$tl" | awk '{ printf "    %-36s %s %s\n", $1, $2, $3 }'
+    nf=$(grep -E ' FAIL( |$)' "$LOGS/tests.log" 2>/dev/null | grep -cv '^ *[0-9]*/[0-9]* ')
+    if [ "${nf:-0}" -gt 0 ]; then
+        echo "    first failing checks (of $nf; full output in tests.log):"
+        grep -E ' FAIL( |$)' "$LOGS/tests.log" | grep -v '^ *[0-9]*/[0-9]* ' | head -12 | cut -c1-150 | sed 's/^/      /'
+    fi
+    echo
+    echo "vit-b training step, batch $BATCH (clips/s from the mean step; MFU vs dense peak bf16 $PEAK_BF16 / fp32 $PEAK_FP32 TFLOP/s)"
+    printf '%-9s %-24s %9s %8s %6s %9s %9s %9s\n' "step" "implementation" "clips/s" "TFLOP/s" "MFU" "peak GiB" \
+        "vs eager" "vs compile"
+    for mode in pretrain finetune; do
+        tb=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=bf16 " | tail -1)
+        tf=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=fp32 " | tail -1)
+        tc=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=compile " | tail -1)
+        cb=$(kv "$tb" clips_per_sec); cf=$(kv "$tf" clips_per_sec); cc=$(kv "$tc" clips_per_sec)
+        for row in "libsimvtp cuda:0|bf16" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
+                   "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile"; do
+            label=${row%|*}; kind=${row#*|}
+            case $kind in
+                bf16) line=$(grep "^RESULT" "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0 " | tail -1)
+                      peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
+                fp32) line=$(grep "^RESULT" "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0:fp32 " | tail -1)
+                      peak=$PEAK_FP32; vs_e=$cf; vs_c="" ;;
+                tfp32) line=$tf; peak=$PEAK_FP32; vs_e=""; vs_c="" ;;
+                tbf16) line=$tb; peak=$PEAK_BF16; vs_e=""; vs_c="" ;;
+                tcompile) line=$tc; peak=$PEAK_BF16; vs_e=""; vs_c="" ;;
+            esac
+            st=$(kv "$line" status)
+            if [ -z "$line" ]; then
+                printf '%-9s %-24s %9s\n' "$mode" "$label" "(no result)"
+                continue
+            fi
+            if [ -n "$st" ] && [ "$st" != ok ]; then
+                printf '%-9s %-24s %9s\n' "$mode" "$label" "($st)"
+                continue
+            fi
+            c=$(kv "$line" clips_per_sec); tf_=$(kv "$line" tflops)
+            mem=$(kv "$line" peak_mem_gib); res=$(kv "$line" peak_reserved_gib)
+            memtxt=$(num "$mem" '%.1f')
+            [ -n "$res" ] && memtxt="$memtxt/$(num "$res" '%.1f')"
+            printf '%-9s %-24s %9s %8s %6s %9s %9s %9s\n' "$mode" "$label" "$(num "$c" '%.1f')" "$(num "$tf_" '%.1f')" \
+                "$(awk -v t="$tf_" -v p="$peak" 'BEGIN { if (t == "" || p + 0 <= 0) print "-"; else printf "%.1f%%", 100 * t / p }')" \
+                "$memtxt" "$(ratio "$c" "$vs_e")" "$(ratio "$c" "$vs_c")"
+        done
+    done
+    echo "  vs eager: libsimvtp clips/s over PyTorch eager in the same precision; vs compile: over torch.compile (bf16)."
+    echo "  peak GiB: libsimvtp = device memory in use at the peak minus before the model (context excluded);"
+    echo "            torch = max_memory_allocated/max_memory_reserved above the start. Logs: $LOGS"
+} | tee "$LOGS/table.txt"
+[ $TORCH_RC -eq 0 ] || [ $TORCH_RC -eq 125 ] || OVERALL=1
+exit $OVERALL

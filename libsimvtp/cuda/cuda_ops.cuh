@@ -1,0 +1,83 @@
+/* cuda/cuda_ops.cuh — the CUDA implementations of the backend ops
+ * (core/backend.h gives each contract; cpu/cpu_ops.h the shapes and
+ * numerics they match). Each works on the calling thread's current context
+ * (cuda_common.cuh) and queues its work on the context's stream.
+ * backend_cuda.cu puts them into the sv_backend tables. */
+#ifndef SV_CUDA_OPS_CUH
+#define SV_CUDA_OPS_CUH
+
+#include "cuda/cuda_common.cuh"
+
+/* elementwise.cu */
+void sv_cuda_add(float *y, const float *x, size_t n);
+void sv_cuda_mul(float *out, const float *a, const float *b, size_t n);
+void sv_cuda_scale(float *y, float s, size_t n);
+void sv_cuda_residual(float *y, const float *x, const float *rowscale, int B, int N, int C);
+void sv_cuda_scale_rows(float *out, const float *in, const float *rowscale, int B, int N, int C);
+void sv_cuda_transpose(float *out, const float *in, int R, int C);
+
+/* rows.cu */
+void sv_cuda_rows_copy(float *dst, const int32_t *didx, const float *src, const int32_t *sidx,
+                       int n, int C);
+void sv_cuda_rows_add(float *dst, const int32_t *didx, const float *src, const int32_t *sidx,
+                      int n, int C);
+void sv_cuda_rows_add_seg(float *dst, const int32_t *seg_dst, const int32_t *seg_off,
+                          const int32_t *rows, int nseg, const float *src, int C);
+
+/* video.cu */
+void sv_cuda_video_patches(const simvtp_config *c, const uint8_t *frames, int B, float *patches,
+                           float *targets, float *stats);
+
+/* matmul.cu */
+void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
+                        int M, int K, int N);
+void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
+                        const float *inp, const float *w, int M, int K, int N);
+/* Releases the context's cached matmul plans (cuBLASLt descriptors). */
+void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx);
+
+/* layernorm.cu */
+void sv_cuda_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
+                           const float *w, const float *b, int M, int C, float eps);
+void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const float *mean,
+                           const float *rstd, int M, int C);
+
+/* gelu.cu */
+void sv_cuda_gelu_fwd(float *out, const float *inp, size_t n);
+void sv_cuda_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* attention.cu */
+size_t sv_cuda_attention_saved(int B, int N, int H);
+int sv_cuda_attention_fwd(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
+                          int B, int N, int H, int hd);
+int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
+                          const uint8_t *keyvalid, int B, int N, int H, int hd);
+
+/* softmax_ce.cu */
+void sv_cuda_softmax_ce_fwd(float *losses, float *probs, const float *logits,
+                            const int32_t *targets, int M, int V);
+void sv_cuda_softmax_ce_bwd(float *dlogits, const float *probs, const int32_t *targets,
+                            const float *dlosses, int M, int V);
+
+/* pool.cu */
+void sv_cuda_meanpool_fwd(float *out, const float *inp, const uint8_t *valid, int B, int N, int C);
+void sv_cuda_meanpool_bwd(float *dinp, const float *dout, const uint8_t *valid, int B, int N, int C);
+void sv_cuda_l2norm_fwd(float *out, float *norm, const float *inp, int M, int C);
+void sv_cuda_l2norm_bwd(float *dinp, const float *dout, const float *inp, const float *norm,
+                        int M, int C);
+
+/* mse.cu */
+float sv_cuda_mse_fwd(const float *pred, const float *target, size_t M, size_t C);
+void sv_cuda_mse_bwd(float *dpred, const float *pred, const float *target, size_t M, size_t C,
+                     float dloss);
+/* Deterministic sum over i < n of (a[i] - b[i])^2 in double (b NULL: a[i]^2),
+ * returned on the host after a stream sync; NaN when something failed (the
+ * failure is then pending for finish()). */
+double sv_cuda_sum_sq(sv_cuda_ctx *ctx, const float *a, const float *b, size_t n, const char *op);
+
+/* adamw.cu */
+double sv_cuda_sumsq(const float *x, size_t n);
+void sv_cuda_adamw(float *w, const float *g, float *m, float *v, size_t n, const sv_adamw_args *a);
+
+#endif /* SV_CUDA_OPS_CUH */

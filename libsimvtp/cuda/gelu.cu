@@ -1,0 +1,45 @@
+/* cuda/gelu.cu — exact (erf) GELU on the GPU, forward and backward:
+ *   GELU(x) = 0.5 x (1 + erf(x/sqrt2)),  GELU'(x) = cdf(x) + x pdf(x).
+ * 1 + erf(x/sqrt2) is computed as erfc(-x/sqrt2), which keeps its relative
+ * accuracy in the negative tail (cpu/gelu.c takes the same care); erfcf and
+ * expf are CUDA's full-precision versions (no fast-math). */
+#include "cuda/cuda_ops.cuh"
+
+#define SV_INV_SQRT2 0.70710678118654752440f
+#define SV_INV_SQRT_2PI 0.39894228040143267794f
+
+__global__ void gelu_fwd_kernel(float *out, const float *inp, size_t n)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const float x = inp[i];
+        out[i] = 0.5f * x * erfcf(-x * SV_INV_SQRT2);
+    }
+}
+
+__global__ void gelu_bwd_kernel(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const float x = inp[i];
+        const float cdf = 0.5f * erfcf(-x * SV_INV_SQRT2);
+        const float pdf = SV_INV_SQRT_2PI * expf(-0.5f * x * x);
+        dinp[i] += dout[i] * (cdf + x * pdf);
+    }
+}
+
+void sv_cuda_gelu_fwd(float *out, const float *inp, size_t n)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || !n) return;
+    gelu_fwd_kernel<<<sv_blocks_for(ctx, n, 256), 256, 0, ctx->stream>>>(out, inp, n);
+    SV_LAUNCH_OK(ctx, "gelu_fwd");
+}
+
+void sv_cuda_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || !dinp || !n) return;
+    gelu_bwd_kernel<<<sv_blocks_for(ctx, n, 256), 256, 0, ctx->stream>>>(dinp, inp, dout, n);
+    SV_LAUNCH_OK(ctx, "gelu_bwd");
+}

@@ -1,0 +1,164 @@
+/* cuda/layernorm.cu — LayerNorm over the last dimension on the GPU, the
+ * numerics of cpu/layernorm.c: the forward takes the row mean and the
+ * biased variance in double (one warp per row, butterfly reductions), saves
+ * mean[M] and rstd[M] = 1/sqrt(var + eps) as floats; the backward computes
+ * dinp per row (one warp per row) and dw/db as deterministic two-stage
+ * column reductions: per-chunk partial sums into scratch, then one ordered
+ * sum per column added into dw/db. No atomics. */
+#include "cuda/cuda_ops.cuh"
+
+#define LN_WARPS 4   /* rows (warps) per block in the per-row kernels */
+
+__global__ void __launch_bounds__(LN_WARPS * 32)
+layernorm_fwd_kernel(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                     const float *b, int M, int C, float eps)
+{
+    const int lane = threadIdx.x & 31;
+    const long nwarps = (long)gridDim.x * LN_WARPS;
+    for (long m = (long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5); m < M; m += nwarps) {
+        const float *x = inp + (size_t)m * C;
+        float *y = out + (size_t)m * C;
+        double s = 0.0;
+        for (int c = lane; c < C; c += 32) s += (double)x[c];
+        s = sv_warp_sum(s);
+        const double mu = s / C;
+        double v = 0.0;
+        for (int c = lane; c < C; c += 32) {
+            const double d = (double)x[c] - mu;
+            v += d * d;
+        }
+        v = sv_warp_sum(v) / C;
+        const float fm = (float)mu;
+        const float rs = (float)(1.0 / sqrt(v + (double)eps));
+        for (int c = lane; c < C; c += 32) y[c] = (x[c] - fm) * rs * w[c] + b[c];
+        if (lane == 0) {
+            if (mean) mean[m] = fm;
+            if (rstd) rstd[m] = rs;
+        }
+    }
+}
+
+/* dx += rs (dn - mean(dn) - xhat mean(dn xhat)), dn = dy w, xhat = (x - mu) rs */
+__global__ void __launch_bounds__(LN_WARPS * 32)
+layernorm_bwd_dinp_kernel(float *dinp, const float *dout, const float *inp, const float *w,
+                          const float *mean, const float *rstd, int M, int C)
+{
+    const int lane = threadIdx.x & 31;
+    const long nwarps = (long)gridDim.x * LN_WARPS;
+    for (long m = (long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5); m < M; m += nwarps) {
+        const float *x = inp + (size_t)m * C;
+        const float *dy = dout + (size_t)m * C;
+        float *dx = dinp + (size_t)m * C;
+        const float mu = mean[m], rs = rstd[m];
+        float s1 = 0.0f, s2 = 0.0f;
+        for (int c = lane; c < C; c += 32) {
+            const float xhat = (x[c] - mu) * rs;
+            const float dn = dy[c] * w[c];
+            s1 += dn;
+            s2 += dn * xhat;
+        }
+        s1 = sv_warp_sum(s1) / (float)C;
+        s2 = sv_warp_sum(s2) / (float)C;
+        for (int c = lane; c < C; c += 32) {
+            const float xhat = (x[c] - mu) * rs;
+            const float dn = dy[c] * w[c];
+            dx[c] += rs * (dn - s1 - xhat * s2);
+        }
+    }
+}
+
+#define LNC_TX 32
+#define LNC_TY 8
+#define LNC_ROWS 256   /* rows per chunk, a multiple of LNC_TY */
+
+/* pw[chunk,c] = sum dy (x - mu) rs, pb[chunk,c] = sum dy over the chunk's
+ * rows, in a fixed order (row lanes, then lanes 0..7 in turn). */
+__global__ void layernorm_bwd_partial_kernel(float *pw, float *pb, const float *dout,
+                                             const float *inp, const float *mean,
+                                             const float *rstd, int M, int C, int rows_per_chunk)
+{
+    __shared__ float shw[LNC_TY][LNC_TX + 1], shb[LNC_TY][LNC_TX + 1];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * LNC_TX + tx;
+    const long r0 = (long)blockIdx.y * rows_per_chunk;
+    const long r1 = r0 + rows_per_chunk < (long)M ? r0 + rows_per_chunk : (long)M;
+    float aw = 0.0f, ab = 0.0f;
+    if (c < C)
+        for (long r = r0 + ty; r < r1; r += LNC_TY) {
+            const float dy = dout[(size_t)r * C + c];
+            aw += dy * (inp[(size_t)r * C + c] - mean[r]) * rstd[r];
+            ab += dy;
+        }
+    shw[ty][tx] = aw;
+    shb[ty][tx] = ab;
+    __syncthreads();
+    if (ty == 0 && c < C) {
+        float sw = shw[0][tx], sb = shb[0][tx];
+        for (int i = 1; i < LNC_TY; i++) {
+            sw += shw[i][tx];
+            sb += shb[i][tx];
+        }
+        pw[(size_t)blockIdx.y * C + c] = sw;
+        pb[(size_t)blockIdx.y * C + c] = sb;
+    }
+}
+
+__global__ void layernorm_bwd_final_kernel(float *dw, float *db, const float *pw, const float *pb,
+                                           int nchunks, int C)
+{
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
+        float sw = 0.0f, sb = 0.0f;
+        for (int j = 0; j < nchunks; j++) {
+            sw += pw[(size_t)j * C + c];
+            sb += pb[(size_t)j * C + c];
+        }
+        if (dw) dw[c] += sw;
+        if (db) db[c] += sb;
+    }
+}
+
+static unsigned row_blocks(const sv_cuda_ctx *ctx, int M)
+{
+    return sv_min_u(((size_t)M + LN_WARPS - 1) / LN_WARPS, (size_t)ctx->sm_count * 64);
+}
+
+void sv_cuda_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
+                           const float *w, const float *b, int M, int C, float eps)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0 || C <= 0) return;
+    layernorm_fwd_kernel<<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+        out, mean, rstd, inp, w, b, M, C, eps);
+    SV_LAUNCH_OK(ctx, "layernorm_fwd");
+}
+
+void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const float *mean,
+                           const float *rstd, int M, int C)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0 || C <= 0) return;
+    if (dinp) {
+        layernorm_bwd_dinp_kernel<<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+            dinp, dout, inp, w, mean, rstd, M, C);
+        if (!SV_LAUNCH_OK(ctx, "layernorm_bwd (dinp)")) return;
+    }
+    if (!dw && !db) return;
+    int rows_per_chunk = LNC_ROWS;
+    const long need = ((long)M + 65534) / 65535;   /* keep gridDim.y <= 65535 */
+    if (need > rows_per_chunk) rows_per_chunk = (int)((need + LNC_TY - 1) / LNC_TY * LNC_TY);
+    const int nchunks = (int)(((long)M + rows_per_chunk - 1) / rows_per_chunk);
+    float *pw = (float *)sv_cuda_scratch(ctx, (size_t)2 * nchunks * C * sizeof(float),
+                                         "layernorm_bwd (dw, db)", 1);
+    if (!pw) return;
+    float *pb = pw + (size_t)nchunks * C;
+    dim3 grid((unsigned)((C + LNC_TX - 1) / LNC_TX), (unsigned)nchunks), block(LNC_TX, LNC_TY);
+    layernorm_bwd_partial_kernel<<<grid, block, 0, ctx->stream>>>(pw, pb, dout, inp, mean, rstd, M,
+                                                                  C, rows_per_chunk);
+    if (SV_LAUNCH_OK(ctx, "layernorm_bwd (dw, db)")) {
+        layernorm_bwd_final_kernel<<<sv_blocks_for(ctx, (size_t)C, 256), 256, 0, ctx->stream>>>(
+            dw, db, pw, pb, nchunks, C);
+        SV_LAUNCH_OK(ctx, "layernorm_bwd (dw, db)");
+    }
+    sv_cuda_scratch_free(ctx, pw);
+}

@@ -1,0 +1,296 @@
+/* cuda/matmul.cu — the fully connected layer on the GPU:
+ *   forward   out[M,N] = inp[M,K] . w[N,K]^T + bias[N]
+ *   backward  dinp += dout . w;  dw += dout^T . inp;  dbias += column sums of dout
+ * Row-major tensors are the column-major transposes cuBLAS sees, so every
+ * product is issued as its transpose (see the key builders below). Products
+ * run on cuBLASLt with one cached plan (descriptors + heuristic algorithm)
+ * per shape/transposition/alignment/precision key, the forward bias through
+ * the BIAS epilogue; where cuBLASLt offers no algorithm (or the bias is not
+ * 16-byte aligned) the bias is written first and a plain cublasGemmEx adds
+ * the product. dbias is a deterministic two-stage column reduction (no
+ * atomics). Precision: CUBLAS_COMPUTE_32F (true fp32, no TF32) for
+ * "cuda:N:fp32", CUBLAS_COMPUTE_32F_FAST_16BF for "cuda:N". */
+#include <string.h>
+
+#include "cuda/cuda_ops.cuh"
+
+/* ------------------------------------------------------------------------
+ * Plans
+ * ------------------------------------------------------------------------ */
+
+/* log2 of the largest power of two (at most 256) dividing the address. */
+static uint8_t align_log2(const void *p)
+{
+    const uintptr_t a = (uintptr_t)p;
+    uint8_t k = 0;
+    while (k < 8 && (a & (((uintptr_t)2 << k) - 1)) == 0) k++;
+    return k;
+}
+
+static uint32_t key_hash(const sv_mm_key *k)
+{
+    const uint8_t *p = (const uint8_t *)k;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof *k; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void plan_release(sv_mm_plan *pl)
+{
+    if (pl->la) sv_blas.cublasLtMatrixLayoutDestroy(pl->la);
+    if (pl->lb) sv_blas.cublasLtMatrixLayoutDestroy(pl->lb);
+    if (pl->lc) sv_blas.cublasLtMatrixLayoutDestroy(pl->lc);
+    if (pl->desc) sv_blas.cublasLtMatmulDescDestroy(pl->desc);
+    memset(pl, 0, sizeof *pl);
+}
+
+void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx)
+{
+    for (int i = 0; i < SV_MM_CACHE_SLOTS; i++)
+        if (ctx->mm[i].used) plan_release(&ctx->mm[i]);
+    ctx->mm_count = 0;
+}
+
+/* Builds the descriptors and asks the heuristic for one algorithm. Any
+ * failure leaves pl->ok = 0 (the caller then uses cublasGemmEx). */
+static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, const void *bias)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->used = 1;
+    pl->key = *k;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    int returned = 0;
+    const int32_t opa = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    /* stored (pre-op) shapes: op(A) is m x k, op(B) is k x n, C is m x n */
+    const uint64_t a_rows = k->ta ? k->k : k->m, a_cols = k->ta ? k->m : k->k;
+    const uint64_t b_rows = k->tb ? k->n : k->k, b_cols = k->tb ? k->k : k->n;
+    const uint64_t ws = ctx->workspace_bytes;
+    const uint32_t al_a = 1u << k->al_a, al_b = 1u << k->al_b, al_c = 1u << k->al_c;
+
+    if (sv_blas.cublasLtMatmulDescCreate(&pl->desc, sv_cuda_compute_type(k->prec), CUDA_R_32F)) return;
+    if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) return;
+    if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)) return;
+    if (k->epi_bias) {
+        const uint32_t epi = CUBLASLT_EPILOGUE_BIAS;
+        if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi))
+            return;
+        if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                           sizeof bias))
+            return;
+    }
+    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->la, CUDA_R_32F, a_rows, a_cols, k->lda)) return;
+    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lb, CUDA_R_32F, b_rows, b_cols, k->ldb)) return;
+    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lc, CUDA_R_32F, (uint64_t)k->m, (uint64_t)k->n, k->ldc)) return;
+    if (sv_blas.cublasLtMatmulPreferenceCreate(&pref)) return;
+    if (!sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) &&
+        !sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a) &&
+        !sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b) &&
+        !sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c) &&
+        !sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c)) {
+        memset(&res, 0, sizeof res);
+        cublasStatus_t s = sv_blas.cublasLtMatmulAlgoGetHeuristic(ctx->lt, pl->desc, pl->la, pl->lb, pl->lc,
+                                                          pl->lc, pref, 1, &res, &returned);
+        if (s == CUBLAS_STATUS_SUCCESS && returned > 0 && res.state == CUBLAS_STATUS_SUCCESS &&
+            res.workspaceSize <= ctx->workspace_bytes) {
+            pl->algo = res.algo;
+            pl->ok = 1;
+        }
+    }
+    sv_blas.cublasLtMatmulPreferenceDestroy(pref);
+}
+
+/* Runs D = alpha op(A) op(B) + beta C (+ bias) through a cached cuBLASLt
+ * plan. Returns 1 when cuBLASLt took the product (a failure is recorded),
+ * 0 when no cuBLASLt algorithm fits this key (nothing was queued). */
+static int lt_matmul(sv_cuda_ctx *ctx, const sv_mm_key *k, const float *A, const float *B,
+                     float *C, const float *bias, float alpha, float beta, const char *op)
+{
+    pthread_mutex_lock(&ctx->mm_lock);
+    sv_mm_plan *pl = NULL, tmp;
+    const uint32_t mask = SV_MM_CACHE_SLOTS - 1;
+    uint32_t i = key_hash(k) & mask;
+    for (uint32_t probe = 0; probe < SV_MM_CACHE_SLOTS; probe++, i = (i + 1) & mask) {
+        sv_mm_plan *s = &ctx->mm[i];
+        if (!s->used) {
+            if (ctx->mm_count < SV_MM_CACHE_SLOTS * 3 / 4) {
+                plan_init(ctx, s, k, bias);
+                ctx->mm_count++;
+                pl = s;
+            }
+            break;
+        }
+        if (!memcmp(&s->key, k, sizeof *k)) {
+            pl = s;
+            break;
+        }
+    }
+    const int temporary = pl == NULL;   /* cache full: a plan for this call only */
+    if (temporary) {
+        plan_init(ctx, &tmp, k, bias);
+        pl = &tmp;
+    }
+    int ran = 0;
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    if (pl->ok) {
+        if (k->epi_bias)
+            s = sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                               sizeof bias);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = sv_blas.cublasLtMatmul(ctx->lt, pl->desc, &alpha, A, pl->la, B, pl->lb, &beta, C, pl->lc, C,
+                               pl->lc, &pl->algo, ctx->workspace, ctx->workspace_bytes, ctx->stream);
+        ran = 1;
+    }
+    if (temporary) plan_release(&tmp);
+    pthread_mutex_unlock(&ctx->mm_lock);
+    if (ran) sv_cublas_ok(ctx, s, op, "cublasLtMatmul");
+    return ran;
+}
+
+/* D = alpha op(A) op(B) + beta C: cuBLASLt, else cublasGemmEx (no bias). */
+static void gemm(sv_cuda_ctx *ctx, const sv_mm_key *k, const float *A, const float *B, float *C,
+                 float alpha, float beta, const char *op)
+{
+    if (lt_matmul(ctx, k, A, B, C, NULL, alpha, beta, op)) return;
+    cublasStatus_t s = sv_blas.cublasGemmEx(ctx->blas, k->ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, k->m, k->n, k->k, &alpha, A,
+                                    CUDA_R_32F, k->lda, B, CUDA_R_32F, k->ldb, &beta, C, CUDA_R_32F,
+                                    k->ldc, sv_cuda_compute_type(k->prec), CUBLAS_GEMM_DEFAULT);
+    sv_cublas_ok(ctx, s, op, "cublasGemmEx");
+}
+
+static sv_mm_key make_key(int m, int n, int k, int lda, int ldb, int ldc, int ta, int tb, int prec,
+                          const void *A, const void *B, const void *C)
+{
+    sv_mm_key key;
+    memset(&key, 0, sizeof key);
+    key.m = m; key.n = n; key.k = k;
+    key.lda = lda; key.ldb = ldb; key.ldc = ldc;
+    key.ta = (uint8_t)ta; key.tb = (uint8_t)tb;
+    key.prec = (uint8_t)prec;
+    key.al_a = align_log2(A); key.al_b = align_log2(B); key.al_c = align_log2(C);
+    return key;
+}
+
+/* ------------------------------------------------------------------------
+ * Kernels: bias broadcast, column sums
+ * ------------------------------------------------------------------------ */
+
+/* out[m,:] = bias (bias NULL: 0) for every row m < M. */
+__global__ void bias_rows_kernel(float *out, const float *bias, int M, int N)
+{
+    for (int m = blockIdx.y; m < M; m += gridDim.y)
+        for (int n = blockIdx.x * blockDim.x + threadIdx.x; n < N; n += gridDim.x * blockDim.x)
+            out[(size_t)m * N + n] = bias ? bias[n] : 0.0f;
+}
+
+#define CS_TX 32       /* columns per block */
+#define CS_TY 8        /* row lanes per block */
+#define CS_ROWS 256    /* rows per chunk (a multiple of CS_TY) */
+
+/* partial[chunk, c] = sum of x[r, c] over the chunk's rows, in a fixed order:
+ * each row lane ty sums rows r0+ty, r0+ty+8, ... then lanes 0..7 in turn. */
+__global__ void colsum_partial_kernel(const float *x, int M, int N, int rows_per_chunk,
+                                      float *partial)
+{
+    __shared__ float sh[CS_TY][CS_TX + 1];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * CS_TX + tx;
+    const long r0 = (long)blockIdx.y * rows_per_chunk;
+    const long r1 = r0 + rows_per_chunk < (long)M ? r0 + rows_per_chunk : (long)M;
+    float acc = 0.0f;
+    if (c < N)
+        for (long r = r0 + ty; r < r1; r += CS_TY) acc += x[(size_t)r * N + c];
+    sh[ty][tx] = acc;
+    __syncthreads();
+    if (ty == 0 && c < N) {
+        float s = sh[0][tx];
+        for (int i = 1; i < CS_TY; i++) s += sh[i][tx];
+        partial[(size_t)blockIdx.y * N + c] = s;
+    }
+}
+
+/* dst[c] += sum over chunks j (in order) of partial[j, c]. */
+__global__ void colsum_final_kernel(const float *partial, int nchunks, int N, float *dst)
+{
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < N; c += gridDim.x * blockDim.x) {
+        float s = 0.0f;
+        for (int j = 0; j < nchunks; j++) s += partial[(size_t)j * N + c];
+        dst[c] += s;
+    }
+}
+
+/* dst[N] += column sums of x[M,N]; deterministic for given M and N. */
+static void colsum_add(sv_cuda_ctx *ctx, float *dst, const float *x, int M, int N, const char *op)
+{
+    int rows_per_chunk = CS_ROWS;
+    long need = ((long)M + 65534) / 65535;          /* keep gridDim.y <= 65535 */
+    if (need > rows_per_chunk) rows_per_chunk = (int)((need + CS_TY - 1) / CS_TY * CS_TY);
+    const int nchunks = (int)(((long)M + rows_per_chunk - 1) / rows_per_chunk);
+    float *partial = (float *)sv_cuda_scratch(ctx, (size_t)nchunks * N * sizeof(float), op, 1);
+    if (!partial) return;
+    dim3 grid((unsigned)((N + CS_TX - 1) / CS_TX), (unsigned)nchunks), block(CS_TX, CS_TY);
+    colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(x, M, N, rows_per_chunk, partial);
+    if (SV_LAUNCH_OK(ctx, op)) {
+        colsum_final_kernel<<<sv_blocks_for(ctx, (size_t)N, 256), 256, 0, ctx->stream>>>(partial, nchunks, N, dst);
+        SV_LAUNCH_OK(ctx, op);
+    }
+    sv_cuda_scratch_free(ctx, partial);
+}
+
+/* ------------------------------------------------------------------------
+ * The ops
+ * ------------------------------------------------------------------------ */
+void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
+                        int M, int K, int N)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0 || N <= 0) return;
+    const int prec = sv_cuda_precision();
+    if (K <= 0) {
+        /* empty reduction: out = bias (or 0) */
+        dim3 grid(sv_min_u((size_t)(N + 255) / 256, 1024), sv_min_u((size_t)M, 65535));
+        bias_rows_kernel<<<grid, 256, 0, ctx->stream>>>(out, bias, M, N);
+        SV_LAUNCH_OK(ctx, "matmul_fwd");
+        return;
+    }
+    /* column-major: out^T[N,M] = (w as K x N)^T . (inp as K x M) */
+    sv_mm_key key = make_key(N, M, K, K, K, N, 1, 0, prec, w, inp, out);
+    if (bias && ((uintptr_t)bias & 15) == 0) {
+        key.epi_bias = 1;
+        if (lt_matmul(ctx, &key, w, inp, out, bias, 1.0f, 0.0f, "matmul_fwd")) return;
+        key.epi_bias = 0;
+    }
+    float beta = 0.0f;
+    if (bias) {
+        dim3 grid(sv_min_u((size_t)(N + 255) / 256, 1024), sv_min_u((size_t)M, 65535));
+        bias_rows_kernel<<<grid, 256, 0, ctx->stream>>>(out, bias, M, N);
+        if (!SV_LAUNCH_OK(ctx, "matmul_fwd")) return;
+        beta = 1.0f;
+    }
+    gemm(ctx, &key, w, inp, out, 1.0f, beta, "matmul_fwd");
+}
+
+void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
+                        const float *inp, const float *w, int M, int K, int N)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0 || N <= 0) return;
+    const int prec = sv_cuda_precision();
+    if (K > 0) {
+        if (dinp) {
+            /* dinp^T[K,M] += (w as K x N) . (dout as N x M) */
+            sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, w, dout, dinp);
+            gemm(ctx, &key, w, dout, dinp, 1.0f, 1.0f, "matmul_bwd (dinp)");
+        }
+        if (dw) {
+            /* dw^T[K,N] += (inp as K x M) . (dout as N x M)^T */
+            sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, inp, dout, dw);
+            gemm(ctx, &key, inp, dout, dw, 1.0f, 1.0f, "matmul_bwd (dw)");
+        }
+    }
+    if (dbias) colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)");
+}

@@ -10,7 +10,8 @@
  *  - Ops may run asynchronously, in call order, on the calling thread's
  *    queue. memcpy_d2h and the ops that return a value (mse_fwd, sumsq)
  *    return only after their result is on the host. memcpy_h2d may return
- *    before the copy is done only if the source stays valid (CUDA: it waits).
+ *    before the copy is done, but never reads the source after it returns
+ *    (CUDA: it copies the source into a pinned staging ring first).
  *  - Forwards overwrite their outputs; backwards ADD into gradient outputs,
  *    and a NULL gradient output is skipped. Shapes are those of cpu/cpu_ops.h.
  *  - Ops do not report errors one by one: a failure (launch, library call,

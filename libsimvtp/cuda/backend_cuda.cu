@@ -219,6 +219,9 @@ static void ctx_destroy(sv_cuda_ctx *ctx)
         cudaStreamSynchronize(ctx->stream);
         cudaStreamDestroy(ctx->stream);
     }
+    if (ctx->stage_done) cudaEventDestroy(ctx->stage_done);
+    if (ctx->stage) cudaFreeHost(ctx->stage);
+    pthread_mutex_destroy(&ctx->stage_lock);
     if (ctx->pool) cudaMemPoolDestroy(ctx->pool);
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->mm_lock);
@@ -236,6 +239,7 @@ static int ctx_create(int device, sv_cuda_ctx **out)
     ctx->device = device;
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->mm_lock, NULL);
+    pthread_mutex_init(&ctx->stage_lock, NULL);
     cudaError_t e;
     cublasStatus_t s;
     const char *what = "";
@@ -274,6 +278,17 @@ static int ctx_create(int device, sv_cuda_ctx **out)
     CTX_TRY_BLAS(sv_blas.cublasSetPointerMode(ctx->blas, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
     /* Default math mode: with CUBLAS_COMPUTE_32F no TF32 is used. */
     CTX_TRY_BLAS(sv_blas.cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    /* Optional: without pinned staging, uploads wait for the stream. */
+    if (cudaHostAlloc((void **)&ctx->stage, SV_CUDA_STAGE_BYTES, cudaHostAllocDefault) == cudaSuccess &&
+        cudaEventCreateWithFlags(&ctx->stage_done, cudaEventDisableTiming) == cudaSuccess) {
+        ctx->stage_bytes = SV_CUDA_STAGE_BYTES;
+    } else {
+        (void)cudaGetLastError();
+        if (ctx->stage) cudaFreeHost(ctx->stage);
+        ctx->stage = NULL;
+        ctx->stage_done = NULL;
+        (void)cudaGetLastError();
+    }
 #undef CTX_TRY_CUDA
 #undef CTX_TRY_BLAS
     *out = ctx;
@@ -386,11 +401,36 @@ static void cuda_free(void *p)
     sv_cuda_ok(ctx, cudaFreeAsync(p, ctx->stream), "free", "cudaFreeAsync");
 }
 
+/* Queues the upload from the pinned ring; 0 when it does not fit there (the
+ * caller then copies directly and waits). */
+static int staged_h2d(sv_cuda_ctx *ctx, void *dst, const void *host_src, size_t bytes)
+{
+    if (!ctx->stage || bytes > ctx->stage_bytes / 2) return 0;
+    pthread_mutex_lock(&ctx->stage_lock);
+    if (ctx->stage_pos + bytes > ctx->stage_bytes) {
+        /* wrap: every copy out of the ring was queued before stage_done */
+        if (!sv_cuda_ok(ctx, cudaEventSynchronize(ctx->stage_done), "memcpy_h2d", "cudaEventSynchronize")) {
+            pthread_mutex_unlock(&ctx->stage_lock);
+            return 0;
+        }
+        ctx->stage_pos = 0;
+    }
+    char *slot = ctx->stage + ctx->stage_pos;
+    memcpy(slot, host_src, bytes);
+    if (sv_cuda_ok(ctx, cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, ctx->stream),
+                   "memcpy_h2d", "cudaMemcpyAsync"))
+        sv_cuda_ok(ctx, cudaEventRecord(ctx->stage_done, ctx->stream), "memcpy_h2d", "cudaEventRecord");
+    ctx->stage_pos += (bytes + 255) & ~(size_t)255;
+    pthread_mutex_unlock(&ctx->stage_lock);
+    return 1;
+}
+
 static void cuda_memcpy_h2d(void *dst, const void *host_src, size_t bytes)
 {
     if (!bytes) return;
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx) return;
+    if (staged_h2d(ctx, dst, host_src, bytes)) return;
     if (sv_cuda_ok(ctx, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx->stream),
                    "memcpy_h2d", "cudaMemcpyAsync"))
         /* the host source may be freed as soon as we return */

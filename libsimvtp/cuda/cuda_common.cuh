@@ -27,6 +27,7 @@ extern "C" {
 
 #define SV_CUDA_MAX_DEVICES 64
 #define SV_CUDA_WORKSPACE_BYTES ((size_t)32 << 20) /* cuBLASLt / cuBLAS workspace per context */
+#define SV_CUDA_STAGE_BYTES ((size_t)128 << 20)   /* pinned upload ring per context */
 #define SV_MM_CACHE_SLOTS 512                      /* matmul plans per context (open addressing) */
 
 /* ------------------------------------------------------------------------
@@ -69,6 +70,14 @@ typedef struct sv_cuda_ctx {
     size_t workspace_bytes;
     pthread_mutex_t lock;        /* guards err and err_msg                         */
     pthread_mutex_t mm_lock;     /* guards mm[] and the cuBLASLt descriptor edits  */
+    /* Upload staging: a pinned host ring. memcpy_h2d copies the source into
+     * it and queues the DMA from there, so it returns without waiting for
+     * the stream; the ring is reused only after the copy recorded last has
+     * completed (stage_done). NULL when pinned memory was not available. */
+    pthread_mutex_t stage_lock;
+    char *stage;
+    size_t stage_bytes, stage_pos;
+    cudaEvent_t stage_done;
     int err;                     /* first failure since the last finish (0: none) */
     char err_msg[900];
     int mm_count;

@@ -90,9 +90,15 @@ int simvtp_model_create_retrieval(const simvtp_model *pre, const simvtp_model_pa
     int rc = sv_model_init_weights(m, p->seed); /* fc_norm: 1/0; the rest is overwritten */
     /* the pretrained weights reach m through the host (the two models may
      * live on different backends) */
+    if (!rc) rc = pre->be->activate(pre->be);
     float *src_host = rc ? NULL : sv_host_get(pre->be, pre->params, pre->nparams);
     if (!rc && !src_host) rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory copying the pretrained weights");
     if (rc) {
+        simvtp_model_free(m);
+        return rc;
+    }
+    if ((rc = m->be->activate(m->be))) {
+        sv_host_drop(pre->be, pre->params, src_host);
         simvtp_model_free(m);
         return rc;
     }

@@ -339,7 +339,8 @@ static int evaluate(run *r)
     p.num_crops = (int)o->num_crops;
     p.batch = (int)o->eval_batch;
     p.threads = (int)o->workers;
-    p.max_text_len = r->cfg.max_text_len;
+    /* captions padded to 32 tokens (capped at the model's), as simvtp-retrieve does by
+     * default, so that the two tools print the same table */
     p.progress = eval_progress;
     p.progress_user = r;
     r->eval_last_print = 0;

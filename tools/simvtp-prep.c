@@ -237,6 +237,11 @@ static int run_prep(const options *o)
     simvtp_prep_report rep = {sizeof rep};
     rc = simvtp_prep_shards(d, o->out, &p, &rep);
     double dt = tk_now() - t0;
+    /* read the detail before any other library call clears it */
+    if (rc && rc != SIMVTP_ERR_ABORTED) {
+        simvtp_dataset_free(d);
+        return tk_lib_fail("prep", rc);
+    }
     int total = simvtp_dataset_size(d);
     simvtp_dataset_free(d);
     if (rc == SIMVTP_ERR_ABORTED) {

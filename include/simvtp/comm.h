@@ -59,6 +59,17 @@ SIMVTP_API int simvtp_comm_size(const simvtp_comm *c);
 SIMVTP_API int simvtp_comm_barrier(simvtp_comm *c);
 SIMVTP_API int simvtp_comm_allreduce_sum(simvtp_comm *c, float *data, size_t n);
 
+/* The contrastive loss (VTC) over the global batch: when on, every rank's
+ * texts are compared with the videos of all ranks and every rank's videos
+ * with the texts of all ranks (an all-gather of the normalized features in
+ * simvtp_train_step, and a sum of their gradients), so W ranks of B clips
+ * train as one process on W*B clips would; off (the default), each rank's
+ * loss uses its own B clips as negatives, like the released code. Every rank
+ * must set the same value. Host-memory models with local and MPI
+ * communicators (SIMVTP_ERR_UNSUPPORTED for NCCL for now, and at the train
+ * step for a model in device memory). Not a collective. */
+SIMVTP_API int simvtp_comm_set_global_contrastive(simvtp_comm *c, int on);
+
 /* Frees the communicator (not a collective); accepts NULL. Free it after
  * every optimizer that uses it, or detach it first (set_comm(o, NULL)). */
 SIMVTP_API void simvtp_comm_free(simvtp_comm *c);

@@ -69,6 +69,8 @@ struct simvtp_model {
     sv_block *block_mem;   /* storage for the sv_block arrays of w and g */
     float *pe_enc;         /* [N, enc_width] sin-cos table              */
     float *pe_dec;         /* [N, dec_width] (used by pretraining)      */
+    struct simvtp_comm *vtc_comm; /* set during simvtp_train_step when the VTC loss
+                                     spans the global batch; NULL: this rank's batch */
 };
 
 /* params.c: build the table for (kind, cfg), allocate, bind views. */

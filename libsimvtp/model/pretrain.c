@@ -179,7 +179,8 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->meanpool_fwd(vfeat, pv.out, NULL, B, Nv, D);
     be->meanpool_fwd(tfeat, pt.out, tpool_valid, B, L, D);
     sv_vtc_acts vtc_a;
-    NOMEM_IF(sv_vtc_forward(be, &vtc_a, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature));
+    if ((rc = sv_vtc_forward_global(be, &vtc_a, &a, &h, m->vtc_comm, tfeat, vfeat, B, D,
+                                    c->vtc_temperature))) goto done;
 
     /* 8. VTM: positives are the joint pass; negatives pair text i with video neg[i] */
     int32_t *neg = SV_AI(&h, B), *vlab = SV_AI(&h, 2 * (size_t)B), *nsrc = SV_AI(&h, (size_t)B * Nv);
@@ -187,7 +188,11 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     float *Jn = SV_AF(&a, (size_t)B * S * D), *pool = SV_AF(&a, 2 * (size_t)B * D);
     float *vlog = SV_AF(&a, 4 * (size_t)B), *vprob = SV_AF(&a, 4 * (size_t)B), *vloss = SV_AF(&a, 2 * (size_t)B);
     NOMEM_IF(a.failed || h.failed);
-    if (c->vtm_hard_negatives) be->memcpy_d2h(sim_h, vtc_a.sim, (size_t)B * B * sizeof(float));
+    if (c->vtm_hard_negatives) /* this rank's block of the text x video similarities */
+        for (int i = 0; i < B; i++)
+            be->memcpy_d2h(sim_h + (size_t)i * B,
+                           vtc_a.sim + (size_t)i * vtc_a.W * B + (size_t)vtc_a.r * B,
+                           (size_t)B * sizeof(float));
     draw_negatives(&rng, B, c->vtm_hard_negatives, sim_h, neg);
     for (int i = 0; i < B * Nv; i++) nsrc[i] = neg[i / Nv] * Nv + i % Nv;
     for (int i = 0; i < 2 * B; i++) vlab[i] = i < B;
@@ -262,7 +267,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         float *dvf = SV_AF(&a, (size_t)B * D), *dtf = SV_AF(&a, (size_t)B * D);
         float *dOv = SV_AF(&a, (size_t)B * Nv * D), *dOt = SV_AF(&a, (size_t)B * L * D);
         NOMEM_IF(a.failed);
-        NOMEM_IF(sv_vtc_backward(be, &vtc_a, tfeat, vfeat, gs, dtf, dvf));
+        if ((rc = sv_vtc_backward(be, &vtc_a, tfeat, vfeat, gs, dtf, dvf))) goto done;
         be->meanpool_bwd(dOv, dvf, NULL, B, Nv, D);
         be->meanpool_bwd(dOt, dtf, tpool_valid, B, L, D);
         if ((rc = sv_enc_backward(be, &pv, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,

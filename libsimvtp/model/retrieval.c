@@ -106,7 +106,8 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     be->layernorm_fwd(vfeat, vm, vr, vpool, w->vfc_w, w->vfc_b, B, D, c->ln_eps);
     be->layernorm_fwd(tfeat, tm, tr, tpool, w->tfc_w, w->tfc_b, B, D, c->ln_eps);
     sv_vtc_acts va;
-    NOMEM_IF(sv_vtc_forward(be, &va, &a, &h, tfeat, vfeat, B, D, c->vtc_temperature));
+    if ((rc = sv_vtc_forward_global(be, &va, &a, &h, m->vtc_comm, tfeat, vfeat, B, D,
+                                    c->vtc_temperature))) goto done;
     if (trace) {
         sv_trace_fill_pretrain(trace, B, L, N, N, NULL, NULL, ids, labels, ta.dropmask_host, D, NULL);
         if (training && trace->B) sv_trace_fill_droppath(trace, dpv, dpt, (size_t)depth * 2 * B);
@@ -119,7 +120,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     float *dOv = SV_AF(&a, (size_t)B * N * D), *dOt = SV_AF(&a, (size_t)B * L * D);
     float *dEv = SV_AF(&a, (size_t)B * N * D), *dT = SV_AF(&a, (size_t)B * L * D);
     NOMEM_IF(a.failed);
-    NOMEM_IF(sv_vtc_backward(be, &va, tfeat, vfeat, gs, dtf, dvf));
+    if ((rc = sv_vtc_backward(be, &va, tfeat, vfeat, gs, dtf, dvf))) goto done;
     be->layernorm_bwd(dvp, g->vfc_w, g->vfc_b, dvf, vpool, w->vfc_w, vm, vr, B, D);
     be->layernorm_bwd(dtp, g->tfc_w, g->tfc_b, dtf, tpool, w->tfc_w, tm, tr, B, D);
     be->meanpool_bwd(dOv, dvp, NULL, B, N, D);

@@ -38,6 +38,19 @@ int simvtp_comm_allreduce_sum(simvtp_comm *c, float *data, size_t n)
     return c->ops->allreduce_sum(c, data, n);
 }
 
+int simvtp_comm_set_global_contrastive(simvtp_comm *c, int on)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(c, "simvtp_comm_set_global_contrastive: communicator is NULL");
+    SV_CHECK_ARG(on == 0 || on == 1, "simvtp_comm_set_global_contrastive: on must be 0 or 1 (got %d)", on);
+    if (on && !c->ops->allgather)
+        return sv_fail(SIMVTP_ERR_UNSUPPORTED,
+                       "the global-batch contrastive loss is not implemented for %s communicators yet "
+                       "(local and MPI are)", c->ops->name);
+    c->global_vtc = on;
+    return SIMVTP_OK;
+}
+
 int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c)
 {
     sv_clear_error();

@@ -22,6 +22,10 @@ typedef struct sv_comm_ops {
      * chunks of c->chunk). */
     int (*allreduce_sum)(simvtp_comm *c, float *data, size_t n);
     int (*barrier)(simvtp_comm *c);
+    /* recv[size*n] = the n floats of send of every rank, in rank order
+     * (host memory); NULL where not implemented (NCCL: device memory only,
+     * not yet). Used by the global-batch contrastive loss. */
+    int (*allgather)(simvtp_comm *c, const float *send, float *recv, size_t n);
     void (*destroy)(simvtp_comm *c);                    /* frees c (not c->stage) */
 } sv_comm_ops;
 
@@ -32,6 +36,7 @@ struct simvtp_comm {
     size_t chunk;   /* floats per collective call (MPI counts are int); tests may lower it */
     float *stage;   /* host staging buffer of sv_comm_reduce_staged (stage_n floats), */
     size_t stage_n; /* kept between updates; freed by simvtp_comm_free             */
+    int global_vtc; /* simvtp_comm_set_global_contrastive                          */
 };
 
 /* Default chunk: 2^24 floats (64 MiB) per MPI_Allreduce. */

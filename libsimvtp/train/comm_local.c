@@ -1,5 +1,6 @@
 /* train/comm_local.c — the world of one rank: collectives are no-ops. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/status_internal.h"
 #include "train/comm_internal.h"
@@ -16,6 +17,13 @@ static int local_barrier(simvtp_comm *c)
     return SIMVTP_OK;
 }
 
+static int local_allgather(simvtp_comm *c, const float *send, float *recv, size_t n)
+{
+    (void)c;
+    if (n && recv != send) memmove(recv, send, n * sizeof(float));
+    return SIMVTP_OK;
+}
+
 static void local_destroy(simvtp_comm *c) { free(c); }
 
 /* device_memory: the sum over one rank touches no data, wherever it lives. */
@@ -24,6 +32,7 @@ static const sv_comm_ops local_ops = {
     .device_memory = 1,
     .allreduce_sum = local_allreduce_sum,
     .barrier = local_barrier,
+    .allgather = local_allgather,
     .destroy = local_destroy,
 };
 

@@ -48,6 +48,14 @@ static int mpi_allreduce_sum(simvtp_comm *c, float *data, size_t n)
     return SIMVTP_OK;
 }
 
+static int mpi_allgather(simvtp_comm *c, const float *send, float *recv, size_t n)
+{
+    if (n > (size_t)INT_MAX)
+        return sv_fail(SIMVTP_ERR_INVALID_ARG, "MPI all-gather of %zu floats per rank: more than INT_MAX", n);
+    int rc = MPI_Allgather(send, (int)n, MPI_FLOAT, recv, (int)n, MPI_FLOAT, ((sv_comm_mpi *)c)->comm);
+    return rc == MPI_SUCCESS ? SIMVTP_OK : mpi_fail(rc, "MPI_Allgather");
+}
+
 static int mpi_barrier(simvtp_comm *c)
 {
     int rc = MPI_Barrier(((sv_comm_mpi *)c)->comm);
@@ -70,6 +78,7 @@ static const sv_comm_ops mpi_ops = {
     .device_memory = 0,
     .allreduce_sum = mpi_allreduce_sum,
     .barrier = mpi_barrier,
+    .allgather = mpi_allgather,
     .destroy = mpi_destroy,
 };
 

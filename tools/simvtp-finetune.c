@@ -164,12 +164,7 @@ static int copy_weights(const simvtp_model *src, simvtp_model *dst)
 /* Model parameters from the flags: seed, threads, backend. */
 static const simvtp_model_params *model_params(const options *o)
 {
-    static simvtp_model_params mp;
-    simvtp_model_default_params(&mp);
-    mp.seed = o->seed;
-    mp.threads = (int)o->threads;
-    if (o->backend) mp.backend = o->backend;
-    return &mp;
+    return tr_model_params(o->seed, o->threads, o->backend);
 }
 
 static int setup_model(run *r, const unsigned char *given)

@@ -172,12 +172,7 @@ static int next_batch(run *r, simvtp_batch *b)
 /* Model parameters from the flags: seed, threads, backend. */
 static const simvtp_model_params *model_params(const options *o)
 {
-    static simvtp_model_params mp;
-    simvtp_model_default_params(&mp);
-    mp.seed = o->seed;
-    mp.threads = (int)o->threads;
-    if (o->backend) mp.backend = o->backend;
-    return &mp;
+    return tr_model_params(o->seed, o->threads, o->backend);
 }
 
 /* The model config: a resumed run's comes from its checkpoint (a --preset or

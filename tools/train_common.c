@@ -530,6 +530,16 @@ int tr_ckpt_present(const char *dir)
            tk_file_exists(p.state_new);
 }
 
+const simvtp_model_params *tr_model_params(uint64_t seed, long threads, const char *backend)
+{
+    static simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    mp.seed = seed;
+    mp.threads = (int)threads;
+    if (backend) mp.backend = backend;
+    return &mp;
+}
+
 void tr_set_threads(long n)
 {
     if (n > 0) omp_set_num_threads((int)n);

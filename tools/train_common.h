@@ -96,6 +96,9 @@ int tr_path(char *buf, const char *dir, const char *name);
 /* ---- threads ---------------------------------------------------------- */
 
 void tr_set_threads(long n); /* OpenMP threads of the calling thread; 0 = leave */
+/* Model parameters from the flags (seed, --threads, --backend or NULL for
+ * the default); the struct is static: use it before the next call. */
+const simvtp_model_params *tr_model_params(uint64_t seed, long threads, const char *backend);
 
 /* ---- metrics ---------------------------------------------------------- */
 

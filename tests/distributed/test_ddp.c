@@ -49,20 +49,7 @@ int main(void)
 #define L 7
 #define NLOSS 5
 
-static int g_rank = 0;
-
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "rank %d: %s:%d: check failed: %s: ", g_rank, __FILE__,   \
-                    __LINE__, #cond);                                                 \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fprintf(stderr, " [%s]\n", simvtp_last_error());                         \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                             \
-        }                                                                             \
-    } while (0)
-#define CHECK_OK(expr) \
-    do { int rc_ = (expr); CHECK(rc_ == SIMVTP_OK, "%s returned %s", #expr, simvtp_strerror(rc_)); } while (0)
+#include "mpi_check.h"
 
 static double now(void)
 {

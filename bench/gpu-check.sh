@@ -12,8 +12,9 @@
 #      -Dtests=false -Dtools=false (no Debian -dev packages needed; NCCL optional: a second
 #      try with -Dnccl=disabled if the first setup fails), then ninja
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
-#   4. bench_step: vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then
-#      briefly on cuda:0:fp32
+#   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); bench_step:
+#      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
+#      cuda:0:fp32
 #   5. bench/torch_step_gpu.py: the same steps in PyTorch (eager fp32, eager bf16 autocast +
 #      SDPA, torch.compile of the bf16 blocks)
 #   6. the table: tests, clips/s, TFLOP/s (model FLOPs, bench_step.c sv_step_flops), MFU
@@ -151,6 +152,12 @@ bench() { # NAME CAP RESERVE ARGS...
     run_stage "bench_step $name" "$cap" "$reserve" "$LOGS/bench.log" "$BENCH" --preset vit-b --batch "$BATCH" "$@"
     [ $RC -eq 0 ] || OVERALL=1
 }
+OPS_RC=125
+if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/bench/bench_ops" ]; then
+    # per-op times at the step's shapes (bf16 table), before the whole steps
+    run_stage "bench_ops cuda:0" 60 200 "$LOGS/bench.log" "$BUILD/bench/bench_ops" --backend cuda:0 --reps 10
+    OPS_RC=$RC
+fi
 if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     bench "cuda:0 pretrain" 90 120 --backend cuda:0 --steps "$STEPS" --warmup 3 --peak-tflops "$PEAK_BF16"
     bench "cuda:0 finetune" 90 100 --backend cuda:0 --steps "$((STEPS / 2 > 3 ? STEPS / 2 : 3))" --warmup 2 \
@@ -178,6 +185,11 @@ else # TABLE_ONLY
 fi
 
 # ------------------------------------------------------------------ 6. the table
+if grep -q '^OP ' "$LOGS/bench.log" 2>/dev/null; then
+    echo
+    echo "per-op times, cuda:0 (bench/bench_ops.c, vit-b step shapes; bench_ops exit ${OPS_RC:-?}):"
+    grep '^OP ' "$LOGS/bench.log" | cut -c4-
+fi
 # kv LINE KEY: the value of KEY=... in a RESULT line
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 <= 0 || a + 0 <= 0) print "-"; else printf "%.2f", a / b }'; }

@@ -3,7 +3,8 @@
  * back to the kernel at once, so every step paid again for fresh zero pages
  * (about a quarter of a pretraining step's CPU time). Freed blocks are kept
  * here by exact size and zero-filled when reused. At most SIMVTP_CPU_CACHE_MB
- * (environment, MiB; default 8192, 0 disables) are kept. Thread-safe. */
+ * (environment, MiB; default 1024, 0 disables) are kept; a block that would
+ * pass the limit is freed at once. Thread-safe. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,8 +29,8 @@ static size_t cache_limit(void)
     if (limit == (size_t)-1) {
         const char *e = getenv("SIMVTP_CPU_CACHE_MB");
         char *end;
-        unsigned long long mb = e ? strtoull(e, &end, 10) : 8192;
-        if (e && (*end || end == e)) mb = 8192;
+        unsigned long long mb = e ? strtoull(e, &end, 10) : 1024;
+        if (e && (*end || end == e)) mb = 1024;
         limit = mb > (SIZE_MAX >> 21) ? SIZE_MAX : (size_t)mb << 20;
     }
     return limit;

@@ -25,7 +25,7 @@
 #   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
 #   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1;
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
-# Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log bench.log torch.log table.txt
+# Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
 # testlog.json — at most 8 files, as the device tool brings back.
 # Exit status: 0 when every stage passed, else 1 (the table is printed either way).
 set -u
@@ -142,6 +142,12 @@ if [ $BUILD_RC -eq 0 ] && [ "${SKIP_TESTS:-0}" != 1 ]; then
     TESTS_RC=$RC
     cp "$BUILD/meson-logs/testlog.json" "$LOGS/testlog.json" 2>/dev/null
     [ $TESTS_RC -eq 0 ] || OVERALL=1
+    # a failing op test: run it once more under compute-sanitizer (out-of-bounds accesses,
+    # uninitialized reads) so the one run tells a wrong mapping from a memory error
+    if [ $TESTS_RC -ne 0 ] && command -v compute-sanitizer >/dev/null 2>&1; then
+        run_stage "compute-sanitizer cuda-ops" 60 150 "$LOGS/sanitizer.log" compute-sanitizer \
+            --tool memcheck --print-limit 20 --error-exitcode 3 "$BUILD/tests/cuda/test_cuda_ops"
+    fi
 fi
 
 # ------------------------------------------------------------------ 4. libsimvtp step benchmarks

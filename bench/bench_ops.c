@@ -104,12 +104,12 @@ static void bench_matmul(const char *name, int M, int K, int N)
 
 typedef struct at { int B, N, H, hd; float *qkv, *out, *att, *dout, *dqkv; uint8_t *valid; } at;
 static void at_fwd(void *p) { at *a = p; be->attention_fwd(a->out, a->att, a->qkv, a->valid, a->B, a->N, a->H, a->hd); }
-static void at_bwd(void *p) { at *a = p; be->attention_bwd(a->dqkv, a->dout, a->qkv, a->att, a->valid, a->B, a->N, a->H, a->hd); }
+static void at_bwd(void *p) { at *a = p; be->attention_bwd(a->dqkv, a->dout, a->qkv, a->out, a->att, a->valid, a->B, a->N, a->H, a->hd); }
 
 static void bench_attention(const char *name, int B, int N, int H, int hd)
 {
     const size_t C = (size_t)H * hd, R = (size_t)B * N;
-    at a = {B, N, H, hd, rnd(R * 3 * C), rnd(R * C), rnd(be->attention_saved(B, N, H)), rnd(R * C),
+    at a = {B, N, H, hd, rnd(R * 3 * C), rnd(R * C), rnd(be->attention_saved(B, N, H, hd)), rnd(R * C),
             rnd(R * 3 * C), NULL};
     char shape[64], n2[48];
     snprintf(shape, sizeof shape, "B%d N%d H%d hd%d", B, N, H, hd);

@@ -26,7 +26,7 @@
 #   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1;
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
 # Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
-# testlog.json — at most 8 files, as the device tool brings back.
+# profile.txt profile.csv.gz — at most 8 files, as the device tool brings back.
 # Exit status: 0 when every stage passed, else 1 (the table is printed either way).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -140,7 +140,6 @@ if [ $BUILD_RC -eq 0 ] && [ "${SKIP_TESTS:-0}" != 1 ]; then
     run_stage "meson test --suite cuda" 180 140 "$LOGS/tests.log" \
         "${MESON[@]}" test -C "$BUILD" --suite cuda --no-rebuild --print-errorlogs --verbose
     TESTS_RC=$RC
-    cp "$BUILD/meson-logs/testlog.json" "$LOGS/testlog.json" 2>/dev/null
     [ $TESTS_RC -eq 0 ] || OVERALL=1
     # a failing op test: run it once more under compute-sanitizer (out-of-bounds accesses,
     # uninitialized reads) so the one run tells a wrong mapping from a memory error
@@ -173,6 +172,18 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
         --finetune
 fi
 
+# ------------------------------------------------------------------ 4b. kernel profile
+# PROFILE=1: one bf16 pretraining step (no warm-up: the model's set-up kernels count too)
+# under Nsight Compute, one metric (each kernel's duration, replayed alone: launch gaps are
+# not counted), summed per kernel name by bench/ncu_summary.py
+if [ "${PROFILE:-0}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && command -v ncu >/dev/null 2>&1; then
+    run_stage "ncu bench_step cuda:0 pretrain" 120 100 "$LOGS/bench.log" sh -c \
+        "ncu --csv --clock-control none --metrics gpu__time_duration.sum $BENCH --preset vit-b --batch $BATCH \
+         --backend cuda:0 --steps 1 --warmup 0 >'$LOGS/profile.csv' 2>&1"
+    "$PYTHON" bench/ncu_summary.py --steps 1 --top 30 "$LOGS/profile.csv" >"$LOGS/profile.txt" 2>&1
+    gzip -f "$LOGS/profile.csv"
+fi
+
 # ------------------------------------------------------------------ 5. PyTorch
 TORCH_RC=125
 if [ "${SKIP_TORCH:-0}" != 1 ]; then
@@ -191,6 +202,10 @@ else # TABLE_ONLY
 fi
 
 # ------------------------------------------------------------------ 6. the table
+if [ -s "$LOGS/profile.txt" ]; then
+    echo; echo "kernel profile, cuda:0 pretrain (ncu, per step; bench/ncu_summary.py):"
+    head -24 "$LOGS/profile.txt"
+fi
 if grep -q '^OP ' "$LOGS/bench.log" 2>/dev/null; then
     echo
     echo "per-op times, cuda:0 (bench/bench_ops.c, vit-b step shapes; bench_ops exit ${OPS_RC:-?}):"

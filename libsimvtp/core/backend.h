@@ -105,12 +105,14 @@ typedef struct sv_backend {
     void (*gelu_fwd)(float *out, const float *inp, size_t n);
     void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n);
     /* Floats of the state one attention forward saves for its backward
-     * ("att" below): the CPU keeps the probabilities, B*H*N*N. */
-    size_t (*attention_saved)(int B, int N, int H);
+     * ("att" below): the CPU keeps the probabilities, B*H*N*N; a fused
+     * (flash) kernel only per-row statistics, B*H*N. The backward also gets
+     * the forward's output `out` (unchanged since). */
+    size_t (*attention_saved)(int B, int N, int H, int hd);
     int (*attention_fwd)(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                          int B, int N, int H, int hd);
-    int (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *att,
-                         const uint8_t *keyvalid, int B, int N, int H, int hd);
+    int (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *out,
+                         const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
     void (*softmax_ce_fwd)(float *losses, float *probs, const float *logits,
                            const int32_t *targets, int M, int V);
     void (*softmax_ce_bwd)(float *dlogits, const float *probs, const int32_t *targets,

@@ -18,12 +18,17 @@ static void cpu_zero(void *p, size_t bytes)
     if (bytes) memset(p, 0, bytes);
 }
 static void cpu_add_to(float *y, const float *x, size_t n) { cpu_add_inplace(y, x, n); }
-static size_t cpu_attention_saved(int B, int N, int H) { return (size_t)B * H * N * N; }
+static size_t cpu_attention_saved(int B, int N, int H, int hd)
+{
+    (void)hd;
+    return (size_t)B * H * N * N;
+}
 static int cpu_attention_bwd_masked(float *dqkv, const float *dout, const float *qkv,
-                                    const float *att, const uint8_t *keyvalid, int B, int N,
-                                    int H, int hd)
+                                    const float *out, const float *att, const uint8_t *keyvalid,
+                                    int B, int N, int H, int hd)
 {
     (void)keyvalid; /* the saved probabilities already hold the mask */
+    (void)out;
     return cpu_attention_bwd(dqkv, dout, qkv, att, B, N, H, hd);
 }
 

@@ -12,8 +12,13 @@
  * Every product reads q/k/v/dq/dk/dv in place through leading dimension
  * 3*H*hd. Row-major products are issued as their column-major transposes
  * (gemm_rm). The per-head loop keeps each batch's matrices disjoint and
- * contiguous in their sample. Planned: a flash-attention kernel that never
- * stores P (attention_saved would then return the row statistics only). */
+ * contiguous in their sample. This is the fp32 table's attention (parity
+ * mode) and the bf16 table's for head dims the fused kernels of
+ * cuda/flash_attention.cu do not cover (or with SIMVTP_CUDA_ATTENTION=gemm);
+ * the bf16 entry points at the end choose. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cuda/cuda_ops.cuh"
 
 /* Row-major, strided-batched: C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C
@@ -90,8 +95,9 @@ static unsigned warp_row_blocks(const sv_cuda_ctx *ctx, size_t rows)
     return sv_min_u((rows + ATT_WARPS - 1) / ATT_WARPS, (size_t)ctx->sm_count * 32);
 }
 
-size_t sv_cuda_attention_saved(int B, int N, int H)
+size_t sv_cuda_attention_saved(int B, int N, int H, int hd)
 {
+    (void)hd;
     if (B <= 0 || N <= 0 || H <= 0) return 0;
     return (size_t)B * H * N * N;
 }
@@ -134,10 +140,11 @@ int sv_cuda_attention_fwd(float *out, float *att, const float *qkv, const uint8_
     return 0;
 }
 
-int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
-                          const uint8_t *keyvalid, int B, int N, int H, int hd)
+int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
+                          const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd)
 {
     (void)keyvalid; /* the saved probabilities already hold the mask */
+    (void)out;
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || !dqkv || B <= 0 || N <= 0 || H <= 0 || hd <= 0) return 0;
     const int prec = sv_cuda_precision();
@@ -177,4 +184,54 @@ int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, cons
     }
     sv_cuda_scratch_free(ctx, dS);
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The bf16 table: fused kernels where they apply. The choice depends on hd
+ * and the environment only, so attention_saved, fwd and bwd always agree.
+ * ------------------------------------------------------------------------ */
+static int use_flash(int hd)
+{
+    static int mode = -1; /* -1 unread, 0 off (SIMVTP_CUDA_ATTENTION=gemm), 1 on */
+    if (mode < 0) {
+        const char *e = getenv("SIMVTP_CUDA_ATTENTION");
+        mode = (e && !strcmp(e, "gemm")) ? 0 : 1;
+    }
+    return mode && sv_cuda_flash_supported(hd);
+}
+
+static int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+
+size_t sv_cuda_attention_saved_bf16(int B, int N, int H, int hd)
+{
+    if (B <= 0 || N <= 0 || H <= 0) return 0;
+    return use_flash(hd) ? sv_cuda_flash_saved(B, N, H) : sv_cuda_attention_saved(B, N, H, hd);
+}
+
+int sv_cuda_attention_fwd_bf16(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
+                               int B, int N, int H, int hd)
+{
+    if (!use_flash(hd)) return sv_cuda_attention_fwd(out, att, qkv, keyvalid, B, N, H, hd);
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (ctx && !(aligned16(out) && aligned16(qkv))) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INVALID_ARG,
+                     "attention_fwd: the fused kernel needs 16-byte aligned qkv and out");
+        return 0;
+    }
+    return sv_cuda_flash_fwd(out, att, qkv, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv, const float *out,
+                               const float *att, const uint8_t *keyvalid, int B, int N, int H,
+                               int hd)
+{
+    if (!use_flash(hd))
+        return sv_cuda_attention_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (ctx && !(aligned16(dqkv) && aligned16(dout) && aligned16(qkv) && aligned16(out))) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INVALID_ARG,
+                     "attention_bwd: the fused kernel needs 16-byte aligned dqkv, dout, qkv and out");
+        return 0;
+    }
+    return sv_cuda_flash_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
 }

@@ -510,9 +510,10 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     t->layernorm_bwd = sv_cuda_layernorm_bwd;
     t->gelu_fwd = sv_cuda_gelu_fwd;
     t->gelu_bwd = sv_cuda_gelu_bwd;
-    t->attention_saved = sv_cuda_attention_saved;
-    t->attention_fwd = sv_cuda_attention_fwd;
-    t->attention_bwd = sv_cuda_attention_bwd;
+    const int bf16 = precision == SV_PRECISION_BF16;
+    t->attention_saved = bf16 ? sv_cuda_attention_saved_bf16 : sv_cuda_attention_saved;
+    t->attention_fwd = bf16 ? sv_cuda_attention_fwd_bf16 : sv_cuda_attention_fwd;
+    t->attention_bwd = bf16 ? sv_cuda_attention_bwd_bf16 : sv_cuda_attention_bwd;
     t->softmax_ce_fwd = sv_cuda_softmax_ce_fwd;
     t->softmax_ce_bwd = sv_cuda_softmax_ce_bwd;
     t->meanpool_fwd = sv_cuda_meanpool_fwd;

@@ -48,11 +48,26 @@ void sv_cuda_gelu_fwd(float *out, const float *inp, size_t n);
 void sv_cuda_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* attention.cu */
-size_t sv_cuda_attention_saved(int B, int N, int H);
+size_t sv_cuda_attention_saved(int B, int N, int H, int hd);
 int sv_cuda_attention_fwd(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                           int B, int N, int H, int hd);
-int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
-                          const uint8_t *keyvalid, int B, int N, int H, int hd);
+int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
+                          const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
+/* the bf16 table's entries: flash_attention.cu where it applies, else the above */
+size_t sv_cuda_attention_saved_bf16(int B, int N, int H, int hd);
+int sv_cuda_attention_fwd_bf16(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
+                               int B, int N, int H, int hd);
+int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv, const float *out,
+                               const float *att, const uint8_t *keyvalid, int B, int N, int H,
+                               int hd);
+
+/* flash_attention.cu (bf16 inputs, head dims 32 and 64; saved: lse[B,H,N]) */
+int sv_cuda_flash_supported(int hd);
+size_t sv_cuda_flash_saved(int B, int N, int H);
+int sv_cuda_flash_fwd(float *out, float *lse, const float *qkv, const uint8_t *keyvalid, int B,
+                      int N, int H, int hd);
+int sv_cuda_flash_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
+                      const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* softmax_ce.cu */
 void sv_cuda_softmax_ce_fwd(float *losses, float *probs, const float *logits,

@@ -41,6 +41,39 @@ __global__ void rows_add_seg_kernel(float *dst, const int32_t *seg_dst, const in
     }
 }
 
+#define SEG_SPLIT_MAX 256   /* split segments when there are at most this many */
+#define SEG_SPLIT_ROWS 2048 /* chunks over all segments (nseg * nchunk)     */
+
+/* partial[s*nchunk + j, c] = sum of chunk j of segment s (rows in order) */
+__global__ void rows_seg_partial_kernel(float *partial, const int32_t *seg_off,
+                                        const int32_t *rows, int nchunk, const float *src, int C)
+{
+    const int s = blockIdx.y / nchunk, j = blockIdx.y % nchunk;
+    const int k0 = seg_off[s], len = seg_off[s + 1] - k0;
+    const int a = k0 + (int)((long long)len * j / nchunk), b = k0 + (int)((long long)len * (j + 1) / nchunk);
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
+        float acc = 0.0f;
+        for (int k = a; k < b; k++) {
+            const size_t r = rows ? (size_t)rows[k] : (size_t)k;
+            acc += src[r * C + c];
+        }
+        partial[(size_t)blockIdx.y * C + c] = acc;
+    }
+}
+
+/* dst[seg_dst[s], c] += partial[s*nchunk + 0 .. nchunk-1, c], in order */
+__global__ void rows_seg_final_kernel(float *dst, const int32_t *seg_dst, const float *partial,
+                                      int nchunk, int C)
+{
+    const int s = blockIdx.y;
+    float *o = dst + (size_t)seg_dst[s] * C;
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
+        float acc = o[c];
+        for (int j = 0; j < nchunk; j++) acc += partial[((size_t)s * nchunk + j) * C + c];
+        o[c] = acc;
+    }
+}
+
 static dim3 rows_grid(int nrows, int C)
 {
     return dim3(sv_min_u(((size_t)C + 127) / 128, 64), sv_min_u((size_t)nrows, 65535));
@@ -72,6 +105,22 @@ void sv_cuda_rows_add_seg(float *dst, const int32_t *seg_dst, const int32_t *seg
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || nseg <= 0 || C <= 0) return;
+    const int nchunk = nseg <= SEG_SPLIT_MAX ? SEG_SPLIT_ROWS / nseg : 1;
+    if (nchunk > 1) {
+        const char *op = "rows_add_seg";
+        float *partial = (float *)sv_cuda_scratch(ctx, (size_t)nseg * nchunk * C * sizeof(float), op, 1);
+        if (!partial) return;
+        const unsigned cb = sv_min_u(((size_t)C + 127) / 128, 64);
+        rows_seg_partial_kernel<<<dim3(cb, (unsigned)(nseg * nchunk)), 128, 0, ctx->stream>>>(
+            partial, seg_off, rows, nchunk, src, C);
+        if (SV_LAUNCH_OK(ctx, op)) {
+            rows_seg_final_kernel<<<dim3(cb, (unsigned)nseg), 128, 0, ctx->stream>>>(dst, seg_dst, partial,
+                                                                                   nchunk, C);
+            SV_LAUNCH_OK(ctx, op);
+        }
+        sv_cuda_scratch_free(ctx, partial);
+        return;
+    }
     rows_add_seg_kernel<<<rows_grid(nseg, C), 128, 0, ctx->stream>>>(dst, seg_dst, seg_off, rows,
                                                                      nseg, src, C);
     SV_LAUNCH_OK(ctx, "rows_add_seg");

@@ -14,7 +14,7 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->has_norm = has_norm;
     const sv_backend *be = a->be ? a->be : &sv_backend_cpu;
     size_t R = (size_t)B * N, L = (size_t)depth;
-    p->att_stride = be->attention_saved(B, N, H);
+    p->att_stride = be->attention_saved(B, N, H, C / H);
     p->res = SV_AF(a, (L + 1) * R * C);
     p->ln1 = SV_AF(a, L * R * C);
     p->ln1_mean = SV_AF(a, L * R);
@@ -133,7 +133,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         be->zero(datty, RC * sizeof(float));
         be->matmul_bwd(datty, gw->projw, gw->projb, dbr, atty, w->projw, R, C, C);
         be->zero(dqkv, RC * 3 * sizeof(float));
-        if (be->attention_bwd(dqkv, datty, qkv, att, p->keyvalid, B, N, H, C / H) != 0) {
+        if (be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H) != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);
             break;
         }

@@ -497,7 +497,7 @@ static void call_attention_bwd(tcase *T, const sv_backend *be, int s)
 { /* dqkv 0 (acc), out 1 + att 2 (scratch), qkv 3, dout 4, keyvalid iv[4] */
     int r1 = be->attention_fwd(PF(1), PF(2), PF(3), PU(T->iv[4]), T->iv[0], T->iv[1], T->iv[2],
                                T->iv[3]);
-    int r2 = be->attention_bwd(PF(0), PF(4), PF(3), PF(2), PU(T->iv[4]), T->iv[0], T->iv[1],
+    int r2 = be->attention_bwd(PF(0), PF(4), PF(3), PF(1), PF(2), PU(T->iv[4]), T->iv[0], T->iv[1],
                                T->iv[2], T->iv[3]);
     T->ret[s] = r1 ? r1 : r2;
 }
@@ -760,6 +760,27 @@ static void rows_tests(const sv_backend *g)
         free(count);
         free(pos);
     }
+    /* few long segments (the mask token's gradient: every masked position
+     * adds into one row): the backend may split them into chunks */
+    for (int v = 0; v < 2; v++) {
+        const int nrow = 5000, nseg = v ? 5 : 1, V = 64, C2 = D_DEC;
+        int32_t *seg_dst = xmalloc((size_t)nseg * 4), *seg_off = xmalloc(((size_t)nseg + 1) * 4);
+        int32_t *rows = v ? NULL : xmalloc((size_t)nrow * 4);
+        static const int32_t off5[] = {0, 0, 1, 1700, 3000, 5000}; /* an empty and a 1-row segment */
+        for (int k = 0; k < nseg; k++) seg_dst[k] = (k * 13 + 7) % V;
+        for (int k = 0; k <= nseg; k++) seg_off[k] = v ? off5[k] : (k ? nrow : 0);
+        if (rows)
+            for (int i = 0; i < nrow; i++) rows[i] = (int32_t)(((long long)i * 7919) % nrow);
+        tc_init(&T, "rows_add_seg", "few segments: %d rows, %d segs C=%d rows=%s", nrow, nseg, C2,
+                rows ? "permuted" : "NULL");
+        tc_acc_f(&T, "dst", frand((size_t)V * C2, -1, 1), (size_t)V * C2);
+        tc_in_f(&T, "src", frand((size_t)nrow * C2, -1, 1), (size_t)nrow * C2);
+        tc_buf(&T, "seg_dst", K_IN, seg_dst, (size_t)nseg * 4);
+        tc_buf(&T, "seg_off", K_IN, seg_off, ((size_t)nseg + 1) * 4);
+        T.iv[2] = rows ? tc_buf(&T, "rows", K_IN, rows, (size_t)nrow * 4) : -1;
+        T.iv[0] = nseg; T.iv[1] = C2;
+        tc_run(&T, FN(g, rows_add_seg), g);
+    }
 }
 
 static void video_tests(const sv_backend *g)
@@ -910,7 +931,7 @@ static void attention_tests(const sv_backend *g)
     for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
         const int B = S[k].B, N = S[k].N, H = S[k].H, hd = S[k].hd, C = H * hd;
         const size_t nq = (size_t)B * N * 3 * C, no = (size_t)B * N * C;
-        size_t sc = CPU->attention_saved(B, N, H), sg = g->attention_saved ? g->attention_saved(B, N, H) : 0;
+        size_t sc = CPU->attention_saved(B, N, H, hd), sg = g->attention_saved ? g->attention_saved(B, N, H, hd) : 0;
         const size_t saved = (sc > sg ? sc : sg) + 1;
         uint8_t *valid = S[k].mask == 1 ? make_valid(B, N, 9, 29, 0.0)
                          : S[k].mask == 2 ? make_valid(B, N, 0, 5, 0.2) : NULL;

@@ -163,6 +163,16 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/bench/bench_ops" ]; then
     run_stage "bench_ops cuda:0" 60 200 "$LOGS/bench.log" "$BUILD/bench/bench_ops" --backend cuda:0 --reps 10
     OPS_RC=$RC
 fi
+if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && [ "${AB_GEMM:-1}" = 1 ]; then
+    # A/B: the bf16 table with fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in, cuda/matmul.cu);
+    # its RESULT lines are renamed so that the table tells them apart
+    for m in pretrain finetune; do
+        f=; [ $m = finetune ] && f=--finetune
+        run_stage "bench_step cuda:0 $m, GEMM fp32in" 40 200 "$LOGS/bench.log" sh -c \
+            "SIMVTP_CUDA_GEMM=fp32in $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 8 \
+             --warmup 2 --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /RESULT_GEMMFP32IN /'"
+    done
+fi
 if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     bench "cuda:0 pretrain" 90 120 --backend cuda:0 --steps "$STEPS" --warmup 3 --peak-tflops "$PEAK_BF16"
     bench "cuda:0 finetune" 90 100 --backend cuda:0 --steps "$((STEPS / 2 > 3 ? STEPS / 2 : 3))" --warmup 2 \
@@ -240,13 +250,16 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
         tf=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=fp32 " | tail -1)
         tc=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=compile " | tail -1)
         cb=$(kv "$tb" clips_per_sec); cf=$(kv "$tf" clips_per_sec); cc=$(kv "$tc" clips_per_sec)
-        for row in "libsimvtp cuda:0|bf16" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
+        for row in "libsimvtp cuda:0|bf16" "  (GEMM operands fp32)|gemm32" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
                    "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile"; do
             label=${row%|*}; kind=${row#*|}
             case $kind in
-                bf16) line=$(grep "^RESULT" "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0 " | tail -1)
+                bf16) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0 " | tail -1)
                       peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
-                fp32) line=$(grep "^RESULT" "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0:fp32 " | tail -1)
+                gemm32) line=$(grep "^RESULT_GEMMFP32IN" "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
+                        [ -z "$line" ] && continue
+                        peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
+                fp32) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0:fp32 " | tail -1)
                       peak=$PEAK_FP32; vs_e=$cf; vs_c="" ;;
                 tfp32) line=$tf; peak=$PEAK_FP32; vs_e=""; vs_c="" ;;
                 tbf16) line=$tb; peak=$PEAK_BF16; vs_e=""; vs_c="" ;;

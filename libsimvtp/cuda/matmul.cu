@@ -9,7 +9,14 @@
  * 16-byte aligned) the bias is written first and a plain cublasGemmEx adds
  * the product. dbias is a deterministic two-stage column reduction (no
  * atomics). Precision: CUBLAS_COMPUTE_32F (true fp32, no TF32) for
- * "cuda:N:fp32", CUBLAS_COMPUTE_32F_FAST_16BF for "cuda:N". */
+ * "cuda:N:fp32". For "cuda:N" each product reads bf16 copies of its two
+ * operands, made just before it (one pass over each, to_bf16 below), with
+ * fp32 accumulation, fp32 C/D and fp32 bias: cuBLASLt's bf16 tensor-core
+ * kernels. (Given fp32 operands and CUBLAS_COMPUTE_32F_FAST_16BF, the
+ * heuristic chose TF32 kernels on an H100, at about half the bf16 rate;
+ * SIMVTP_CUDA_GEMM=fp32in keeps that path, for comparison.) */
+#include <cuda_bf16.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda/cuda_ops.cuh"
@@ -71,7 +78,9 @@ static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, cons
     const uint64_t ws = ctx->workspace_bytes;
     const uint32_t al_a = 1u << k->al_a, al_b = 1u << k->al_b, al_c = 1u << k->al_c;
 
-    if (sv_blas.cublasLtMatmulDescCreate(&pl->desc, sv_cuda_compute_type(k->prec), CUDA_R_32F)) return;
+    const cublasComputeType_t ct = k->ab16 ? CUBLAS_COMPUTE_32F : sv_cuda_compute_type(k->prec);
+    const cudaDataType_t ab_type = k->ab16 ? CUDA_R_16BF : CUDA_R_32F;
+    if (sv_blas.cublasLtMatmulDescCreate(&pl->desc, ct, CUDA_R_32F)) return;
     if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) return;
     if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)) return;
     if (k->epi_bias) {
@@ -82,8 +91,8 @@ static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, cons
                                            sizeof bias))
             return;
     }
-    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->la, CUDA_R_32F, a_rows, a_cols, k->lda)) return;
-    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lb, CUDA_R_32F, b_rows, b_cols, k->ldb)) return;
+    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->la, ab_type, a_rows, a_cols, k->lda)) return;
+    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lb, ab_type, b_rows, b_cols, k->ldb)) return;
     if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lc, CUDA_R_32F, (uint64_t)k->m, (uint64_t)k->n, k->ldc)) return;
     if (sv_blas.cublasLtMatmulPreferenceCreate(&pref)) return;
     if (!sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) &&
@@ -106,7 +115,7 @@ static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, cons
 /* Runs D = alpha op(A) op(B) + beta C (+ bias) through a cached cuBLASLt
  * plan. Returns 1 when cuBLASLt took the product (a failure is recorded),
  * 0 when no cuBLASLt algorithm fits this key (nothing was queued). */
-static int lt_matmul(sv_cuda_ctx *ctx, const sv_mm_key *k, const float *A, const float *B,
+static int lt_matmul(sv_cuda_ctx *ctx, const sv_mm_key *k, const void *A, const void *B,
                      float *C, const float *bias, float alpha, float beta, const char *op)
 {
     pthread_mutex_lock(&ctx->mm_lock);
@@ -151,19 +160,21 @@ static int lt_matmul(sv_cuda_ctx *ctx, const sv_mm_key *k, const float *A, const
 }
 
 /* D = alpha op(A) op(B) + beta C: cuBLASLt, else cublasGemmEx (no bias). */
-static void gemm(sv_cuda_ctx *ctx, const sv_mm_key *k, const float *A, const float *B, float *C,
+static void gemm(sv_cuda_ctx *ctx, const sv_mm_key *k, const void *A, const void *B, float *C,
                  float alpha, float beta, const char *op)
 {
     if (lt_matmul(ctx, k, A, B, C, NULL, alpha, beta, op)) return;
+    const cudaDataType_t ab_type = k->ab16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasStatus_t s = sv_blas.cublasGemmEx(ctx->blas, k->ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, k->m, k->n, k->k, &alpha, A,
-                                    CUDA_R_32F, k->lda, B, CUDA_R_32F, k->ldb, &beta, C, CUDA_R_32F,
-                                    k->ldc, sv_cuda_compute_type(k->prec), CUBLAS_GEMM_DEFAULT);
+                                    ab_type, k->lda, B, ab_type, k->ldb, &beta, C, CUDA_R_32F,
+                                    k->ldc, k->ab16 ? CUBLAS_COMPUTE_32F : sv_cuda_compute_type(k->prec),
+                                    CUBLAS_GEMM_DEFAULT);
     sv_cublas_ok(ctx, s, op, "cublasGemmEx");
 }
 
 static sv_mm_key make_key(int m, int n, int k, int lda, int ldb, int ldc, int ta, int tb, int prec,
-                          const void *A, const void *B, const void *C)
+                          const void *A, const void *B, const void *C, int ab16)
 {
     sv_mm_key key;
     memset(&key, 0, sizeof key);
@@ -172,7 +183,58 @@ static sv_mm_key make_key(int m, int n, int k, int lda, int ldb, int ldc, int ta
     key.ta = (uint8_t)ta; key.tb = (uint8_t)tb;
     key.prec = (uint8_t)prec;
     key.al_a = align_log2(A); key.al_b = align_log2(B); key.al_c = align_log2(C);
+    key.ab16 = (uint8_t)ab16;
     return key;
+}
+
+/* ------------------------------------------------------------------------
+ * bf16 operand copies (the bf16 table)
+ * ------------------------------------------------------------------------ */
+static int bf16_operands(int prec)
+{
+    static int mode = -1; /* -1 unread, 0 fp32 operands (SIMVTP_CUDA_GEMM=fp32in), 1 bf16 */
+    if (mode < 0) {
+        const char *e = getenv("SIMVTP_CUDA_GEMM");
+        mode = (e && !strcmp(e, "fp32in")) ? 0 : 1;
+    }
+    return mode && prec == SV_PRECISION_BF16;
+}
+
+/* dst[i] = bf16(src[i]) (round to nearest even); four at a time when src is
+ * 16-byte aligned (dst always is: it comes from the pool) */
+__global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n, int vec)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x, tid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t done = 0;
+    if (vec) {
+        const size_t n4 = n / 4;
+        for (size_t i = tid; i < n4; i += stride) {
+            const float4 v = reinterpret_cast<const float4 *>(src)[i];
+            __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+            uint2 u;
+            u.x = *reinterpret_cast<uint32_t *>(&lo);
+            u.y = *reinterpret_cast<uint32_t *>(&hi);
+            reinterpret_cast<uint2 *>(dst)[i] = u;
+        }
+        done = n4 * 4;
+    }
+    for (size_t i = done + tid; i < n; i += stride) dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+/* A bf16 copy of src[n] in stream-ordered scratch (free with
+ * sv_cuda_scratch_free after the product is queued); NULL on failure
+ * (recorded for finish). */
+static __nv_bfloat16 *to_bf16(sv_cuda_ctx *ctx, const float *src, size_t n, const char *op)
+{
+    __nv_bfloat16 *p = (__nv_bfloat16 *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(__nv_bfloat16), op, 1);
+    if (!p) return NULL;
+    const int vec = ((uintptr_t)src & 15) == 0;
+    to_bf16_kernel<<<sv_blocks_for(ctx, vec ? n / 4 + 1 : n, 256), 256, 0, ctx->stream>>>(p, src, n, vec);
+    if (!SV_LAUNCH_OK(ctx, op)) {
+        sv_cuda_scratch_free(ctx, p);
+        return NULL;
+    }
+    return p;
 }
 
 /* ------------------------------------------------------------------------
@@ -257,21 +319,38 @@ void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const floa
         SV_LAUNCH_OK(ctx, "matmul_fwd");
         return;
     }
+    const int ab16 = bf16_operands(prec);
+    const void *A = w, *B = inp;
+    __nv_bfloat16 *w16 = NULL, *inp16 = NULL;
+    if (ab16) {
+        w16 = to_bf16(ctx, w, (size_t)N * K, "matmul_fwd");
+        inp16 = w16 ? to_bf16(ctx, inp, (size_t)M * K, "matmul_fwd") : NULL;
+        if (!inp16) {
+            sv_cuda_scratch_free(ctx, w16);
+            return;
+        }
+        A = w16;
+        B = inp16;
+    }
     /* column-major: out^T[N,M] = (w as K x N)^T . (inp as K x M) */
-    sv_mm_key key = make_key(N, M, K, K, K, N, 1, 0, prec, w, inp, out);
+    sv_mm_key key = make_key(N, M, K, K, K, N, 1, 0, prec, A, B, out, ab16);
+    int done = 0;
     if (bias && ((uintptr_t)bias & 15) == 0) {
         key.epi_bias = 1;
-        if (lt_matmul(ctx, &key, w, inp, out, bias, 1.0f, 0.0f, "matmul_fwd")) return;
+        done = lt_matmul(ctx, &key, A, B, out, bias, 1.0f, 0.0f, "matmul_fwd");
         key.epi_bias = 0;
     }
-    float beta = 0.0f;
-    if (bias) {
-        dim3 grid(sv_min_u((size_t)(N + 255) / 256, 1024), sv_min_u((size_t)M, 65535));
-        bias_rows_kernel<<<grid, 256, 0, ctx->stream>>>(out, bias, M, N);
-        if (!SV_LAUNCH_OK(ctx, "matmul_fwd")) return;
-        beta = 1.0f;
+    if (!done) {
+        float beta = 0.0f;
+        if (bias) {
+            dim3 grid(sv_min_u((size_t)(N + 255) / 256, 1024), sv_min_u((size_t)M, 65535));
+            bias_rows_kernel<<<grid, 256, 0, ctx->stream>>>(out, bias, M, N);
+            beta = 1.0f;
+        }
+        if (!bias || SV_LAUNCH_OK(ctx, "matmul_fwd")) gemm(ctx, &key, A, B, out, 1.0f, beta, "matmul_fwd");
     }
-    gemm(ctx, &key, w, inp, out, 1.0f, beta, "matmul_fwd");
+    sv_cuda_scratch_free(ctx, w16);
+    sv_cuda_scratch_free(ctx, inp16);
 }
 
 void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
@@ -280,17 +359,31 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || N <= 0) return;
     const int prec = sv_cuda_precision();
-    if (K > 0) {
+    if (K > 0 && (dinp || dw)) {
+        const int ab16 = bf16_operands(prec);
+        __nv_bfloat16 *dout16 = NULL;
+        if (ab16 && !(dout16 = to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
         if (dinp) {
             /* dinp^T[K,M] += (w as K x N) . (dout as N x M) */
-            sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, w, dout, dinp);
-            gemm(ctx, &key, w, dout, dinp, 1.0f, 1.0f, "matmul_bwd (dinp)");
+            __nv_bfloat16 *w16 = ab16 ? to_bf16(ctx, w, (size_t)N * K, "matmul_bwd (dinp)") : NULL;
+            const void *A = ab16 ? (const void *)w16 : w, *B = ab16 ? (const void *)dout16 : dout;
+            if (A) {
+                sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, A, B, dinp, ab16);
+                gemm(ctx, &key, A, B, dinp, 1.0f, 1.0f, "matmul_bwd (dinp)");
+            }
+            sv_cuda_scratch_free(ctx, w16);
         }
         if (dw) {
             /* dw^T[K,N] += (inp as K x M) . (dout as N x M)^T */
-            sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, inp, dout, dw);
-            gemm(ctx, &key, inp, dout, dw, 1.0f, 1.0f, "matmul_bwd (dw)");
+            __nv_bfloat16 *inp16 = ab16 ? to_bf16(ctx, inp, (size_t)M * K, "matmul_bwd (dw)") : NULL;
+            const void *A = ab16 ? (const void *)inp16 : inp, *B = ab16 ? (const void *)dout16 : dout;
+            if (A) {
+                sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, A, B, dw, ab16);
+                gemm(ctx, &key, A, B, dw, 1.0f, 1.0f, "matmul_bwd (dw)");
+            }
+            sv_cuda_scratch_free(ctx, inp16);
         }
+        sv_cuda_scratch_free(ctx, dout16);
     }
     if (dbias) colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)");
 }

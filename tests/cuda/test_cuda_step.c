@@ -56,6 +56,12 @@ static const struct tol_row {
     {"grad-model", 1e-4, 2e-2},    /* all gradients as one vector                 */
     {"embed", 1e-4, 2e-2},         /* encode_videos / encode_texts                */
     {"step-loss", 1e-4, 2e-2},     /* losses of each simvtp_train_step            */
+    /* gradient norm of train steps 2.. : the weights have already moved by
+     * AdamW updates that differ in sign where a gradient is near zero (as
+     * above), so the two models no longer match exactly. H100 run of
+     * 2026-11-26 (bf16 GEMM operands): step 3 at 2.5e-2 (small) and 2.6e-2
+     * (tiny); step 1, with equal weights, stays under "grad-model". */
+    {"step-grad-norm", 1e-4, 5e-2},
     {"weights", 1e-4, -1},         /* each tensor after the steps (-1: not checked) */
     {"weights-model", 1e-4, 1e-2}, /* all weights after the steps                 */
 };
@@ -77,7 +83,7 @@ static const struct grad_override {
 static int g_prec; /* 0 fp32, 1 bf16 */
 static int n_pass, n_fail;
 
-static double tol(const char *what)
+__attribute__((noinline)) static double tol(const char *what)
 {
     for (size_t i = 0; i < sizeof TOLS / sizeof TOLS[0]; i++)
         if (!strcmp(TOLS[i].what, what)) return g_prec ? TOLS[i].bf16 : TOLS[i].fp32;
@@ -420,9 +426,10 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
             snprintf(what, sizeof what, "%s train step %d losses", kind, s + 1);
             compare_losses(what, &sg, &sc, "step-loss", retrieval);
             const double ge = rel(ig.grad_norm, ic.grad_norm);
-            verdict(ge <= tol("grad-model") && ig.updated == ic.updated,
+            const double gt = tol(s == 0 ? "grad-model" : "step-grad-norm");
+            verdict(ge <= gt && ig.updated == ic.updated,
                     "%s train step %d grad_norm %.6g / cpu %.6g rel %.2e tol %.0e", kind, s + 1,
-                    (double)ig.grad_norm, (double)ic.grad_norm, ge, tol("grad-model"));
+                    (double)ig.grad_norm, (double)ic.grad_norm, ge, gt);
         }
         float *wc = get_all(c, &t, 0), *wg = get_all(g, &t, 0);
         if (wc && wg) {

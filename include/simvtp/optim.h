@@ -112,6 +112,28 @@ SIMVTP_API uint64_t simvtp_optimizer_data_position(const simvtp_optimizer *o);
  * gradients are pending (change it between updates only). */
 SIMVTP_API int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c);
 
+/* Sharded optimizer state (ZeRO stage 1; docs/DISTRIBUTED.md): with on = 1,
+ * each of the W ranks of o's communicator keeps the AdamW moments of only
+ * its 1/W of the parameters (a contiguous shard), so the moments take 2/W of
+ * the memory they take unsharded. At every update the gradients are summed
+ * over the ranks into their owners' shards (a reduce-scatter instead of the
+ * all-reduce), each rank updates its shard, and the updated parameters are
+ * gathered by every rank (an all-gather): the same traffic as the all-reduce
+ * and, on 2 ranks, the same result bit for bit. The gradient buffer stays
+ * whole (gradients are accumulated per rank as before).
+ *   - on = 1 is not a collective: every rank keeps its own shard of its
+ *     (identical) moments. Every rank must set the same value before its next
+ *     train step. Set the communicator first; SIMVTP_ERR_UNSUPPORTED for a
+ *     device-memory model with a communicator of host memory (MPI).
+ *   - on = 0 is a collective when sharded: the moments are gathered back.
+ *   - While sharded, simvtp_optimizer_set_comm refuses another communicator
+ *     (SIMVTP_ERR_STATE), and simvtp_optimizer_save is a collective that
+ *     writes the same file as unsharded: every rank calls it; `path` may be
+ *     NULL on ranks that only contribute their shard (e.g. all but rank 0
+ *     at an update boundary). simvtp_optimizer_load reads an unsharded or
+ *     sharded run's file and keeps this rank's shard (not a collective). */
+SIMVTP_API int simvtp_optimizer_set_sharding(simvtp_optimizer *o, int on);
+
 /* Updates skipped so far because of a NaN/Inf loss or gradient norm (see
  * simvtp_train_step), under either policy; saved with the training state.
  * -1 for a NULL optimizer. */

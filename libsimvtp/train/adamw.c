@@ -75,6 +75,8 @@ int simvtp_optimizer_create(simvtp_model *model, const simvtp_optimizer_params *
         return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for AdamW moments (%zu parameters)", model->nparams);
     }
     o->model = model;
+    o->shard_lo = 0;
+    o->shard_n = model->nparams;
     o->p = *p;
     sv_rng_seed(&o->rng, p->seed);
     be->zero(model->grads, model->nparams * sizeof(float));
@@ -132,7 +134,8 @@ static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
 {
     simvtp_model *m = o->model;
     const sv_backend *be = m->be;
-    const double sq = be->sumsq(m->grads, m->nparams);
+    double sq;
+    SV_TRY(sv_optimizer_grad_sumsq(o, &sq));   /* over the ranks when sharded */
     const float norm = (float)sqrt(sq);
     *norm_out = norm;
     if (!isfinite(norm)) return SIMVTP_ERR_NONFINITE;
@@ -142,13 +145,17 @@ static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
     const float b1 = o->p.beta1, b2 = o->p.beta2, eps = o->p.eps;
     const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
     sv_adamw_args a = {clip, 1.0f, b1, b2, eps, lr / bc1, sqrtf(bc2)};
+    /* This rank's shard (all parameters unless sharded), tensor by tensor. */
+    const size_t lo = o->shard_lo, hi = o->shard_lo + o->shard_n;
     for (int k = 0; k < m->ntensors; k++) {
         const sv_tensor *tn = &m->tensors[k];
+        const size_t a0 = tn->offset > lo ? tn->offset : lo;
+        const size_t a1 = tn->offset + tn->numel < hi ? tn->offset + tn->numel : hi;
+        if (a0 >= a1) continue;
         a.decay = tn->decay ? 1.0f - lr * o->p.weight_decay : 1.0f;
-        be->adamw(m->params + tn->offset, m->grads + tn->offset, o->m + tn->offset,
-                  o->v + tn->offset, tn->numel, &a);
+        be->adamw(m->params + a0, m->grads + a0, o->m + (a0 - lo), o->v + (a0 - lo), a1 - a0, &a);
     }
-    return SIMVTP_OK;
+    return sv_optimizer_gather_params(o);
 }
 
 int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses *losses,

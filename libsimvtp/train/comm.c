@@ -58,6 +58,10 @@ int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c)
     if (c) SV_TRY(sv_comm_check_backend(c, o->model->be));
     /* Pending gradients were scaled for the old world and seeded for the old
      * rank: the world changes only between updates. */
+    if (c != o->comm && o->sharded)
+        return sv_fail(SIMVTP_ERR_STATE,
+                       "simvtp_optimizer_set_comm: the optimizer state is sharded over the current "
+                       "communicator; call simvtp_optimizer_set_sharding(o, 0) first (every rank)");
     if (c != o->comm && o->micro_step % o->p.accum_steps != 0)
         return sv_fail(SIMVTP_ERR_STATE,
                        "simvtp_optimizer_set_comm: %lld micro-batches of gradients are pending; change the "
@@ -141,5 +145,11 @@ int sv_optimizer_reduce_grads(simvtp_optimizer *o)
 {
     if (simvtp_comm_size(o->comm) <= 1) return SIMVTP_OK;
     simvtp_model *m = o->model;
+    if (o->sharded) {
+        /* Each rank needs only its shard's sum (simvtp_optimizer_set_sharding
+         * checked that the communicator takes the model's memory). */
+        if (m->be->finish) SV_TRY(m->be->finish(m->be));
+        return o->comm->ops->reduce_shards(o->comm, m->grads, m->nparams);
+    }
     return sv_comm_reduce_backend(o->comm, m->be, m->grads, m->nparams);
 }

@@ -26,6 +26,17 @@ typedef struct sv_comm_ops {
      * (host memory); NULL where not implemented (NCCL: device memory only,
      * not yet). Used by the global-batch contrastive loss. */
     int (*allgather)(simvtp_comm *c, const float *send, float *recv, size_t n);
+    /* The sharded optimizer state (ZeRO-1), in place on n floats cut into
+     * size contiguous shards (sv_shard_range): reduce_shards leaves in shard
+     * r of rank r the sum over the ranks of that shard (the rest of data is
+     * undefined afterwards); gather_shards gives every rank all shards, each
+     * from its owner. Host memory, and device memory of the communicator's
+     * device when device_memory. */
+    int (*reduce_shards)(simvtp_comm *c, float *data, size_t n);
+    int (*gather_shards)(simvtp_comm *c, float *data, size_t n);
+    /* In-place sum over the ranks of n doubles of host memory (the sharded
+     * gradient norm). */
+    int (*allreduce_f64)(simvtp_comm *c, double *data, size_t n);
     void (*destroy)(simvtp_comm *c);                    /* frees c (not c->stage) */
 } sv_comm_ops;
 
@@ -42,6 +53,10 @@ struct simvtp_comm {
 /* Default chunk: 2^24 floats (64 MiB) per MPI_Allreduce. */
 #define SV_COMM_DEFAULT_CHUNK ((size_t)1 << 24)
 
+/* Shard `rank` of n values over `world` ranks: [*lo, *lo + *len), the
+ * first n % world shards one value longer; together they cover [0, n). */
+void sv_shard_range(size_t n, int world, int rank, size_t *lo, size_t *len);
+
 /* The optimizer's side (train/comm.c), called by simvtp_train_step:
  * the micro-batch seed (W draws from the optimizer's stream, this rank's
  * one), the gradient scale 1/(accum_steps*W), and the in-place sum of the
@@ -49,6 +64,7 @@ struct simvtp_comm {
 uint64_t sv_optimizer_draw_seed(struct simvtp_optimizer *o);
 float sv_optimizer_grad_scale(const struct simvtp_optimizer *o);
 int sv_optimizer_reduce_grads(struct simvtp_optimizer *o);
+
 
 /* The in-place sum over the ranks of n floats of `be` memory at `data`
  * (train/comm.c): waits for the backend's queued work (be->finish), then

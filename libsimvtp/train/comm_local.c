@@ -24,6 +24,19 @@ static int local_allgather(simvtp_comm *c, const float *send, float *recv, size_
     return SIMVTP_OK;
 }
 
+/* Shards, reduced or gathered over one rank: the data is already complete. */
+static int local_shards(simvtp_comm *c, float *data, size_t n)
+{
+    (void)c; (void)data; (void)n;
+    return SIMVTP_OK;
+}
+
+static int local_allreduce_f64(simvtp_comm *c, double *data, size_t n)
+{
+    (void)c; (void)data; (void)n;
+    return SIMVTP_OK;
+}
+
 static void local_destroy(simvtp_comm *c) { free(c); }
 
 /* device_memory: the sum over one rank touches no data, wherever it lives. */
@@ -33,6 +46,9 @@ static const sv_comm_ops local_ops = {
     .allreduce_sum = local_allreduce_sum,
     .barrier = local_barrier,
     .allgather = local_allgather,
+    .reduce_shards = local_shards,
+    .gather_shards = local_shards,
+    .allreduce_f64 = local_allreduce_f64,
     .destroy = local_destroy,
 };
 

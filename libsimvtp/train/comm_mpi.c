@@ -56,6 +56,40 @@ static int mpi_allgather(simvtp_comm *c, const float *send, float *recv, size_t 
     return rc == MPI_SUCCESS ? SIMVTP_OK : mpi_fail(rc, "MPI_Allgather");
 }
 
+/* Shard r of data: summed into rank r (reduce = 1, MPI_Reduce to root r)
+ * or sent from rank r to all (MPI_Bcast), in chunks of c->chunk floats. */
+static int mpi_shards(simvtp_comm *c, float *data, size_t n, int reduce)
+{
+    sv_comm_mpi *mc = (sv_comm_mpi *)c;
+    size_t chunk = c->chunk;
+    if (chunk == 0 || chunk > (size_t)INT_MAX) chunk = SV_COMM_DEFAULT_CHUNK;
+    for (int r = 0; r < c->size; r++) {
+        size_t lo, len;
+        sv_shard_range(n, c->size, r, &lo, &len);
+        for (size_t off = 0; off < len; off += chunk) {
+            const size_t cnt = len - off < chunk ? len - off : chunk;
+            float *p = data + lo + off;
+            int rc = reduce ? MPI_Reduce(r == c->rank ? MPI_IN_PLACE : p, p, (int)cnt, MPI_FLOAT, MPI_SUM, r,
+                                         mc->comm)
+                            : MPI_Bcast(p, (int)cnt, MPI_FLOAT, r, mc->comm);
+            if (rc != MPI_SUCCESS) return mpi_fail(rc, reduce ? "MPI_Reduce (sharded gradients)"
+                                                              : "MPI_Bcast (sharded parameters)");
+        }
+    }
+    return SIMVTP_OK;
+}
+
+static int mpi_reduce_shards(simvtp_comm *c, float *data, size_t n) { return mpi_shards(c, data, n, 1); }
+static int mpi_gather_shards(simvtp_comm *c, float *data, size_t n) { return mpi_shards(c, data, n, 0); }
+
+static int mpi_allreduce_f64(simvtp_comm *c, double *data, size_t n)
+{
+    if (n > (size_t)INT_MAX)
+        return sv_fail(SIMVTP_ERR_INVALID_ARG, "MPI all-reduce of %zu doubles: more than INT_MAX", n);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, data, (int)n, MPI_DOUBLE, MPI_SUM, ((sv_comm_mpi *)c)->comm);
+    return rc == MPI_SUCCESS ? SIMVTP_OK : mpi_fail(rc, "MPI_Allreduce (double)");
+}
+
 static int mpi_barrier(simvtp_comm *c)
 {
     int rc = MPI_Barrier(((sv_comm_mpi *)c)->comm);
@@ -79,6 +113,9 @@ static const sv_comm_ops mpi_ops = {
     .allreduce_sum = mpi_allreduce_sum,
     .barrier = mpi_barrier,
     .allgather = mpi_allgather,
+    .reduce_shards = mpi_reduce_shards,
+    .gather_shards = mpi_gather_shards,
+    .allreduce_f64 = mpi_allreduce_f64,
     .destroy = mpi_destroy,
 };
 

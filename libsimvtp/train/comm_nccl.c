@@ -116,26 +116,34 @@ static int nccl_reserve(sv_comm_nccl *nc, size_t n)
     return SIMVTP_OK;
 }
 
+/* *on_device = 1 for device (or managed) memory of the communicator's
+ * device, 0 for host memory (CUDA >= 11 reports unregistered host memory as
+ * cudaMemoryTypeUnregistered, older runtimes fail the query);
+ * SIMVTP_ERR_INVALID_ARG for memory of another device. */
+static int nccl_where(const sv_comm_nccl *nc, const void *data, int *on_device, const char *who)
+{
+    struct cudaPointerAttributes attr;
+    memset(&attr, 0, sizeof attr);
+    *on_device = 0;
+    if (cudaPointerGetAttributes(&attr, data) == cudaSuccess)
+        *on_device = attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+    else
+        cudaGetLastError();
+    if (*on_device && attr.type == cudaMemoryTypeDevice && attr.device != nc->base.device)
+        return sv_fail(SIMVTP_ERR_INVALID_ARG, "%s: the buffer is on cuda:%d, the NCCL communicator on cuda:%d",
+                       who, attr.device, nc->base.device);
+    return SIMVTP_OK;
+}
+
 static int nccl_allreduce_sum(simvtp_comm *c, float *data, size_t n)
 {
     sv_comm_nccl *nc = (sv_comm_nccl *)c;
     SV_TRY(nccl_usable(nc));
     if (n == 0) return SIMVTP_OK;
-    /* Device (or managed) memory is reduced in place; anything else is host
-     * memory (CUDA >= 11 reports unregistered host memory as
-     * cudaMemoryTypeUnregistered, older runtimes fail the query). */
-    struct cudaPointerAttributes attr;
-    memset(&attr, 0, sizeof attr);
-    int on_device = 0;
-    if (cudaPointerGetAttributes(&attr, data) == cudaSuccess)
-        on_device = attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
-    else
-        cudaGetLastError();
+    /* Device memory is reduced in place, host memory staged in chunks. */
+    int on_device;
+    SV_TRY(nccl_where(nc, data, &on_device, "simvtp_comm_allreduce_sum"));
     if (on_device) {
-        if (attr.type == cudaMemoryTypeDevice && attr.device != c->device)
-            return sv_fail(SIMVTP_ERR_INVALID_ARG,
-                           "simvtp_comm_allreduce_sum: the buffer is on cuda:%d, the NCCL communicator on cuda:%d",
-                           attr.device, c->device);
         /* After all work queued on the device (the backend's stream included). */
         cudaError_t e = cudaDeviceSynchronize();
         if (e != cudaSuccess) return cuda_fail(e, "cudaDeviceSynchronize before the NCCL all-reduce");
@@ -157,6 +165,65 @@ static int nccl_allreduce_sum(simvtp_comm *c, float *data, size_t n)
         SV_TRY(nccl_wait(nc, "ncclAllReduce"));
     }
     return SIMVTP_OK;
+}
+
+/* The sharded optimizer state: shard r of data summed into rank r
+ * (ncclReduce to root r) or sent from rank r to all (ncclBroadcast), one
+ * grouped call per shard, after all work queued on the device. Host memory
+ * goes through the device buffer whole. */
+static int nccl_shards(simvtp_comm *c, float *data, size_t n, int reduce)
+{
+    sv_comm_nccl *nc = (sv_comm_nccl *)c;
+    const char *what = reduce ? "ncclReduce (sharded gradients)" : "ncclBroadcast (sharded parameters)";
+    SV_TRY(nccl_usable(nc));
+    if (n == 0) return SIMVTP_OK;
+    int on_device;
+    SV_TRY(nccl_where(nc, data, &on_device, what));
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) return cuda_fail(e, "cudaDeviceSynchronize before a sharded NCCL collective");
+    float *buf = data;
+    if (!on_device) {
+        SV_TRY(nccl_reserve(nc, n));
+        buf = nc->dbuf;
+        e = cudaMemcpyAsync(buf, data, n * sizeof(float), cudaMemcpyHostToDevice, nc->stream);
+        if (e != cudaSuccess) return cuda_fail(e, "cudaMemcpyAsync (host to device) for a sharded NCCL collective");
+    }
+    ncclResult_t r = ncclGroupStart();
+    for (int k = 0; k < c->size && r == ncclSuccess; k++) {
+        size_t lo, len;
+        sv_shard_range(n, c->size, k, &lo, &len);
+        if (len == 0) continue;
+        r = reduce ? ncclReduce(buf + lo, buf + lo, len, ncclFloat, ncclSum, k, nc->comm, nc->stream)
+                   : ncclBroadcast(buf + lo, buf + lo, len, ncclFloat, k, nc->comm, nc->stream);
+    }
+    const ncclResult_t rend = ncclGroupEnd();
+    if (r == ncclSuccess) r = rend;
+    if (r != ncclSuccess) return nccl_abort(nc, nccl_fail(nc->comm, r, what));
+    if (!on_device) {
+        e = cudaMemcpyAsync(data, buf, n * sizeof(float), cudaMemcpyDeviceToHost, nc->stream);
+        if (e != cudaSuccess) return nccl_abort(nc, cuda_fail(e, "cudaMemcpyAsync (device to host) after a sharded NCCL collective"));
+    }
+    return nccl_wait(nc, what);
+}
+
+static int nccl_reduce_shards(simvtp_comm *c, float *data, size_t n) { return nccl_shards(c, data, n, 1); }
+static int nccl_gather_shards(simvtp_comm *c, float *data, size_t n) { return nccl_shards(c, data, n, 0); }
+
+/* n doubles of host memory, through the device buffer (2n floats of it). */
+static int nccl_allreduce_f64(simvtp_comm *c, double *data, size_t n)
+{
+    sv_comm_nccl *nc = (sv_comm_nccl *)c;
+    SV_TRY(nccl_usable(nc));
+    if (n == 0) return SIMVTP_OK;
+    SV_TRY(nccl_reserve(nc, 2 * n));
+    const size_t bytes = n * sizeof(double);
+    cudaError_t e = cudaMemcpyAsync(nc->dbuf, data, bytes, cudaMemcpyHostToDevice, nc->stream);
+    if (e != cudaSuccess) return cuda_fail(e, "cudaMemcpyAsync (host to device) for the NCCL all-reduce");
+    ncclResult_t r = ncclAllReduce(nc->dbuf, nc->dbuf, n, ncclDouble, ncclSum, nc->comm, nc->stream);
+    if (r != ncclSuccess) return nccl_abort(nc, nccl_fail(nc->comm, r, "ncclAllReduce (double)"));
+    e = cudaMemcpyAsync(data, nc->dbuf, bytes, cudaMemcpyDeviceToHost, nc->stream);
+    if (e != cudaSuccess) return nccl_abort(nc, cuda_fail(e, "cudaMemcpyAsync (device to host) after the NCCL all-reduce"));
+    return nccl_wait(nc, "ncclAllReduce (double)");
 }
 
 static int nccl_barrier(simvtp_comm *c)
@@ -185,6 +252,9 @@ static const sv_comm_ops nccl_ops = {
     .device_memory = 1,
     .allreduce_sum = nccl_allreduce_sum,
     .barrier = nccl_barrier,
+    .reduce_shards = nccl_reduce_shards,
+    .gather_shards = nccl_gather_shards,
+    .allreduce_f64 = nccl_allreduce_f64,
     .destroy = nccl_destroy,
 };
 

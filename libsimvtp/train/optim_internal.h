@@ -11,7 +11,11 @@
 struct simvtp_optimizer {
     simvtp_model *model;
     simvtp_optimizer_params p;
-    float *m, *v;           /* first and second moments [nparams] */
+    float *m, *v;           /* first and second moments [shard_n]: parameters
+                               shard_lo .. shard_lo + shard_n - 1 */
+    size_t shard_lo, shard_n; /* 0, nparams unless sharded */
+    int sharded;            /* simvtp_optimizer_set_sharding: moments of this rank's
+                               shard of o->comm only (ZeRO-1); not saved */
     int64_t step;           /* updates applied */
     int64_t micro_step;     /* micro-batches seen */
     sv_rng rng;             /* draws one seed per micro-batch */
@@ -24,5 +28,16 @@ struct simvtp_optimizer {
 
 /* SIMVTP_OK or SIMVTP_ERR_INVALID_ARG naming the bad field. */
 int sv_optimizer_check_params(const simvtp_optimizer_params *p);
+
+/* The sharded optimizer state (train/shard.c): the global gradient norm
+ * squared (each rank's shard, summed over the ranks in double), the updated
+ * parameters gathered from their owners after the shard's AdamW update, and
+ * full host copies of the moments for saving (a collective when sharded:
+ * every rank calls it; *m and *v are malloc'd, or the backend memory itself
+ * for an unsharded host-memory optimizer: free them with sv_optimizer_moments_drop). */
+int sv_optimizer_grad_sumsq(simvtp_optimizer *o, double *sq);
+int sv_optimizer_gather_params(simvtp_optimizer *o);
+int sv_optimizer_moments_get(const simvtp_optimizer *o, float **m, float **v);
+void sv_optimizer_moments_drop(const simvtp_optimizer *o, float *m, float *v);
 
 #endif /* SV_OPTIM_INTERNAL_H */

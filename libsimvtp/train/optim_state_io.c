@@ -25,7 +25,8 @@ static void write_array(sv_writer *w, const float *a, size_t n)
 int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path)
 {
     sv_clear_error();
-    SV_CHECK_ARG(o && path, "simvtp_optimizer_save: optimizer and path must not be NULL");
+    SV_CHECK_ARG(o && (path || o->sharded), "simvtp_optimizer_save: optimizer and path must not be NULL "
+                 "(path may be NULL only for a sharded optimizer, on a rank that writes nothing)");
     const simvtp_model *m = o->model;
     const simvtp_optimizer_params *p = &o->p;
     uint32_t words[SV_CONFIG_WORDS];
@@ -33,19 +34,21 @@ int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path)
     const int pending = (o->micro_step % p->accum_steps) != 0;
     const sv_backend *be = m->be;
     SV_TRY(be->activate(be));
-    float *hm = sv_host_get(be, o->m, m->nparams);
-    float *hv = hm ? sv_host_get(be, o->v, m->nparams) : NULL;
-    float *hg = hv && pending ? sv_host_get(be, m->grads, m->nparams) : NULL;
-    if (!hm || !hv || (pending && !hg)) {
-        if (hm) sv_host_drop(be, o->m, hm);
-        if (hv) sv_host_drop(be, o->v, hv);
+    float *hm, *hv;
+    SV_TRY(sv_optimizer_moments_get(o, &hm, &hv)); /* a collective when sharded */
+    if (!path) {
+        sv_optimizer_moments_drop(o, hm, hv);
+        return SIMVTP_OK;
+    }
+    float *hg = pending ? sv_host_get(be, m->grads, m->nparams) : NULL;
+    if (pending && !hg) {
+        sv_optimizer_moments_drop(o, hm, hv);
         return sv_fail(SIMVTP_ERR_NOMEM, "out of memory writing %s", path);
     }
     sv_writer w;
     int rc = sv_writer_open(&w, path);
     if (rc) {
-        sv_host_drop(be, o->m, hm);
-        sv_host_drop(be, o->v, hv);
+        sv_optimizer_moments_drop(o, hm, hv);
         if (hg) sv_host_drop(be, m->grads, hg);
         return rc;
     }
@@ -75,8 +78,7 @@ int simvtp_optimizer_save(const simvtp_optimizer *o, const char *path)
     write_array(&w, hm, m->nparams);
     write_array(&w, hv, m->nparams);
     if (pending) write_array(&w, hg, m->nparams);
-    sv_host_drop(be, o->m, hm);
-    sv_host_drop(be, o->v, hv);
+    sv_optimizer_moments_drop(o, hm, hv);
     if (hg) sv_host_drop(be, m->grads, hg);
     return sv_writer_commit(&w);
 }
@@ -180,8 +182,9 @@ int simvtp_optimizer_load(simvtp_optimizer *o, const char *path)
     const sv_backend *be = o->model->be;
     if (rc == SIMVTP_OK) rc = be->activate(be);
     if (rc == SIMVTP_OK) {
-        be->memcpy_h2d(o->m, mm, n * sizeof(float));
-        be->memcpy_h2d(o->v, vv, n * sizeof(float));
+        /* This rank's shard of the moments (all of them unless sharded). */
+        be->memcpy_h2d(o->m, mm + o->shard_lo, o->shard_n * sizeof(float));
+        be->memcpy_h2d(o->v, vv + o->shard_lo, o->shard_n * sizeof(float));
         be->memcpy_h2d(o->model->grads, gg, n * sizeof(float));
         rc = be->finish(be);
     }

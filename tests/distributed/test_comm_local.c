@@ -37,6 +37,7 @@ static void run(simvtp_comm *comm, int use_comm, float *params_out, float *losse
     simvtp_optimizer *o;
     ck_assert_int_eq(simvtp_optimizer_create(m, &op, &o), SIMVTP_OK);
     if (use_comm) ck_assert_int_eq(simvtp_optimizer_set_comm(o, comm), SIMVTP_OK);
+    if (use_comm == 2) ck_assert_int_eq(simvtp_optimizer_set_sharding(o, 1), SIMVTP_OK); /* one shard */
     const size_t fs = (size_t)c.frames * c.height * c.width * 3;
     uint8_t *frames = malloc(B * fs);
     int32_t tok[B * L], len[B] = {6, 4};
@@ -108,6 +109,9 @@ START_TEST(test_local_training_bit_identical)
     ck_assert_int_eq(simvtp_comm_create_local(&comm), SIMVTP_OK);
     run(NULL, 0, a, la);
     run(comm, 1, b, lb);
+    ck_assert(memcmp(la, lb, sizeof la) == 0);
+    ck_assert(memcmp(a, b, n * sizeof(float)) == 0);
+    run(comm, 2, b, lb); /* sharded over a world of one: the same */
     ck_assert(memcmp(la, lb, sizeof la) == 0);
     ck_assert(memcmp(a, b, n * sizeof(float)) == 0);
     simvtp_comm_free(comm);

@@ -242,6 +242,9 @@ static void test_optimizer_path(void)
     CHECK(strstr(simvtp_last_error(), "cuda:3") != NULL, "its message");
     CHECK(simvtp_optimizer_set_comm(o, &d) == SIMVTP_OK, "set_comm: same device");
     CHECK(simvtp_optimizer_set_comm(o, &c) == SIMVTP_OK, "set_comm: host communicator");
+    /* Sharded moments need a communicator that takes the model's memory. */
+    CHECK(simvtp_optimizer_set_sharding(o, 1) == SIMVTP_ERR_UNSUPPORTED && !o->sharded,
+          "set_sharding: device model, host communicator");
     CHECK(simvtp_optimizer_set_comm(o, NULL) == SIMVTP_OK, "detach");
     m->be = real;
     free(c.stage);

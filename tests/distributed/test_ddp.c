@@ -15,6 +15,7 @@
  *   3. resume mid-accumulation (accum_steps 2): pending gradients are
  *      rank-local, so every rank saves and loads its own state file;
  *      set_comm refuses to change the world while gradients are pending.
+ * Mode "zero1": the sharded optimizer state against the plain run (below).
  * Mode "caller-init": the caller initializes and finalizes MPI; libsimvtp
  * must not finalize it (simvtp_comm_finalize is a no-op).
  *
@@ -142,8 +143,8 @@ static uint64_t state_hash(const simvtp_optimizer *o)
     const simvtp_model *m = o->model;
     uint64_t h = 1469598103934665603ull;
     h = fnv(h, m->params, m->nparams * sizeof(float));
-    h = fnv(h, o->m, m->nparams * sizeof(float));
-    h = fnv(h, o->v, m->nparams * sizeof(float));
+    h = fnv(h, o->m, o->shard_n * sizeof(float)); /* this rank's shard when sharded */
+    h = fnv(h, o->v, o->shard_n * sizeof(float));
     h = fnv(h, o->rng.s, sizeof o->rng.s);
     h = fnv(h, &o->step, sizeof o->step);
     h = fnv(h, &o->micro_step, sizeof o->micro_step);
@@ -379,6 +380,142 @@ static void resume_midway(simvtp_comm *comm)
     simvtp_model_free(m);
 }
 
+static int file_equal(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb, ca = 0, cb = 0;
+    while (same && (ca = fgetc(fa)) == (cb = fgetc(fb)) && ca != EOF) {}
+    same = same && ca == cb;
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* Mode "zero1": the sharded optimizer state (simvtp_optimizer_set_sharding)
+ * against the plain all-reduce run, both under the communicator: losses,
+ * gradient norms, weights and (gathered) moments bit-identical on 2 ranks
+ * (a sum of two floats does not depend on its order); each rank holds only
+ * its shard; the state file written by the sharded run (a collective; rank 0
+ * writes) is byte-identical to the plain run's; resume from it (sharded) is
+ * bit-identical to the straight run; set_comm refused while sharded;
+ * unsharding gathers the moments back. */
+static void zero1(simvtp_comm *comm)
+{
+    const int W = simvtp_comm_size(comm), R = simvtp_comm_rank(comm);
+    const simvtp_config c = tiny_config();
+    const simvtp_optimizer_params op = opt_params(1);
+    const int split = 2;
+    char wpath[512], spath[512], ppath[512], dummy[512];
+    scratch_paths(wpath, spath, sizeof wpath, "zero1", 0);
+    scratch_paths(dummy, ppath, sizeof dummy, "plain", 0);
+
+    /* the plain run (all-reduce), rank 0 saves its final state */
+    simvtp_model *mp = make_model(&c);
+    simvtp_optimizer *op_plain;
+    CHECK_OK(simvtp_optimizer_create(mp, &op, &op_plain));
+    CHECK_OK(simvtp_optimizer_set_comm(op_plain, comm));
+    float lp[NSTEPS][NLOSS], np_[NSTEPS];
+    for (int k = 0; k < NSTEPS; k++) {
+        simvtp_step_info si;
+        step(op_plain, &c, k, R, lp[k], &si);
+        np_[k] = si.grad_norm;
+    }
+    CHECK_OK(simvtp_optimizer_set_data_position(op_plain, 777)); /* as the sharded run's */
+    if (R == 0) CHECK_OK(simvtp_optimizer_save(op_plain, ppath));
+
+    /* the sharded run, with a checkpoint after `split` updates */
+    simvtp_model *ms = make_model(&c);
+    simvtp_optimizer *os;
+    CHECK_OK(simvtp_optimizer_create(ms, &op, &os));
+    CHECK(simvtp_optimizer_set_sharding(os, 1) == SIMVTP_ERR_STATE, "sharding without a communicator");
+    CHECK(simvtp_optimizer_set_sharding(os, 2) == SIMVTP_ERR_INVALID_ARG, "sharding on = 2 accepted");
+    CHECK_OK(simvtp_optimizer_set_comm(os, comm));
+    CHECK_OK(simvtp_optimizer_set_sharding(os, 1));
+    CHECK_OK(simvtp_optimizer_set_sharding(os, 1)); /* again: nothing changes */
+    size_t lo, len;
+    sv_shard_range(ms->nparams, W, R, &lo, &len);
+    CHECK(os->sharded && os->shard_lo == lo && os->shard_n == len && len <= ms->nparams / W + 1,
+          "rank %d holds moments [%zu, +%zu), expected [%zu, +%zu)", R, os->shard_lo, os->shard_n, lo, len);
+    double total = (double)len;
+    MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    CHECK(total == (double)ms->nparams, "the shards cover %.0f of %zu parameters", total, ms->nparams);
+    CHECK(simvtp_optimizer_set_comm(os, NULL) == SIMVTP_ERR_STATE, "set_comm accepted while sharded");
+    float ls[NSTEPS][NLOSS];
+    for (int k = 0; k < NSTEPS; k++) {
+        simvtp_step_info si;
+        step(os, &c, k, R, ls[k], &si);
+        CHECK(si.updated == 1, "sharded step %d did not update", k);
+        CHECK(memcmp(ls[k], lp[k], sizeof ls[k]) == 0, "sharded step %d: loss %.9g vs plain %.9g", k, ls[k][0],
+              lp[k][0]);
+        CHECK(memcmp(&si.grad_norm, &np_[k], sizeof(float)) == 0, "sharded step %d: grad norm %.9g vs plain %.9g",
+              k, si.grad_norm, np_[k]);
+        if (k == split - 1) {
+            CHECK_OK(simvtp_optimizer_set_data_position(os, 777));
+            if (R == 0) CHECK_OK(simvtp_model_save(ms, wpath));
+            CHECK_OK(simvtp_optimizer_save(os, R == 0 ? spath : NULL)); /* a collective */
+            CHECK_OK(simvtp_comm_barrier(comm));
+        }
+    }
+    CHECK(memcmp(ms->params, mp->params, ms->nparams * sizeof(float)) == 0,
+          "sharded weights differ from the plain run's");
+    CHECK(memcmp(os->m, op_plain->m + lo, len * sizeof(float)) == 0 &&
+          memcmp(os->v, op_plain->v + lo, len * sizeof(float)) == 0,
+          "the shard's moments differ from the plain run's");
+    {
+        uint64_t h = fnv(1469598103934665603ull, ms->params, ms->nparams * sizeof(float)), all[64];
+        CHECK(W <= 64, "world too large");
+        MPI_Allgather(&h, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+        for (int r = 0; r < W; r++) CHECK(all[r] == all[0], "rank %d has other weights after the sharded run", r);
+    }
+
+    /* resume the sharded run from its checkpoint */
+    simvtp_model *mr = NULL;
+    CHECK_OK(simvtp_model_load(wpath, NULL, &mr));
+    simvtp_optimizer *orr;
+    CHECK_OK(simvtp_optimizer_create(mr, &op, &orr));
+    CHECK_OK(simvtp_optimizer_set_comm(orr, comm));
+    CHECK_OK(simvtp_optimizer_set_sharding(orr, 1));
+    CHECK_OK(simvtp_optimizer_load(orr, spath));
+    CHECK(simvtp_optimizer_data_position(orr) == 777 && simvtp_optimizer_step_count(orr) == split,
+          "resumed state: position %llu step %lld", (unsigned long long)simvtp_optimizer_data_position(orr),
+          (long long)simvtp_optimizer_step_count(orr));
+    for (int k = split; k < NSTEPS; k++) {
+        float l[NLOSS];
+        step(orr, &c, k, R, l, NULL);
+        CHECK(memcmp(l, ls[k], sizeof l) == 0, "resumed sharded step %d: loss %.9g vs straight %.9g", k, l[0],
+              ls[k][0]);
+    }
+    CHECK(memcmp(mr->params, ms->params, ms->nparams * sizeof(float)) == 0 &&
+          memcmp(orr->m, os->m, len * sizeof(float)) == 0 && memcmp(orr->v, os->v, len * sizeof(float)) == 0,
+          "the resumed sharded run differs from the straight one");
+
+    /* the final sharded state file (a collective) equals the plain run's */
+    CHECK_OK(simvtp_optimizer_save(os, R == 0 ? spath : NULL));
+    CHECK_OK(simvtp_comm_barrier(comm));
+    if (R == 0) CHECK(file_equal(spath, ppath), "the sharded run's state file differs from the plain run's");
+
+    /* unsharding gathers the moments back (a collective) */
+    CHECK_OK(simvtp_optimizer_set_sharding(os, 0));
+    CHECK(!os->sharded && os->shard_lo == 0 && os->shard_n == ms->nparams, "unsharded but still a shard");
+    CHECK(memcmp(os->m, op_plain->m, ms->nparams * sizeof(float)) == 0 &&
+          memcmp(os->v, op_plain->v, ms->nparams * sizeof(float)) == 0,
+          "the gathered moments differ from the plain run's");
+    CHECK_OK(simvtp_optimizer_set_comm(os, NULL));
+    CHECK(simvtp_optimizer_save(os, NULL) == SIMVTP_ERR_INVALID_ARG, "save(NULL) accepted unsharded");
+    if (R == 0)
+        printf("zero1: %d ranks x %d steps, %zu parameters, moments of %zu per rank: losses, grad norms, weights, "
+               "moments and the state file bit-identical to the all-reduce run; resume bit-identical\n",
+               W, NSTEPS, ms->nparams, len);
+    CHECK_OK(simvtp_comm_barrier(comm));
+    if (R == 0) { unlink(wpath); unlink(spath); unlink(ppath); }
+    simvtp_optimizer_free(orr);
+    simvtp_model_free(mr);
+    simvtp_optimizer_free(os);
+    simvtp_model_free(ms);
+    simvtp_optimizer_free(op_plain);
+    simvtp_model_free(mp);
+}
+
 static void collectives(simvtp_comm *comm)
 {
     const int W = simvtp_comm_size(comm), R = simvtp_comm_rank(comm);
@@ -424,8 +561,12 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 0;
     }
-    equivalence_and_resume(comm);
-    resume_midway(comm);
+    if (argc > 1 && strcmp(argv[1], "zero1") == 0) {
+        zero1(comm);
+    } else {
+        equivalence_and_resume(comm);
+        resume_midway(comm);
+    }
     CHECK(simvtp_comm_finalize() == SIMVTP_ERR_STATE, "finalize must refuse while a communicator is alive");
     simvtp_comm_free(comm);
     if (g_rank == 0) printf("total %.2f s (rank 0, including MPI start)\n", now() - t0);

@@ -94,6 +94,10 @@ static float *train(const char *backend, simvtp_comm *comm, int use_comm, int ra
         rc = simvtp_optimizer_set_comm(o, comm);
         CHECK(rc == SIMVTP_OK, "set_comm");
     }
+    if (rc == SIMVTP_OK && use_comm == 2) { /* sharded optimizer state (ZeRO-1) */
+        rc = simvtp_optimizer_set_sharding(o, 1);
+        CHECK(rc == SIMVTP_OK, "set_sharding");
+    }
     const size_t fs = (size_t)c.frames * c.height * c.width * 3;
     uint8_t *frames = malloc(B * fs);
     int32_t tok[B * L], len[B];
@@ -241,6 +245,18 @@ static void one_rank(const char *id_file, int ndev)
         CHECK(memcmp(la, lb, sizeof la) == 0, "losses bit-identical with and without the communicator");
         CHECK(memcmp(a, b, na * sizeof(float)) == 0, "weights bit-identical with and without the communicator");
     }
+    float lc[4];
+    size_t nc = 0;
+    float *sh = train(backend, comm, 2, 0, 4, lc, &nc); /* sharded over one rank: NCCL reduce/broadcast */
+    CHECK(a && sh && na == nc, "the sharded run trained");
+    if (a && sh && na == nc) {
+        CHECK(memcmp(la, lc, sizeof la) == 0, "losses bit-identical with the sharded optimizer state");
+        CHECK(memcmp(a, sh, na * sizeof(float)) == 0, "weights bit-identical with the sharded optimizer state");
+    }
+    double d2[2] = {1.25, -3.5};
+    CHECK(comm->ops->allreduce_f64(comm, d2, 2) == SIMVTP_OK && d2[0] == 1.25 && d2[1] == -3.5,
+          "all-reduce of doubles (one rank)");
+    free(sh);
     free(a);
     free(b);
     simvtp_comm_free(comm);
@@ -275,6 +291,14 @@ static void two_ranks(int rank)
         CHECK(simvtp_comm_allreduce_sum(comm, &lsum, 1) == SIMVTP_OK, "loss all-reduce");
         CHECK(lsum != 2.0f * l, "the ranks trained on different batches");
         free(sum);
+        /* The sharded optimizer state: on two ranks a sum of two floats does
+         * not depend on its order, so the weights are the same bit for bit. */
+        float lz[3];
+        size_t nz = 0;
+        float *wz = train(backend, comm, 2, rank, 3, lz, &nz);
+        CHECK(wz && nz == n && memcmp(wz, w, n * sizeof(float)) == 0 && memcmp(lz, ls, sizeof lz) == 0,
+              "sharded run (reduce-scatter, all-gather) bit-identical to the all-reduce run");
+        free(wz);
         free(w);
     }
     simvtp_comm_free(comm);

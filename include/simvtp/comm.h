@@ -65,9 +65,10 @@ SIMVTP_API int simvtp_comm_allreduce_sum(simvtp_comm *c, float *data, size_t n);
  * simvtp_train_step, and a sum of their gradients), so W ranks of B clips
  * train as one process on W*B clips would; off (the default), each rank's
  * loss uses its own B clips as negatives, like the released code. Every rank
- * must set the same value. Host-memory models with local and MPI
- * communicators (SIMVTP_ERR_UNSUPPORTED for NCCL for now, and at the train
- * step for a model in device memory). Not a collective. */
+ * must set the same value. Every communicator and model: NCCL gathers a
+ * GPU model's features in device memory; an MPI communicator with a GPU
+ * model stages them (B*D floats per rank) through host memory. Not a
+ * collective. */
 SIMVTP_API int simvtp_comm_set_global_contrastive(simvtp_comm *c, int on);
 
 /* Frees the communicator (not a collective); accepts NULL. Free it after

@@ -61,10 +61,10 @@ int sv_vtc_forward_global(const sv_backend *be, sv_vtc_acts *v, sv_arena *a, sv_
     if (a->failed) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the global-batch VTC loss");
     be->l2norm_fwd(v->tn, v->tnorm, tfeat, B, D);
     be->l2norm_fwd(v->vn, v->vnorm, vfeat, B, D);
-    /* host memory only (simvtp_train_step checks): the features go to the
-     * communicator as they are */
-    int rc = comm->ops->allgather(comm, v->tn, v->tn_all, (size_t)B * D);
-    if (rc == SIMVTP_OK) rc = comm->ops->allgather(comm, v->vn, v->vn_all, (size_t)B * D);
+    /* in place, or staged through the host for a device model with a
+     * host-memory communicator (B*D floats: cheap either way) */
+    int rc = sv_comm_allgather_backend(comm, be, v->tn, v->tn_all, (size_t)B * D);
+    if (rc == SIMVTP_OK) rc = sv_comm_allgather_backend(comm, be, v->vn, v->vn_all, (size_t)B * D);
     if (rc) return rc;
     be->matmul_fwd(v->sim, v->tn, v->vn_all, NULL, B, D, WB);   /* my texts x all videos */
     be->matmul_fwd(v->simT, v->vn, v->tn_all, NULL, B, D, WB);  /* my videos x all texts */
@@ -106,8 +106,8 @@ static int vtc_backward_global(const sv_backend *be, const sv_vtc_acts *v, sv_ar
     /* sim1 = tn . vn_all^T: dtn += ds1 . vn_all, dvn_all += ds1^T . tn (and the mirror) */
     be->matmul_bwd(dtn, dvn_all, NULL, ds1, v->tn, v->vn_all, B, D, WB);
     be->matmul_bwd(dvn, dtn_all, NULL, ds2, v->vn, v->tn_all, B, D, WB);
-    int rc = v->comm->ops->allreduce_sum(v->comm, dtn_all, part);
-    if (rc == SIMVTP_OK) rc = v->comm->ops->allreduce_sum(v->comm, dvn_all, part);
+    int rc = sv_comm_reduce_backend(v->comm, be, dtn_all, part);
+    if (rc == SIMVTP_OK) rc = sv_comm_reduce_backend(v->comm, be, dvn_all, part);
     if (rc) return rc;
     be->add(dtn, dtn_all + (size_t)v->r * B * D, (size_t)B * D);
     be->add(dvn, dvn_all + (size_t)v->r * B * D, (size_t)B * D);

@@ -173,10 +173,6 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
     int L;
     SV_TRY(sv_check_train_batch(m, b, &L));
     const int global_vtc = o->comm && o->comm->global_vtc && o->comm->size > 1;
-    if (global_vtc && !m->be->host_memory)
-        return sv_fail(SIMVTP_ERR_UNSUPPORTED,
-                       "simvtp_train_step: the global-batch contrastive loss needs a host-memory model "
-                       "for now (this one is on %s)", m->be->name);
     const uint64_t seed = sv_optimizer_draw_seed(o);    /* W draws, this rank's one */
     const float scale = sv_optimizer_grad_scale(o);     /* 1/(accum_steps*W) */
     m->vtc_comm = global_vtc ? o->comm : NULL;

@@ -44,9 +44,8 @@ int simvtp_comm_set_global_contrastive(simvtp_comm *c, int on)
     SV_CHECK_ARG(c, "simvtp_comm_set_global_contrastive: communicator is NULL");
     SV_CHECK_ARG(on == 0 || on == 1, "simvtp_comm_set_global_contrastive: on must be 0 or 1 (got %d)", on);
     if (on && !c->ops->allgather)
-        return sv_fail(SIMVTP_ERR_UNSUPPORTED,
-                       "the global-batch contrastive loss is not implemented for %s communicators yet "
-                       "(local and MPI are)", c->ops->name);
+        return sv_fail(SIMVTP_ERR_UNSUPPORTED, "%s communicators have no all-gather for the global-batch "
+                       "contrastive loss", c->ops->name);
     c->global_vtc = on;
     return SIMVTP_OK;
 }
@@ -139,6 +138,27 @@ int sv_comm_reduce_backend(simvtp_comm *c, const sv_backend *be, float *data, si
         return c->ops->allreduce_sum(c, data, n);
     }
     return sv_comm_reduce_staged(c, be, data, n);
+}
+
+int sv_comm_allgather_backend(simvtp_comm *c, const sv_backend *be, const float *send, float *recv, size_t n)
+{
+    if (be->finish) SV_TRY(be->finish(be));
+    if (be->host_memory || c->ops->device_memory) {
+        SV_TRY(sv_comm_check_backend(c, be));
+        return c->ops->allgather(c, send, recv, n);
+    }
+    const size_t all = (size_t)c->size * n;
+    float *h = malloc((n + all) * sizeof(float));
+    if (!h) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for the host stage of an all-gather (%zu floats)", all);
+    be->memcpy_d2h(h, send, n * sizeof(float));
+    int rc = c->ops->allgather(c, h, h + n, n);
+    if (rc == SIMVTP_OK) be->memcpy_h2d(recv, h + n, all * sizeof(float));
+    free(h);
+    if (be->finish) {
+        const int frc = be->finish(be);
+        if (rc == SIMVTP_OK) rc = frc;
+    }
+    return rc;
 }
 
 int sv_optimizer_reduce_grads(simvtp_optimizer *o)

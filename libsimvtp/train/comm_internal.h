@@ -23,8 +23,8 @@ typedef struct sv_comm_ops {
     int (*allreduce_sum)(simvtp_comm *c, float *data, size_t n);
     int (*barrier)(simvtp_comm *c);
     /* recv[size*n] = the n floats of send of every rank, in rank order
-     * (host memory); NULL where not implemented (NCCL: device memory only,
-     * not yet). Used by the global-batch contrastive loss. */
+     * (host memory, and device memory when device_memory). Used by the
+     * global-batch contrastive loss (sv_comm_allgather_backend). */
     int (*allgather)(simvtp_comm *c, const float *send, float *recv, size_t n);
     /* The sharded optimizer state (ZeRO-1), in place on n floats cut into
      * size contiguous shards (sv_shard_range): reduce_shards leaves in shard
@@ -73,6 +73,12 @@ int sv_optimizer_reduce_grads(struct simvtp_optimizer *o);
  * buffer c->stage (be->memcpy_d2h, c->ops->allreduce_sum, be->memcpy_h2d),
  * and returns the first error, the backend's included. */
 int sv_comm_reduce_backend(simvtp_comm *c, const struct sv_backend *be, float *data, size_t n);
+/* recv[size*n] = the n floats at send of every rank, in rank order, for
+ * backend memory (the global-batch contrastive features): in place for host
+ * memory or a communicator that takes device memory, else staged through a
+ * host buffer; waits for the backend's queued work first. */
+int sv_comm_allgather_backend(simvtp_comm *c, const struct sv_backend *be, const float *send, float *recv,
+                              size_t n);
 /* Its staging half alone (white-box tests call it with a fake backend). */
 int sv_comm_reduce_staged(simvtp_comm *c, const struct sv_backend *be, float *data, size_t n);
 /* SIMVTP_OK when a model on `be` can use communicator c: a communicator

@@ -209,6 +209,40 @@ static int nccl_shards(simvtp_comm *c, float *data, size_t n, int reduce)
 static int nccl_reduce_shards(simvtp_comm *c, float *data, size_t n) { return nccl_shards(c, data, n, 1); }
 static int nccl_gather_shards(simvtp_comm *c, float *data, size_t n) { return nccl_shards(c, data, n, 0); }
 
+/* recv[size*n] = every rank's n floats of send, in rank order
+ * (ncclAllGather): device memory of the communicator's device directly,
+ * host memory through the device buffer. */
+static int nccl_allgather(simvtp_comm *c, const float *send, float *recv, size_t n)
+{
+    sv_comm_nccl *nc = (sv_comm_nccl *)c;
+    SV_TRY(nccl_usable(nc));
+    if (n == 0) return SIMVTP_OK;
+    int send_dev, recv_dev;
+    SV_TRY(nccl_where(nc, send, &send_dev, "ncclAllGather"));
+    SV_TRY(nccl_where(nc, recv, &recv_dev, "ncclAllGather"));
+    if (send_dev != recv_dev)
+        return sv_fail(SIMVTP_ERR_INVALID_ARG, "NCCL all-gather: one buffer in device memory, one in host memory");
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) return cuda_fail(e, "cudaDeviceSynchronize before the NCCL all-gather");
+    const size_t all = (size_t)c->size * n;
+    const float *sbuf = send;
+    float *rbuf = recv;
+    if (!send_dev) {
+        SV_TRY(nccl_reserve(nc, all));
+        rbuf = nc->dbuf;
+        sbuf = rbuf + (size_t)c->rank * n; /* in place: this rank's slot */
+        e = cudaMemcpyAsync(rbuf + (size_t)c->rank * n, send, n * sizeof(float), cudaMemcpyHostToDevice, nc->stream);
+        if (e != cudaSuccess) return cuda_fail(e, "cudaMemcpyAsync (host to device) for the NCCL all-gather");
+    }
+    ncclResult_t r = ncclAllGather(sbuf, rbuf, n, ncclFloat, nc->comm, nc->stream);
+    if (r != ncclSuccess) return nccl_abort(nc, nccl_fail(nc->comm, r, "ncclAllGather"));
+    if (!send_dev) {
+        e = cudaMemcpyAsync(recv, rbuf, all * sizeof(float), cudaMemcpyDeviceToHost, nc->stream);
+        if (e != cudaSuccess) return nccl_abort(nc, cuda_fail(e, "cudaMemcpyAsync (device to host) after the NCCL all-gather"));
+    }
+    return nccl_wait(nc, "ncclAllGather");
+}
+
 /* n doubles of host memory, through the device buffer (2n floats of it). */
 static int nccl_allreduce_f64(simvtp_comm *c, double *data, size_t n)
 {
@@ -252,6 +286,7 @@ static const sv_comm_ops nccl_ops = {
     .device_memory = 1,
     .allreduce_sum = nccl_allreduce_sum,
     .barrier = nccl_barrier,
+    .allgather = nccl_allgather,
     .reduce_shards = nccl_reduce_shards,
     .gather_shards = nccl_gather_shards,
     .allreduce_f64 = nccl_allreduce_f64,

@@ -7,7 +7,9 @@
  *      the host (a CPU table with host_memory = 0 and copying memcpy_d2h/h2d,
  *      standing in for CUDA): the gradients are staged through host memory
  *      in chunks, and the run is bit-identical to the same ranks training
- *      the plain CPU model (in-place reduction). */
+ *      the plain CPU model (in-place reduction); the same with the
+ *      global-batch contrastive loss (features all-gathered through the
+ *      host stage). */
 #include "simvtp_build_config.h"
 
 #include <stdio.h>
@@ -164,6 +166,21 @@ static void test_staged_training(void)
         CHECK(bad == 0, "weights bit-identical across ranks");
         free(sum);
     }
+    /* The global-batch contrastive loss: the features are all-gathered and
+     * their gradients summed through the host stage, bit-identical to the
+     * host model; the option changes the training (control). */
+    CHECK(simvtp_comm_set_global_contrastive(comm, 1) == SIMVTP_OK, "global VTC on");
+    size_t nga = 0, ngb = 0;
+    float *ga = train(comm, NULL, &nga);
+    n_d2h = n_h2d = 0;
+    float *gb = train(comm, &fake, &ngb);
+    CHECK(ga && gb && nga == ngb && memcmp(ga, gb, nga * sizeof(float)) == 0,
+          "global VTC: staged all-gather bit-identical to in place");
+    CHECK(ga && a && nga == na && memcmp(ga, a, na * sizeof(float)) != 0, "global VTC changes the weights");
+    CHECK(n_h2d >= (int)(3 * chunks) + 6 * 2, "the features went through the host stage (2 per micro-batch)");
+    CHECK(simvtp_comm_set_global_contrastive(comm, 0) == SIMVTP_OK, "global VTC off");
+    free(ga);
+    free(gb);
     free(a);
     free(b);
     simvtp_comm_free(comm);

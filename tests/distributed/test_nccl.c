@@ -253,6 +253,9 @@ static void one_rank(const char *id_file, int ndev)
         CHECK(memcmp(la, lc, sizeof la) == 0, "losses bit-identical with the sharded optimizer state");
         CHECK(memcmp(a, sh, na * sizeof(float)) == 0, "weights bit-identical with the sharded optimizer state");
     }
+    float g_send[3] = {1.5f, -2.0f, 7.25f}, g_recv[3] = {0};
+    CHECK(comm->ops->allgather(comm, g_send, g_recv, 3) == SIMVTP_OK && memcmp(g_send, g_recv, sizeof g_recv) == 0,
+          "all-gather of a host buffer (one rank)");
     double d2[2] = {1.25, -3.5};
     CHECK(comm->ops->allreduce_f64(comm, d2, 2) == SIMVTP_OK && d2[0] == 1.25 && d2[1] == -3.5,
           "all-reduce of doubles (one rank)");
@@ -290,7 +293,6 @@ static void two_ranks(int rank)
         float l = ls[0], lsum = ls[0];
         CHECK(simvtp_comm_allreduce_sum(comm, &lsum, 1) == SIMVTP_OK, "loss all-reduce");
         CHECK(lsum != 2.0f * l, "the ranks trained on different batches");
-        free(sum);
         /* The sharded optimizer state: on two ranks a sum of two floats does
          * not depend on its order, so the weights are the same bit for bit. */
         float lz[3];
@@ -299,6 +301,22 @@ static void two_ranks(int rank)
         CHECK(wz && nz == n && memcmp(wz, w, n * sizeof(float)) == 0 && memcmp(lz, ls, sizeof lz) == 0,
               "sharded run (reduce-scatter, all-gather) bit-identical to the all-reduce run");
         free(wz);
+        /* The global-batch contrastive loss over NCCL (device features). */
+        CHECK(simvtp_comm_set_global_contrastive(comm, 1) == SIMVTP_OK, "global VTC on");
+        float lg[3];
+        size_t ng = 0;
+        float *wg = train(backend, comm, 1, rank, 3, lg, &ng);
+        CHECK(wg && ng == n && memcmp(wg, w, n * sizeof(float)) != 0, "global VTC trained, other weights");
+        if (wg) {
+            memcpy(sum, wg, n * sizeof(float));
+            CHECK(simvtp_comm_allreduce_sum(comm, sum, n) == SIMVTP_OK, "all-reduce of the weights");
+            size_t badg = 0;
+            for (size_t i = 0; i < n; i++) badg += sum[i] != 2.0f * wg[i];
+            CHECK(badg == 0, "global VTC: weights bit-identical on both ranks");
+        }
+        CHECK(simvtp_comm_set_global_contrastive(comm, 0) == SIMVTP_OK, "global VTC off");
+        free(wg);
+        free(sum);
         free(w);
     }
     simvtp_comm_free(comm);

@@ -12,7 +12,9 @@
 #      -Dtests=false -Dtools=false (no Debian -dev packages needed; NCCL optional: a second
 #      try with -Dnccl=disabled if the first setup fails), then ninja
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
-#   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); bench_step:
+#   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
+#      of short bench_step runs (AB=mirror [default]: without the bf16 weight mirror,
+#      AB=gemm: fp32 GEMM operands, AB=none); bench_step:
 #      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
 #      cuda:0:fp32
 #   5. bench/torch_step_gpu.py: the same steps in PyTorch (eager fp32, eager bf16 autocast +
@@ -42,6 +44,17 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 8)}
 LOGS=${OUT:-$ROOT/$BUILD-logs}
 mkdir -p "$LOGS" || LOGS=$(mktemp -d)
 OVERALL=0
+# A/B (AB=mirror, the default): the bf16 table without the weight mirror
+# (SIMVTP_CUDA_WEIGHT_MIRROR=0: every product converts its weight itself); AB=gemm: with
+# fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in); AB=none (or AB_GEMM=0): neither. Their
+# RESULT lines are renamed so that the table tells them apart.
+AB=${AB:-mirror}
+[ "${AB_GEMM:-1}" = 0 ] && AB=none
+case $AB in
+    mirror) AB_ENV=SIMVTP_CUDA_WEIGHT_MIRROR=0 AB_TAG=RESULT_AB AB_LABEL="weight mirror off" ;;
+    gemm) AB_ENV=SIMVTP_CUDA_GEMM=fp32in AB_TAG=RESULT_AB AB_LABEL="GEMM operands fp32" ;;
+    *) AB=none ;;
+esac
 
 now() { date +%s; }
 say() { printf '[gpu-check %4ss] %s\n' "$(($(now) - T0))" "$*"; }
@@ -163,14 +176,12 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/bench/bench_ops" ]; then
     run_stage "bench_ops cuda:0" 60 200 "$LOGS/bench.log" "$BUILD/bench/bench_ops" --backend cuda:0 --reps 10
     OPS_RC=$RC
 fi
-if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && [ "${AB_GEMM:-1}" = 1 ]; then
-    # A/B: the bf16 table with fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in, cuda/matmul.cu);
-    # its RESULT lines are renamed so that the table tells them apart
+if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && [ "$AB" != none ]; then
     for m in pretrain finetune; do
         f=; [ $m = finetune ] && f=--finetune
-        run_stage "bench_step cuda:0 $m, GEMM fp32in" 40 200 "$LOGS/bench.log" sh -c \
-            "SIMVTP_CUDA_GEMM=fp32in $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 8 \
-             --warmup 2 --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /RESULT_GEMMFP32IN /'"
+        run_stage "bench_step cuda:0 $m, $AB_LABEL" 40 200 "$LOGS/bench.log" sh -c \
+            "$AB_ENV $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 8 \
+             --warmup 2 --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /$AB_TAG /'"
     done
 fi
 if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
@@ -250,13 +261,13 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
         tf=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=fp32 " | tail -1)
         tc=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=compile " | tail -1)
         cb=$(kv "$tb" clips_per_sec); cf=$(kv "$tf" clips_per_sec); cc=$(kv "$tc" clips_per_sec)
-        for row in "libsimvtp cuda:0|bf16" "  (GEMM operands fp32)|gemm32" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
+        for row in "libsimvtp cuda:0|bf16" "  (${AB_LABEL:-A/B})|ab" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
                    "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile"; do
             label=${row%|*}; kind=${row#*|}
             case $kind in
                 bf16) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0 " | tail -1)
                       peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
-                gemm32) line=$(grep "^RESULT_GEMMFP32IN" "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
+                ab) line=$(grep "^RESULT_AB " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
                         [ -z "$line" ] && continue
                         peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
                 fp32) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0:fp32 " | tail -1)

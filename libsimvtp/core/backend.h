@@ -129,6 +129,15 @@ typedef struct sv_backend {
     /* optimizer */
     double (*sumsq)(const float *x, size_t n);    /* sum of squares, in double; NaN/Inf propagate */
     void (*adamw)(float *w, const float *g, float *m, float *v, size_t n, const sv_adamw_args *a);
+
+    /* optional (NULL: nothing to do): the model's weights are params[n]
+     * and stay unchanged from weights_begin to weights_end (one forward /
+     * backward call of the graph); the backend may keep a derived copy for
+     * that long. CUDA's bf16 table converts them to bf16 once per call and
+     * its products read that copy instead of converting each weight at every
+     * use (the same values, so the results are the same bit for bit). */
+    void (*weights_begin)(const float *params, size_t n);
+    void (*weights_end)(void);
 } sv_backend;
 
 /* Resolve "cpu", "auto" (CUDA device 0 when built and present, else the

@@ -212,6 +212,7 @@ static void ctx_destroy(sv_cuda_ctx *ctx)
 {
     if (!ctx) return;
     sv_cuda_matmul_cache_clear(ctx);
+    if (ctx->wm_buf && ctx->stream) cudaFreeAsync(ctx->wm_buf, ctx->stream);
     if (ctx->blas) sv_blas.cublasDestroy(ctx->blas);
     if (ctx->lt) sv_blas.cublasLtDestroy(ctx->lt);
     if (ctx->workspace) cudaFree(ctx->workspace);
@@ -524,6 +525,8 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     t->mse_bwd = sv_cuda_mse_bwd;
     t->sumsq = sv_cuda_sumsq;
     t->adamw = sv_cuda_adamw;
+    t->weights_begin = sv_cuda_weights_begin;
+    t->weights_end = sv_cuda_weights_end;
 }
 
 extern "C" int sv_cuda_device_count(void)

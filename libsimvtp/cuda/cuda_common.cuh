@@ -83,6 +83,13 @@ typedef struct sv_cuda_ctx {
     char err_msg[900];
     int mm_count;
     sv_mm_plan mm[SV_MM_CACHE_SLOTS];
+    /* bf16 mirror of the weights for one graph call (cuda/matmul.cu,
+     * sv_cuda_weights_begin/end), guarded by mm_lock: wm_buf holds wm_cap
+     * values; when wm_valid, its first wm_n are bf16(wm_src[0 .. wm_n)). */
+    const float *wm_src;
+    size_t wm_n, wm_cap;
+    void *wm_buf;
+    int wm_valid;
 } sv_cuda_ctx;
 
 /* The calling thread's context (set by activate). A thread that never

@@ -14,7 +14,9 @@
  * fp32 accumulation, fp32 C/D and fp32 bias: cuBLASLt's bf16 tensor-core
  * kernels. (Given fp32 operands and CUBLAS_COMPUTE_32F_FAST_16BF, the
  * heuristic chose TF32 kernels on an H100, at about half the bf16 rate;
- * SIMVTP_CUDA_GEMM=fp32in keeps that path, for comparison.) */
+ * SIMVTP_CUDA_GEMM=fp32in keeps that path, for comparison.) Weights are not
+ * converted per product: a bf16 mirror of all of them is made once per graph
+ * call (below). */
 #include <cuda_bf16.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +240,72 @@ static __nv_bfloat16 *to_bf16(sv_cuda_ctx *ctx, const float *src, size_t n, cons
 }
 
 /* ------------------------------------------------------------------------
+ * The weight mirror: bf16(params) made once per graph call
+ * (sv_backend.weights_begin/end), so that a weight is not converted again
+ * at every product that reads it (four encoder passes and the backward read
+ * each encoder weight eight times per pretraining step). The values are
+ * those to_bf16 would make, so the results do not change.
+ * SIMVTP_CUDA_WEIGHT_MIRROR=0 turns it off (for comparison).
+ * ------------------------------------------------------------------------ */
+static int mirror_enabled(void)
+{
+    const char *e = getenv("SIMVTP_CUDA_WEIGHT_MIRROR"); /* read per call: tests compare both */
+    return !(e && !strcmp(e, "0"));
+}
+
+void sv_cuda_weights_begin(const float *params, size_t n)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || n == 0 || !params || !mirror_enabled() || !bf16_operands(sv_cuda_precision())) return;
+    pthread_mutex_lock(&ctx->mm_lock);
+    ctx->wm_valid = 0;
+    if (ctx->wm_cap < n) {
+        /* grow; a failure (no error recorded) just leaves the products
+         * converting their operands themselves */
+        sv_cuda_scratch_free(ctx, ctx->wm_buf);
+        ctx->wm_buf = sv_cuda_scratch(ctx, n * sizeof(__nv_bfloat16), "weights_begin", 0);
+        ctx->wm_cap = ctx->wm_buf ? n : 0;
+    }
+    if (ctx->wm_buf) {
+        const int vec = ((uintptr_t)params & 15) == 0;
+        to_bf16_kernel<<<sv_blocks_for(ctx, vec ? n / 4 + 1 : n, 256), 256, 0, ctx->stream>>>(
+            (__nv_bfloat16 *)ctx->wm_buf, params, n, vec);
+        if (SV_LAUNCH_OK(ctx, "weights_begin")) {
+            ctx->wm_src = params;
+            ctx->wm_n = n;
+            ctx->wm_valid = 1;
+        }
+    }
+    pthread_mutex_unlock(&ctx->mm_lock);
+}
+
+void sv_cuda_weights_end(void)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx) return;
+    pthread_mutex_lock(&ctx->mm_lock);
+    ctx->wm_valid = 0;
+    pthread_mutex_unlock(&ctx->mm_lock);
+}
+
+/* The bf16 operand for src[n]: the mirror's slice when src lies in the
+ * mirrored weights, else a fresh copy, returned in *owned as well (free it
+ * with sv_cuda_scratch_free after the product is queued). NULL on failure. */
+static const __nv_bfloat16 *operand16(sv_cuda_ctx *ctx, const float *src, size_t n, const char *op,
+                                      __nv_bfloat16 **owned)
+{
+    *owned = NULL;
+    const __nv_bfloat16 *p = NULL;
+    pthread_mutex_lock(&ctx->mm_lock);
+    if (ctx->wm_valid && src >= ctx->wm_src && n <= ctx->wm_n && (size_t)(src - ctx->wm_src) <= ctx->wm_n - n)
+        p = (const __nv_bfloat16 *)ctx->wm_buf + (src - ctx->wm_src);
+    pthread_mutex_unlock(&ctx->mm_lock);
+    if (p) return p;
+    *owned = to_bf16(ctx, src, n, op);
+    return *owned;
+}
+
+/* ------------------------------------------------------------------------
  * Kernels: bias broadcast, column sums
  * ------------------------------------------------------------------------ */
 
@@ -321,16 +389,14 @@ void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const floa
     }
     const int ab16 = bf16_operands(prec);
     const void *A = w, *B = inp;
-    __nv_bfloat16 *w16 = NULL, *inp16 = NULL;
+    __nv_bfloat16 *w16 = NULL, *inp16 = NULL; /* owned copies */
     if (ab16) {
-        w16 = to_bf16(ctx, w, (size_t)N * K, "matmul_fwd");
-        inp16 = w16 ? to_bf16(ctx, inp, (size_t)M * K, "matmul_fwd") : NULL;
-        if (!inp16) {
+        A = operand16(ctx, w, (size_t)N * K, "matmul_fwd", &w16);
+        B = A ? operand16(ctx, inp, (size_t)M * K, "matmul_fwd", &inp16) : NULL;
+        if (!B) {
             sv_cuda_scratch_free(ctx, w16);
             return;
         }
-        A = w16;
-        B = inp16;
     }
     /* column-major: out^T[N,M] = (w as K x N)^T . (inp as K x M) */
     sv_mm_key key = make_key(N, M, K, K, K, N, 1, 0, prec, A, B, out, ab16);
@@ -365,8 +431,9 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
         if (ab16 && !(dout16 = to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
         if (dinp) {
             /* dinp^T[K,M] += (w as K x N) . (dout as N x M) */
-            __nv_bfloat16 *w16 = ab16 ? to_bf16(ctx, w, (size_t)N * K, "matmul_bwd (dinp)") : NULL;
-            const void *A = ab16 ? (const void *)w16 : w, *B = ab16 ? (const void *)dout16 : dout;
+            __nv_bfloat16 *w16 = NULL;
+            const void *A = ab16 ? (const void *)operand16(ctx, w, (size_t)N * K, "matmul_bwd (dinp)", &w16) : w;
+            const void *B = ab16 ? (const void *)dout16 : dout;
             if (A) {
                 sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, A, B, dinp, ab16);
                 gemm(ctx, &key, A, B, dinp, 1.0f, 1.0f, "matmul_bwd (dinp)");
@@ -375,8 +442,9 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
         }
         if (dw) {
             /* dw^T[K,N] += (inp as K x M) . (dout as N x M)^T */
-            __nv_bfloat16 *inp16 = ab16 ? to_bf16(ctx, inp, (size_t)M * K, "matmul_bwd (dw)") : NULL;
-            const void *A = ab16 ? (const void *)inp16 : inp, *B = ab16 ? (const void *)dout16 : dout;
+            __nv_bfloat16 *inp16 = NULL;
+            const void *A = ab16 ? (const void *)operand16(ctx, inp, (size_t)M * K, "matmul_bwd (dw)", &inp16) : inp;
+            const void *B = ab16 ? (const void *)dout16 : dout;
             if (A) {
                 sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, A, B, dw, ab16);
                 gemm(ctx, &key, A, B, dw, 1.0f, 1.0f, "matmul_bwd (dw)");

@@ -70,6 +70,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_arena h = {0};        /* random decisions and index maps: host */
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the pretraining step (batch %d)", B); goto done; } } while (0)
+    if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
 
     /* 1. masks and the row maps built from them (host) */
     int32_t *vis_idx = SV_AI(&h, (size_t)B * Nv), *mask_idx = SV_AI(&h, (size_t)B * Nm);
@@ -341,6 +342,7 @@ losses:
     }
 
 done:;
+    if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
     sv_arena_free(&a);

@@ -68,6 +68,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     sv_arena a = {.be = be}, h = {0};
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the fine-tuning step (batch %d)", B); goto done; } } while (0)
+    if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
 
     int32_t *ids = SV_AI(&h, (size_t)B * L), *labels = SV_AI(&h, (size_t)B * L);
     uint8_t *tvalid = SV_AU8(&h, (size_t)B * L);
@@ -138,6 +139,7 @@ losses:
         losses->masked_text = 0;
     }
 done:;
+    if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
     sv_arena_free(&a);

@@ -12,6 +12,7 @@
  *     gradient (simvtp_model_grad_get, ||g_cuda - g_cpu|| / ||g_cpu||) and
  *     the gradient of the whole model;
  *  3. the same two calls again on CUDA: bit-identical losses and gradients;
+ *     in bf16 also without the weight mirror (SIMVTP_CUDA_WEIGHT_MIRROR=0);
  *  4. simvtp_model_forward and simvtp_encode_videos / simvtp_encode_texts;
  *  5. STEPS AdamW steps (simvtp_train_step) from the same weights and
  *     optimizer seed: losses of every step and the weights afterwards;
@@ -373,6 +374,24 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
         verdict(same_l && same_g, "%-34s losses %s, gradients %s", what,
                 same_l ? "bit-identical" : "DIFFER", same_g ? "bit-identical" : "DIFFER");
         free(gg2);
+    }
+    /* 3b. bf16: the products read a bf16 mirror of the weights made once
+     * per call; converting each weight at every product instead gives the
+     * same values, so the results must be the same bit for bit. */
+    if (g_prec) {
+        simvtp_losses lg3[2];
+        setenv("SIMVTP_CUDA_WEIGHT_MIRROR", "0", 1);
+        const int bad = fb_pair(g, hb, lg3);
+        unsetenv("SIMVTP_CUDA_WEIGHT_MIRROR");
+        if (!bad) {
+            float *gg3 = get_all(g, &t, 1);
+            const int same_l = !memcmp(&lg[0], &lg3[0], sizeof lg[0]) && !memcmp(&lg[1], &lg3[1], sizeof lg[1]);
+            const int same_g = gg && gg3 && !memcmp(gg, gg3, t.total * sizeof(float));
+            snprintf(what, sizeof what, "%s without the weight mirror", kind);
+            verdict(same_l && same_g, "%-34s losses %s, gradients %s", what,
+                    same_l ? "bit-identical" : "DIFFER", same_g ? "bit-identical" : "DIFFER");
+            free(gg3);
+        }
     }
     free(gc);
     free(gg);

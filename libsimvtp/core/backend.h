@@ -113,6 +113,11 @@ typedef struct sv_backend {
                          int B, int N, int H, int hd);
     int (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *out,
                          const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
+    /* probs may be logits (the logits are then replaced by the
+     * probabilities); dlogits may be probs: the rows are then overwritten
+     * with (p - onehot(t)) * dloss, zeros for ignored rows, instead of added
+     * to. One [M,V] buffer then serves the whole loss (the MLM head over the
+     * vocabulary: no second and third copy). */
     void (*softmax_ce_fwd)(float *losses, float *probs, const float *logits,
                            const int32_t *targets, int M, int V);
     void (*softmax_ce_bwd)(float *dlogits, const float *probs, const int32_t *targets,

@@ -4,7 +4,9 @@
  * p *= 1/sum; loss = log(sum) - (x[t] - max) for a target t in [0, V), else
  * 0 (ignored rows, target < 0, still get their probabilities written). The
  * backward adds (p - onehot(t)) * dloss[m] into dlogits for non-ignored rows
- * in the CPU's order (p*g first, then -g at the target). */
+ * in the CPU's order (p*g first, then -g at the target). Both may run in
+ * place (core/backend.h): the forward reads the target's logit before any
+ * probability is written, the backward then overwrites instead of adding. */
 #include "cuda/cuda_ops.cuh"
 
 #define CE_THREADS 512
@@ -20,6 +22,10 @@ softmax_ce_fwd_kernel(float *losses, float *probs, const float *logits, const in
         float *p = probs + (size_t)m * V;
         float mx = -INFINITY;
         for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, x[v]);
+        /* the target's logit, read before any thread writes p (p may be x):
+         * the block reduction below is a barrier every thread passes */
+        const int32_t t = targets[m];
+        const float xt = (threadIdx.x == 0 && t >= 0 && t < V) ? x[t] : 0.0f;
         mx = sv_block_max(mx, shf);
         double sum = 0.0;
         for (int v = threadIdx.x; v < V; v += blockDim.x) {
@@ -31,24 +37,27 @@ softmax_ce_fwd_kernel(float *losses, float *probs, const float *logits, const in
         const float inv = (float)(1.0 / sum);
         /* each thread rescales exactly the elements it wrote */
         for (int v = threadIdx.x; v < V; v += blockDim.x) p[v] *= inv;
-        if (threadIdx.x == 0) {
-            const int32_t t = targets[m];
-            losses[m] = (t < 0 || t >= V) ? 0.0f : (float)(log(sum) - (double)(x[t] - mx));
-        }
+        if (threadIdx.x == 0) losses[m] = (t < 0 || t >= V) ? 0.0f : (float)(log(sum) - (double)(xt - mx));
     }
 }
 
 __global__ void softmax_ce_bwd_kernel(float *dlogits, const float *probs, const int32_t *targets,
                                       const float *dlosses, int M, int V)
 {
+    const int inplace = dlogits == probs; /* overwrite instead of add */
     for (int m = blockIdx.y; m < M; m += gridDim.y) {
         const int32_t t = targets[m];
-        if (t < 0 || t >= V) continue;
-        const float g = dlosses[m];
-        const float *p = probs + (size_t)m * V;
         float *d = dlogits + (size_t)m * V;
+        const int ignored = t < 0 || t >= V;
+        if (ignored && !inplace) continue;
+        const float g = ignored ? 0.0f : dlosses[m];
+        const float *p = probs + (size_t)m * V;
         for (int v = blockIdx.x * blockDim.x + threadIdx.x; v < V; v += gridDim.x * blockDim.x) {
-            float val = d[v] + p[v] * g;
+            if (ignored) {
+                d[v] = 0.0f;
+                continue;
+            }
+            float val = inplace ? p[v] * g : d[v] + p[v] * g;
             if (v == t) val -= g;
             d[v] = val;
         }

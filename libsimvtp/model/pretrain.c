@@ -158,8 +158,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
 
     /* 6. MLM on the masked text positions */
+    /* one [Mt, V] buffer: the logits, then in place their probabilities,
+     * then in the backward their gradient (core/backend.h, softmax_ce) */
     float *mh = SV_AF(&a, (size_t)Mt1 * D), *mlog = SV_AF(&a, (size_t)Mt1 * V);
-    float *mprob = SV_AF(&a, (size_t)Mt1 * V), *mloss = SV_AF(&a, Mt1);
+    float *mprob = mlog, *mloss = SV_AF(&a, Mt1);
     NOMEM_IF(a.failed);
     if (Mt > 0) {
         be->rows_copy(mh, NULL, pj.out, mrows_d, Mt, D);
@@ -282,7 +284,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         NOMEM_IF(h.failed);
         for (int i = 0; i < Mt; i++) dl_h[i] = gs / Mt;
         const float *dl = SV_VIEWF(&a, dl_h, Mt);
-        float *dlog = SV_AF(&a, (size_t)Mt * V), *dmh = SV_AF(&a, (size_t)Mt * D);
+        float *dlog = mprob, *dmh = SV_AF(&a, (size_t)Mt * D); /* in place */
         NOMEM_IF(a.failed);
         be->softmax_ce_bwd(dlog, mprob, mtgt_d, dl, Mt, V);
         be->matmul_bwd(dmh, g->mlm_w, g->mlm_b, dlog, mh, w->mlm_w, Mt, D, V);

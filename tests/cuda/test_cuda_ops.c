@@ -505,6 +505,12 @@ static void call_softmax_ce_fwd(tcase *T, const sv_backend *be, int s)
 { be->softmax_ce_fwd(PF(0), PF(1), PF(2), PI(3), T->iv[0], T->iv[1]); }
 static void call_softmax_ce_bwd(tcase *T, const sv_backend *be, int s)
 { be->softmax_ce_bwd(PF(0), PF(1), PI(2), PF(3), T->iv[0], T->iv[1]); }
+/* in place: buffer 1 holds the logits, then the probabilities (fwd); buffer 0
+ * the probabilities, then the gradient (bwd) */
+static void call_softmax_ce_fwd_inplace(tcase *T, const sv_backend *be, int s)
+{ be->softmax_ce_fwd(PF(0), PF(1), PF(1), PI(2), T->iv[0], T->iv[1]); }
+static void call_softmax_ce_bwd_inplace(tcase *T, const sv_backend *be, int s)
+{ be->softmax_ce_bwd(PF(0), PF(0), PI(1), PF(2), T->iv[0], T->iv[1]); }
 static void call_meanpool_fwd(tcase *T, const sv_backend *be, int s)
 { be->meanpool_fwd(PF(0), PF(1), PU(T->iv[3]), T->iv[0], T->iv[1], T->iv[2]); }
 static void call_meanpool_bwd(tcase *T, const sv_backend *be, int s)
@@ -981,11 +987,25 @@ static void softmax_ce_tests(const sv_backend *g)
         CPU->softmax_ce_fwd(losses, probs, logits, tg, M, V);
         tc_init(&T, "softmax_ce_bwd", "M=%d V=%d, %d ignored", M, V, (M + 2) / 4);
         tc_acc_f(&T, "dlogits", frand(n, -1.0 / V, 1.0 / V), n);
-        tc_in_f(&T, "probs", probs, n);
-        tc_buf(&T, "targets", K_IN, tg, (size_t)M * 4);
+        tc_in_f(&T, "probs", dup_bytes(probs, n * 4), n);
+        tc_buf(&T, "targets", K_IN, dup_bytes(tg, (size_t)M * 4), (size_t)M * 4);
         tc_in_f(&T, "dlosses", frand(M, 0.1, 1), M);
         T.iv[0] = M; T.iv[1] = V;
         tc_run(&T, FN(g, softmax_ce_bwd), g);
+
+        /* in place (the MLM head's single [M,V] buffer) */
+        tc_init(&T, "softmax_ce_fwd", "M=%d V=%d, in place", M, V);
+        tc_out_f(&T, "losses", M);
+        tc_acc_f(&T, "logits->probs", dup_bytes(logits, n * 4), n);
+        tc_buf(&T, "targets", K_IN, dup_bytes(tg, (size_t)M * 4), (size_t)M * 4);
+        T.iv[0] = M; T.iv[1] = V;
+        tc_run(&T, HAVE(g, softmax_ce_fwd) ? call_softmax_ce_fwd_inplace : NULL, g);
+        tc_init(&T, "softmax_ce_bwd", "M=%d V=%d, in place", M, V);
+        tc_acc_f(&T, "probs->dlogits", probs, n);
+        tc_buf(&T, "targets", K_IN, tg, (size_t)M * 4);
+        tc_in_f(&T, "dlosses", frand(M, 0.1, 1), M);
+        T.iv[0] = M; T.iv[1] = V;
+        tc_run(&T, HAVE(g, softmax_ce_bwd) ? call_softmax_ce_bwd_inplace : NULL, g);
         free(logits);
         free(losses);
     }

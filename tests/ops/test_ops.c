@@ -616,6 +616,20 @@ START_TEST(test_softmax_ce)
     for (int v = 0; v < V; v++)
         ck_assert_msg(dx[2 * V + v] == PREFILL, "ignored row got a gradient at %d", v);
 
+    /* In place (one buffer: logits -> probabilities -> gradient): the same
+     * losses and probabilities bit for bit, and the gradient equal to the
+     * one added into zeros (ignored rows zeroed). */
+    float *xp = malloc(MV * sizeof(float)), *lp = fbuf((size_t)M, OUT_GARBAGE), *dz = calloc(MV, sizeof(float));
+    memcpy(xp, x, MV * sizeof(float));
+    cpu_softmax_ce_fwd(lp, xp, xp, t, M, V);
+    ck_assert_msg(memcmp(lp, loss, M * sizeof(float)) == 0, "in-place losses differ");
+    ck_assert_msg(memcmp(xp, probs, MV * sizeof(float)) == 0, "in-place probabilities differ");
+    cpu_softmax_ce_bwd(dz, probs, t, r, M, V);
+    cpu_softmax_ce_bwd(xp, xp, t, r, M, V);
+    for (size_t i = 0; i < MV; i++)
+        ck_assert_msg(xp[i] == dz[i], "in-place gradient [%zu] %g vs %g", i, (double)xp[i], (double)dz[i]);
+    free(xp); free(lp); free(dz);
+
     free(x); free(r); free(loss); free(probs); free(dx); free(g);
     free(c.x); free(c.r); free(c.loss); free(c.probs);
 }

@@ -9,8 +9,9 @@
  * the test-split shards with tk_evaluate (num_clips x num_crops per video),
  * prints the table, logs it in metrics.jsonl and keeps the best model by
  * text->video R@1 in best.svtp (its numbers in eval.json). Checkpoints,
- * --resume and Ctrl-C as in simvtp-pretrain. Exit 0 done, 1 failed, 2 bad
- * command line, 130 interrupted. */
+ * --resume and Ctrl-C as in simvtp-pretrain; so is --dist (train_dist.h):
+ * rank 0 alone evaluates, while the others wait. Exit 0 done, 1 failed, 2
+ * bad command line, 130 interrupted. */
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -24,14 +25,15 @@
 #include "cli.h"
 #include "eval.h"
 #include "train_common.h"
+#include "train_dist.h"
 
 #define PROG "simvtp-finetune"
 
 typedef struct options {
-    const char *init, *train_shards, *test_shards, *vocab, *out, *backend;
-    int resume, quiet;
+    const char *init, *train_shards, *test_shards, *vocab, *out, *backend, *dist;
+    int resume, quiet, global_vtc, allow_world_change;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
-    long num_clips, num_crops, eval_batch;
+    long num_clips, num_crops, eval_batch, world_size;
     double epochs, wepochs, lr, min_lr, clip, drop_path;
     uint64_t seed;
 } options;
@@ -56,6 +58,10 @@ static const tr_opt k_opts[] = {
     {"--seed", TR_U64, O(seed), 0, 0, TR_FIXED},
     {"--threads", TR_LONG, O(threads), 0, 4096, TR_DEFAULT},
     {"--backend", TR_STR, O(backend), 0, 0, TR_NOT_STORED},
+    {"--dist", TR_STR, O(dist), 0, 0, TR_DEFAULT},
+    {"--global-vtc", TR_FLAG, O(global_vtc), 0, 0, TR_FIXED},
+    {"--world-size", TR_LONG, O(world_size), 1, 1e9, TR_RECORD},
+    {"--allow-world-change", TR_FLAG, O(allow_world_change), 0, 0, TR_NOT_STORED},
     {"--num-clips", TR_LONG, O(num_clips), 1, 64, TR_DEFAULT},
     {"--num-crops", TR_LONG, O(num_crops), 1, 3, TR_DEFAULT},
     {"--eval-batch", TR_LONG, O(eval_batch), 1, 4096, TR_DEFAULT},
@@ -85,8 +91,8 @@ static void usage(void)
            "  --stride N          frame sampling stride in source frames [4]\n"
            "  --workers N         dataloader threads [2]\n"
            "  --drop-path X       stochastic depth at the last block [the checkpoint config's, 0.1]\n"
-           "schedule (SPEC.md; global batch = batch x accum):\n"
-           "  --batch B           clips per micro-batch, >= 2 [8]\n"
+           "schedule (SPEC.md; global batch = batch x accum x ranks):\n"
+           "  --batch B           clips per micro-batch and rank, >= 2 [8]\n"
            "  --accum N           micro-batches per update [1]\n"
            "  --epochs E          length in passes over the training shards [1]\n"
            "  --steps S           length in updates instead\n"
@@ -99,7 +105,8 @@ static void usage(void)
            "  --seed S            fc_norm initialization, dropout, drop path, data order [0]\n"
            "  --threads N         compute threads, 0 = OpenMP's default [0]\n"
            "  --backend NAME      cpu, auto, cuda:N (bf16 matrix inputs) or cuda:N:fp32 [cpu]\n"
-           "evaluation (after every epoch and at the end):\n"
+           TR_DIST_HELP
+           "evaluation (after every epoch and at the end; rank 0 alone):\n"
            "  --num-clips N       temporal clips per test video [3]\n"
            "  --num-crops N       spatial crops per clip: 3, or 1 (centre) [3]\n"
            "  --eval-batch N      clips encoded per call [8]\n"
@@ -115,8 +122,12 @@ static void usage(void)
            "  --quiet             no progress lines\n"
            "  --help, --version\n"
            "\n"
-           "example: " PROG " --init run1/model.svtp --train-shards msrvtt/train \\\n"
-           "      --test-shards msrvtt/test --vocab vocab.txt --batch 64 --epochs 100 --out ft1\n");
+           "examples:\n"
+           "  " PROG " --init run1/model.svtp --train-shards msrvtt/train \\\n"
+           "      --test-shards msrvtt/test --vocab vocab.txt --batch 64 --epochs 100 --out ft1\n"
+           "  SIMVTP_NCCL_ID_FILE=/tmp/nccl.$$ torchrun --standalone --nproc_per_node=8 \\\n"
+           "      --no-python " PROG " --dist nccl --init run1/model.svtp ... --batch 8 --out ft2\n"
+           "      (8 GPUs, global batch 64)\n");
 }
 
 typedef struct run {
@@ -136,7 +147,14 @@ typedef struct run {
     double best_r1;       /* best text->video R@1 so far, -1 before any */
     long evaluated_step;  /* update of the last evaluation, -1 before any */
     double eval_last_print;
+    tr_dist dist;
 } run;
+
+/* Clips per update over all ranks. */
+static long global_batch(const run *r)
+{
+    return r->o.batch * r->o.accum * r->dist.world;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                    */
@@ -161,10 +179,10 @@ static int copy_weights(const simvtp_model *src, simvtp_model *dst)
     return 0;
 }
 
-/* Model parameters from the flags: seed, threads, backend. */
-static const simvtp_model_params *model_params(const options *o)
+/* Model parameters from the flags: seed, threads, backend (an NCCL rank's GPU). */
+static const simvtp_model_params *model_params(const run *r)
 {
-    return tr_model_params(o->seed, o->threads, o->backend);
+    return tr_model_params(r->o.seed, r->o.threads, tr_dist_backend(&r->dist, r->o.backend));
 }
 
 static int setup_model(run *r, const unsigned char *given)
@@ -174,14 +192,14 @@ static int setup_model(run *r, const unsigned char *given)
     char path[PATH_MAX];
     int rc;
     if (o->resume) {
-        if ((rc = tr_ckpt_recover(o->out)) || (rc = tr_path(path, o->out, "model.svtp"))) return rc;
-        if ((rc = simvtp_model_load(path, model_params(o), &r->model))) return tk_lib_fail("loading the checkpoint", rc);
+        if ((rc = tr_path(path, o->out, "model.svtp"))) return rc;
+        if ((rc = simvtp_model_load(path, model_params(r), &r->model))) return tk_lib_fail("loading the checkpoint", rc);
         if (simvtp_model_get_kind(r->model) != SIMVTP_MODEL_RETRIEVAL)
             return tk_fail("%s is not a fine-tuning (retrieval) checkpoint", path);
         simvtp_model_config(r->model, &r->cfg);
         return 0;
     }
-    if ((rc = simvtp_model_load(o->init, model_params(o), &pre)))
+    if ((rc = simvtp_model_load(o->init, model_params(r), &pre)))
         return tk_fail("cannot use --init %s: %s: %s", o->init, simvtp_strerror(rc), simvtp_last_error());
     if (simvtp_model_get_kind(pre) != SIMVTP_MODEL_PRETRAIN) {
         simvtp_model_free(pre);
@@ -189,7 +207,7 @@ static int setup_model(run *r, const unsigned char *given)
                        "checkpoint such as simvtp-pretrain's DIR/model.svtp", o->init);
     }
     simvtp_model_config(pre, &r->cfg);
-    simvtp_model_params mp = *model_params(o);
+    simvtp_model_params mp = *model_params(r);
     if (tr_given(k_opts, N_OPTS, given, "--drop-path") && (float)o->drop_path != r->cfg.drop_path) {
         /* the config is stored with the weights: a new one, then the weights by name */
         simvtp_model *copy = NULL;
@@ -234,6 +252,8 @@ static int setup_data(run *r)
     p.stride = (int)o->stride;
     p.seed = o->seed;
     p.threads = (int)o->workers;
+    p.rank = r->dist.rank;
+    p.world_size = r->dist.world;
     if ((rc = simvtp_dataloader_create(&p, &r->loader))) return tk_lib_fail("creating the dataloader", rc);
     r->epoch_batches = simvtp_dataloader_epoch_batches(r->loader);
     return 0;
@@ -251,7 +271,7 @@ static int setup_schedule(run *r, const unsigned char *given)
     if (!s.have_epochs && !s.have_steps) o->epochs = s.default_epochs;
     o->steps = r->total;
     o->wsteps = r->warmup;
-    const double scale = (double)(o->batch * o->accum) / 256.0;
+    const double scale = (double)global_batch(r) / 256.0;
     if (!tr_given(k_opts, N_OPTS, given, "--lr")) o->lr = 3e-4 * scale;
     if (!tr_given(k_opts, N_OPTS, given, "--min-lr")) o->min_lr = 1e-6 * scale;
     o->drop_path = r->cfg.drop_path;
@@ -277,6 +297,7 @@ static int setup_optimizer(run *r)
     op.seed = o->seed;
     int rc = simvtp_optimizer_create(r->model, &op, &r->optim);
     if (rc) return tk_lib_fail("creating the optimizer", rc);
+    if ((rc = tr_dist_attach(&r->dist, r->optim))) return rc;
     r->total = o->steps;
     if (!o->resume) return 0;
     char path[PATH_MAX];
@@ -404,14 +425,25 @@ static void log_step(run *r, double loss, float lr, float gnorm, double rate, do
     if (isfinite(loss)) tr_history_add(&r->hist, (double)r->step, &loss);
 }
 
+/* A checkpoint by rank 0; every rank learns whether it was written. */
 static int checkpoint(run *r)
 {
-    return r->o.out ? tr_ckpt_save(r->o.out, r->model, r->optim, r->position) : 0;
+    if (!r->o.out) return 0;
+    const int root = tr_dist_root(&r->dist);
+    return tr_dist_agree(&r->dist, root ? tr_ckpt_save(r->o.out, r->model, r->optim, r->position) : 0);
+}
+
+/* Rank 0 evaluates (when `needed`: it alone knows which evaluations are
+ * done); the others wait and learn how it went. */
+static int evaluate_on_root(run *r, int needed)
+{
+    return tr_dist_agree(&r->dist, tr_dist_root(&r->dist) && needed ? evaluate(r) : 0);
 }
 
 static int train(run *r)
 {
     const options *o = &r->o;
+    const int root = tr_dist_root(&r->dist);
     const long first = r->step;
     const double t0 = tk_now();
     double acc = 0;
@@ -419,10 +451,11 @@ static int train(run *r)
     float lr = 0, gnorm = 0;
     int rc;
     /* a checkpoint taken at an evaluation point whose evaluation did not finish */
-    if (r->step > 0 && is_eval_point(r, r->step) && r->evaluated_step < r->step && (rc = evaluate(r)))
+    if (r->step > 0 && is_eval_point(r, r->step) && (rc = evaluate_on_root(r, r->evaluated_step < r->step)))
         return rc;
     while (r->step < r->total) {
         double sum = 0;
+        int diverged = 0, intr;
         for (long a = 0; a < o->accum; a++) {
             simvtp_batch b = {sizeof b};
             simvtp_losses l = {sizeof l};
@@ -430,48 +463,43 @@ static int train(run *r)
             if ((rc = simvtp_dataloader_next(r->loader, &b, NULL))) return tk_lib_fail("reading a batch", rc);
             rc = simvtp_train_step(r->optim, &b, &l, &info);
             r->position++;
-            if (rc == SIMVTP_ERR_NONFINITE) {
-                fprintf(stderr, PROG ": warning: update %ld: %s\n", r->step + 1, simvtp_last_error());
-                if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
-            } else if (rc) {
-                return tk_lib_fail("simvtp_train_step", rc);
-            } else if (info.skipped) { /* SIMVTP_NONFINITE_SKIP: skipped and counted */
-                fprintf(stderr, PROG ": warning: update %ld skipped: non-finite loss or gradients "
-                        "(%lld skipped so far)\n", r->step + 1,
-                        (long long)simvtp_optimizer_nonfinite_count(r->optim));
-                if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
-            } else if (info.updated) {
-                bad_in_a_row = 0;
-            }
+            if ((rc = tr_dist_step_outcome(&r->dist, r->optim, rc, &info, r->step + 1, &bad_in_a_row, &diverged)))
+                return rc;
             sum += l.vtc / (double)o->accum;
             lr = info.lr;
             if (info.updated) gnorm = info.grad_norm;
         }
         r->step++;
+        /* the loss's mean over the ranks; Ctrl-C and failures agreed */
+        if ((rc = tr_dist_update(&r->dist, &sum, 1, diverged, &intr))) return rc;
         acc += sum;
         nacc++;
-        const int stop = tk_interrupted() || r->step == o->stop_at, eval = is_eval_point(r, r->step);
+        const int stop = intr || r->step == o->stop_at, eval = is_eval_point(r, r->step);
         if (r->step % o->log_every == 0 || r->step == first + 1 || eval || stop) {
             double el = tk_now() - t0, done = (double)(r->step - first);
-            double rate = el > 0 ? done * (double)(o->batch * o->accum) / el : 0;
+            double rate = el > 0 ? done * (double)global_batch(r) / el : 0;
             log_step(r, acc / (double)nacc, lr, gnorm, rate, el / done * (double)(r->total - r->step));
             acc = 0;
             nacc = 0;
         }
         if ((r->step % o->save_every == 0 || eval || stop) && (rc = checkpoint(r))) return rc;
-        if (eval && !tk_interrupted() && (rc = evaluate(r))) return rc;
-        if (tk_interrupted()) {
-            fprintf(stderr, PROG ": interrupted after update %ld/%ld%s%s%s\n", r->step, r->total,
-                    o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
-                    o->out ? o->out : "", o->out ? "; continue with --resume" : "");
+        if (eval && !intr && (rc = evaluate_on_root(r, 1))) return rc;
+        if (intr) {
+            if (root)
+                fprintf(stderr, "%s: interrupted after update %ld/%ld%s%s%s\n", tk_msg_prefix(), r->step,
+                        r->total, o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
+                        o->out ? o->out : "", o->out ? "; continue with --resume" : "");
             return TK_EXIT_INTERRUPTED;
         }
         if (r->step == o->stop_at && r->step < r->total) {
-            printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
-                   o->out ? "; checkpoint in " : "", o->out ? o->out : "", o->out ? "; continue with --resume" : "");
+            if (root)
+                printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
+                       o->out ? "; checkpoint in " : "", o->out ? o->out : "",
+                       o->out ? "; continue with --resume" : "");
             return 0;
         }
     }
+    if (!root) return 0;
     char d[32], path[PATH_MAX], err[256];
     tk_format_duration(tk_now() - t0, d, sizeof d);
     printf(PROG ": %ld updates done (%ld in this run, %s); best text->video R@1 %.1f%s%s\n", r->total,
@@ -516,6 +544,49 @@ static int parse(run *r, int argc, char **argv, unsigned char *given)
     return 0;
 }
 
+/* Everything before the first update. Rank-local but for tr_dist_recover
+ * (every rank gets there, or none: the checks before it fail on all ranks);
+ * rank 0 alone creates --out and writes run.txt and metrics.jsonl. */
+static int setup(run *r, const unsigned char *given)
+{
+    options *o = &r->o;
+    const int root = tr_dist_root(&r->dist);
+    const long stored_world = o->world_size;
+    int rc;
+    if (o->resume && ((rc = tr_dist_check_world(&r->dist, stored_world, o->allow_world_change, o->out)) ||
+                      (rc = tr_dist_recover(&r->dist, o->out))))
+        return rc;
+    if (root && o->out && !o->resume && (rc = tk_ensure_dir(o->out))) return rc;
+    if ((rc = setup_model(r, given)) || (rc = setup_data(r))) return rc;
+    if (!o->resume && (rc = setup_schedule(r, given))) return rc;
+    if ((rc = setup_optimizer(r))) return rc;
+    if (o->resume && o->stop_at && o->stop_at <= r->step)
+        return tk_bad_flag("--stop-at %ld is not after the checkpoint's update %ld", o->stop_at, r->step);
+    if (!root || !o->out) return 0;
+    if (!o->dist) o->dist = "none"; /* as given: "auto" chooses again on --resume */
+    o->world_size = r->dist.world;
+    if ((!o->resume || (stored_world ? stored_world : 1) != r->dist.world) &&
+        (rc = tr_run_write(o->out, k_opts, N_OPTS, o)))
+        return rc;
+    r->metrics = tr_metrics_open(o->out, o->resume ? r->step : -1, &r->hist, on_metrics_line, r);
+    return r->metrics ? 0 : TK_EXIT_RUN;
+}
+
+static void print_start(const run *r)
+{
+    const options *o = &r->o;
+    char batch[128];
+    tr_dist_batch_text(&r->dist, o->batch, o->accum, batch, sizeof batch);
+    printf(PROG ": retrieval model (%lld parameters; clips %dx%dx%d, text <= %d, drop path %g), %d "
+           "training batches of %ld per epoch%s, %s update %ld of %ld (%s), lr %.3g -> %.3g, "
+           "warmup %ld, seed %llu\n", (long long)simvtp_model_num_params(r->model), r->cfg.frames,
+           r->cfg.height, r->cfg.width, r->cfg.max_text_len, (double)r->cfg.drop_path,
+           (int)r->epoch_batches, o->batch, r->dist.world > 1 ? " and rank" : "",
+           o->resume ? "resuming after" : "from", r->step, r->total, batch, o->lr, o->min_lr, o->wsteps,
+           (unsigned long long)o->seed);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     run r;
@@ -531,36 +602,21 @@ int main(int argc, char **argv)
     tr_set_threads(o->threads);
     r.hist.nseries = 1;
     r.hist.names[0] = "vtc";
-    if (o->out && !o->resume && (rc = tk_ensure_dir(o->out))) goto done;
-    if ((rc = setup_model(&r, given)) || (rc = setup_data(&r))) goto done;
-    if (!o->resume && (rc = setup_schedule(&r, given))) goto done;
-    if ((rc = setup_optimizer(&r))) goto done;
-    if (o->resume && o->stop_at && o->stop_at <= r.step) {
-        rc = tk_bad_flag("--stop-at %ld is not after the checkpoint's update %ld", o->stop_at, r.step);
-        goto done;
+    if (!(rc = tr_dist_start(&r.dist, o->dist, o->backend, o->global_vtc))) {
+        if (!tr_dist_root(&r.dist)) r.o.quiet = 1;
+        rc = tr_dist_agree(&r.dist, setup(&r, given));
     }
-    if (o->out) {
-        if (!o->resume && (rc = tr_run_write(o->out, k_opts, N_OPTS, o))) goto done;
-        r.metrics = tr_metrics_open(o->out, o->resume ? r.step : -1, &r.hist, on_metrics_line, &r);
-        if (!r.metrics) {
-            rc = TK_EXIT_RUN;
-            goto done;
-        }
+    /* rank 0 knows from metrics.jsonl whether the last evaluation is done */
+    int complete = !rc && o->resume && r.step >= r.total && r.evaluated_step >= r.step;
+    if (!rc) rc = tr_dist_root_flag(&r.dist, &complete);
+    if (!rc && complete) {
+        if (tr_dist_root(&r.dist))
+            printf(PROG ": the run in %s is complete (%ld/%ld updates); nothing to do\n", o->out, r.step, r.total);
+    } else if (!rc) {
+        if (tr_dist_root(&r.dist)) print_start(&r);
+        tk_install_interrupt();
+        rc = train(&r);
     }
-    if (o->resume && r.step >= r.total && r.evaluated_step >= r.step) {
-        printf(PROG ": the run in %s is complete (%ld/%ld updates); nothing to do\n", o->out, r.step, r.total);
-        goto done;
-    }
-    printf(PROG ": retrieval model (%lld parameters; clips %dx%dx%d, text <= %d, drop path %g), %d "
-           "training batches of %ld per epoch, %s update %ld of %ld (accum %ld), lr %.3g -> %.3g, "
-           "warmup %ld, seed %llu\n", (long long)simvtp_model_num_params(r.model), r.cfg.frames,
-           r.cfg.height, r.cfg.width, r.cfg.max_text_len, (double)r.cfg.drop_path,
-           (int)r.epoch_batches, o->batch, o->resume ? "resuming after" : "from", r.step, r.total,
-           o->accum, o->lr, o->min_lr, o->wsteps, (unsigned long long)o->seed);
-    fflush(stdout);
-    tk_install_interrupt();
-    rc = train(&r);
-done:
     if (r.metrics) fclose(r.metrics);
     tr_history_free(&r.hist);
     simvtp_dataloader_free(r.loader);
@@ -569,5 +625,5 @@ done:
     if (r.test) tk_free_list(r.test, r.ntest);
     simvtp_optimizer_free(r.optim);
     simvtp_model_free(r.model);
-    return rc;
+    return tr_dist_end(&r.dist, rc);
 }

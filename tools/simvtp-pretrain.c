@@ -7,7 +7,9 @@
  * peak lr scaled by the global batch. With --out DIR: checkpoints (model.svtp
  * + state.svtpt, also on Ctrl-C), run.txt (the settings --resume holds the
  * flags to), metrics.jsonl, and at the end loss.png and reconstruction.png.
- * Progress on stderr; exit 0 done, 1 failed, 2 bad command line, 130 Ctrl-C. */
+ * --dist mpi|nccl trains data-parallel (train_dist.h): --batch per rank, rank
+ * 0 prints and writes. Progress on stderr; exit 0 done, 1 failed, 2 bad
+ * command line, 130 Ctrl-C. */
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include "cli.h"
 #include "synthetic_clips.h"
 #include "train_common.h"
+#include "train_dist.h"
 #ifdef HAVE_TOOLKIT
 #include "png_write.h"
 #include "recon_picture.h"
@@ -30,9 +33,10 @@
 #define TOKEN_MASK 103
 
 typedef struct options {
-    const char *preset, *config, *init, *shards, *vocab, *out, *backend;
-    int synthetic, resume, quiet;
+    const char *preset, *config, *init, *shards, *vocab, *out, *backend, *dist;
+    int synthetic, resume, quiet, global_vtc, allow_world_change;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
+    long world_size;
     double epochs, wepochs, lr, min_lr, clip;
     uint64_t seed;
 } options;
@@ -58,6 +62,10 @@ static const tr_opt k_opts[] = {
     {"--seed", TR_U64, O(seed), 0, 0, TR_FIXED},
     {"--threads", TR_LONG, O(threads), 0, 4096, TR_DEFAULT},
     {"--backend", TR_STR, O(backend), 0, 0, TR_NOT_STORED},
+    {"--dist", TR_STR, O(dist), 0, 0, TR_DEFAULT},
+    {"--global-vtc", TR_FLAG, O(global_vtc), 0, 0, TR_FIXED},
+    {"--world-size", TR_LONG, O(world_size), 1, 1e9, TR_RECORD},
+    {"--allow-world-change", TR_FLAG, O(allow_world_change), 0, 0, TR_NOT_STORED},
     {"--save-every", TR_LONG, O(save_every), 1, 1e12, TR_DEFAULT},
     {"--log-every", TR_LONG, O(log_every), 1, 1e12, TR_DEFAULT},
     {"--workers", TR_LONG, O(workers), 1, 256, TR_NOT_STORED},
@@ -90,8 +98,8 @@ static void usage(void)
            "                      top of --preset; '#' comments; unknown keys are errors\n"
            "  --init FILE         start from these weights (e.g. a VideoMAE/BERT import made by\n"
            "                      simvtp-import-weights); their config must equal the model's\n"
-           "schedule (SPEC.md; global batch = batch x accum):\n"
-           "  --batch B           clips per micro-batch, >= 2 [8]\n"
+           "schedule (SPEC.md; global batch = batch x accum x ranks):\n"
+           "  --batch B           clips per micro-batch and rank, >= 2 [8]\n"
            "  --accum N           micro-batches per update [1]\n"
            "  --steps S           length in updates [20 with --synthetic]\n"
            "  --epochs E          length in passes over the shards [1 with --shards]\n"
@@ -105,6 +113,7 @@ static void usage(void)
            "  --threads N         compute threads, 0 = OpenMP's default [0]; resume with the\n"
            "                      same count for bit-identical results\n"
            "  --backend NAME      cpu, auto, cuda:N (bf16 matrix inputs) or cuda:N:fp32 [cpu]\n"
+           TR_DIST_HELP
            "output:\n"
            "  --out DIR           run folder (nothing is saved without it): model.svtp and\n"
            "                      state.svtpt (the checkpoint), run.txt (settings),\n"
@@ -123,7 +132,9 @@ static void usage(void)
            "examples:\n"
            "  " PROG " --preset tiny --synthetic --steps 20 --batch 4 --out run0\n"
            "  " PROG " --preset small --shards shards/train --vocab vocab.txt --epochs 10 \\\n"
-           "      --batch 16 --accum 4 --out run1        (and later: ... --out run1 --resume)\n");
+           "      --batch 16 --accum 4 --out run1        (and later: ... --out run1 --resume)\n"
+           "  mpirun -np 4 -x OMP_NUM_THREADS=4 " PROG " --dist mpi --shards shards/train \\\n"
+           "      --vocab vocab.txt --batch 16 --out run2   (global batch 64)\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -146,9 +157,17 @@ typedef struct run {
     int32_t *syn_tokens, *syn_lengths;
     FILE *metrics;
     tr_history hist;
+    tr_dist dist;
 } run;
 
-/* Micro-batch number r->position: from the loader, or generated. */
+/* Clips per update over all ranks. */
+static long global_batch(const run *r)
+{
+    return r->o.batch * r->o.accum * r->dist.world;
+}
+
+/* Micro-batch number r->position: from the loader, or generated (rank r of W
+ * makes the clips that one process would make for micro-batch position*W+r). */
 static int next_batch(run *r, simvtp_batch *b)
 {
     if (r->loader) {
@@ -157,7 +176,8 @@ static int next_batch(run *r, simvtp_batch *b)
     }
     size_t clip = (size_t)r->cfg.frames * r->cfg.height * r->cfg.width * 3;
     for (long i = 0; i < r->o.batch; i++) {
-        syn_make_clip(&r->cfg, r->o.seed, r->position * (uint64_t)r->o.batch + (uint64_t)i,
+        uint64_t micro = r->position * (uint64_t)r->dist.world + (uint64_t)r->dist.rank;
+        syn_make_clip(&r->cfg, r->o.seed, micro * (uint64_t)r->o.batch + (uint64_t)i,
                   r->syn_frames + clip * (size_t)i, r->syn_tokens + (size_t)i * SYN_CAPTION_LEN);
         r->syn_lengths[i] = SYN_CAPTION_LEN;
     }
@@ -169,10 +189,10 @@ static int next_batch(run *r, simvtp_batch *b)
     return 0;
 }
 
-/* Model parameters from the flags: seed, threads, backend. */
-static const simvtp_model_params *model_params(const options *o)
+/* Model parameters from the flags: seed, threads, backend (an NCCL rank's GPU). */
+static const simvtp_model_params *model_params(const run *r)
 {
-    return tr_model_params(o->seed, o->threads, o->backend);
+    return tr_model_params(r->o.seed, r->o.threads, tr_dist_backend(&r->dist, r->o.backend));
 }
 
 /* The model config: a resumed run's comes from its checkpoint (a --preset or
@@ -184,8 +204,8 @@ static int setup_model(run *r, const unsigned char *cli_given)
     simvtp_config want;
     int rc;
     if (o->resume) {
-        if ((rc = tr_ckpt_recover(o->out)) || (rc = tr_path(path, o->out, "model.svtp"))) return rc;
-        if ((rc = simvtp_model_load(path, model_params(o), &r->model))) return tk_lib_fail("loading the checkpoint", rc);
+        if ((rc = tr_path(path, o->out, "model.svtp"))) return rc;
+        if ((rc = simvtp_model_load(path, model_params(r), &r->model))) return tk_lib_fail("loading the checkpoint", rc);
         if (simvtp_model_get_kind(r->model) != SIMVTP_MODEL_PRETRAIN)
             return tk_fail("%s is not a pretraining checkpoint", path);
         simvtp_model_config(r->model, &r->cfg);
@@ -200,7 +220,7 @@ static int setup_model(run *r, const unsigned char *cli_given)
         return tk_fail("the config allows %d text tokens; the synthetic captions need %d",
                        r->cfg.max_text_len, SYN_CAPTION_LEN);
     if (o->init) {
-        if ((rc = simvtp_model_load(o->init, model_params(o), &r->model)))
+        if ((rc = simvtp_model_load(o->init, model_params(r), &r->model)))
             return tk_fail("cannot use --init %s: %s: %s", o->init, simvtp_strerror(rc), simvtp_last_error());
         simvtp_config have;
         simvtp_model_config(r->model, &have);
@@ -210,7 +230,7 @@ static int setup_model(run *r, const unsigned char *cli_given)
             return tk_fail("--init %s does not match the model config of --preset/--config: %s", o->init, why);
         return 0;
     }
-    simvtp_model_params mp = *model_params(o);
+    simvtp_model_params mp = *model_params(r);
     rc = simvtp_model_create(&r->cfg, &mp, &r->model);
     return rc ? tk_lib_fail("creating the model", rc) : 0;
 }
@@ -248,6 +268,8 @@ static int setup_data(run *r)
     p.stride = (int)o->stride;
     p.seed = o->seed;
     p.threads = (int)o->workers;
+    p.rank = r->dist.rank;
+    p.world_size = r->dist.world;
     if ((rc = simvtp_dataloader_create(&p, &r->loader))) return tk_lib_fail("creating the dataloader", rc);
     r->epoch_batches = simvtp_dataloader_epoch_batches(r->loader);
     return 0;
@@ -266,7 +288,7 @@ static int setup_schedule(run *r, const unsigned char *given)
     if (!s.have_epochs && r->epoch_batches > 0 && !s.have_steps) o->epochs = s.default_epochs;
     o->steps = r->total;
     o->wsteps = r->warmup;
-    if (!tr_given(k_opts, N_OPTS, given, "--lr")) o->lr = 1.5e-4 * (double)(o->batch * o->accum) / 256.0;
+    if (!tr_given(k_opts, N_OPTS, given, "--lr")) o->lr = 1.5e-4 * (double)global_batch(r) / 256.0;
     if (!tr_given(k_opts, N_OPTS, given, "--min-lr")) o->min_lr = o->lr * 4e-5 / 6e-4;
     if (o->stop_at > r->total) return tk_bad_flag("--stop-at %ld is past the end of the run (%ld updates)", o->stop_at, r->total);
     return 0;
@@ -290,6 +312,7 @@ static int setup_optimizer(run *r)
     op.seed = o->seed;
     int rc = simvtp_optimizer_create(r->model, &op, &r->optim);
     if (rc) return tk_lib_fail("creating the optimizer", rc);
+    if ((rc = tr_dist_attach(&r->dist, r->optim))) return rc;
     r->total = o->steps;
     if (!o->resume) return 0;
     char path[PATH_MAX];
@@ -445,70 +468,67 @@ static void write_pictures(run *r)
 static int train(run *r)
 {
     const options *o = &r->o;
+    const int root = tr_dist_root(&r->dist);
     const long first = r->step;
     const double t0 = tk_now();
     double acc[5] = {0};
     long nacc = 0, bad_in_a_row = 0;
     float lr = 0, gnorm = 0;
+    int rc;
     while (r->step < r->total) {
         double sum[5] = {0};
+        int diverged = 0, intr;
         for (long a = 0; a < o->accum; a++) {
             simvtp_batch b = {sizeof b};
             simvtp_losses l = {sizeof l};
             simvtp_step_info info = {sizeof info};
             if (next_batch(r, &b)) return TK_EXIT_RUN;
-            int rc = simvtp_train_step(r->optim, &b, &l, &info);
+            rc = simvtp_train_step(r->optim, &b, &l, &info);
             r->position++;
-            if (rc == SIMVTP_ERR_NONFINITE) {
-                fprintf(stderr, PROG ": warning: update %ld: %s\n", r->step + 1, simvtp_last_error());
-                if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
-            } else if (rc) {
-                return tk_lib_fail("simvtp_train_step", rc);
-            } else if (info.skipped) { /* SIMVTP_NONFINITE_SKIP: skipped and counted */
-                fprintf(stderr, PROG ": warning: update %ld skipped: non-finite loss or gradients "
-                        "(%lld skipped so far)\n", r->step + 1,
-                        (long long)simvtp_optimizer_nonfinite_count(r->optim));
-                if (++bad_in_a_row == 10) return tk_fail("10 non-finite updates in a row: the run diverged");
-            } else if (info.updated) {
-                bad_in_a_row = 0;
-            }
+            if ((rc = tr_dist_step_outcome(&r->dist, r->optim, rc, &info, r->step + 1, &bad_in_a_row, &diverged)))
+                return rc;
             double v[5] = {l.total, l.video_mse, l.mlm, l.vtc, l.vtm};
             for (int i = 0; i < 5; i++) sum[i] += v[i] / (double)o->accum;
             lr = info.lr;
             if (info.updated) gnorm = info.grad_norm;
         }
         r->step++;
+        /* the losses' mean over the ranks; Ctrl-C and failures agreed */
+        if ((rc = tr_dist_update(&r->dist, sum, 5, diverged, &intr))) return rc;
         for (int i = 0; i < 5; i++) acc[i] += sum[i];
         nacc++;
-        const int stop = tk_interrupted() || r->step == o->stop_at, last = r->step == r->total;
+        const int stop = intr || r->step == o->stop_at, last = r->step == r->total;
         if (r->step % o->log_every == 0 || r->step == first + 1 || last || stop) {
             double el = tk_now() - t0, done = (double)(r->step - first);
-            double rate = el > 0 ? done * (double)(o->batch * o->accum) / el : 0;
+            double rate = el > 0 ? done * (double)global_batch(r) / el : 0;
             for (int i = 0; i < 5; i++) acc[i] /= (double)nacc;
             log_step(r, acc, lr, gnorm, rate, el / done * (double)(r->total - r->step));
             memset(acc, 0, sizeof acc);
             nacc = 0;
         }
-        if (o->out && (r->step % o->save_every == 0 || last || stop)) {
-            int rc = tr_ckpt_save(o->out, r->model, r->optim, r->position);
-            if (rc) return rc;
-        }
-        if (tk_interrupted()) {
-            fprintf(stderr, PROG ": interrupted after update %ld/%ld%s%s%s\n", r->step, r->total,
-                    o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
-                    o->out ? o->out : "", o->out ? "; continue with --resume" : "");
+        if (o->out && (r->step % o->save_every == 0 || last || stop) &&
+            (rc = tr_dist_agree(&r->dist, root ? tr_ckpt_save(o->out, r->model, r->optim, r->position) : 0)))
+            return rc;
+        if (intr) {
+            if (root)
+                fprintf(stderr, "%s: interrupted after update %ld/%ld%s%s%s\n", tk_msg_prefix(), r->step,
+                        r->total, o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
+                        o->out ? o->out : "", o->out ? "; continue with --resume" : "");
             return TK_EXIT_INTERRUPTED;
         }
         if (r->step == o->stop_at && !last) {
-            printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
-                   o->out ? "; checkpoint in " : "", o->out ? o->out : "", o->out ? "; continue with --resume" : "");
+            if (root)
+                printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
+                       o->out ? "; checkpoint in " : "", o->out ? o->out : "",
+                       o->out ? "; continue with --resume" : "");
             return 0;
         }
     }
+    if (!root) return 0;
     char d[32];
     tk_format_duration(tk_now() - t0, d, sizeof d);
-    printf(PROG ": %ld updates of %ld clips done (%ld in this run, %s)%s%s\n", r->total,
-           o->batch * o->accum, r->total - first, d, o->out ? "; checkpoint in " : "", o->out ? o->out : "");
+    printf(PROG ": %ld updates of %ld clips done (%ld in this run, %s)%s%s\n", r->total, global_batch(r),
+           r->total - first, d, o->out ? "; checkpoint in " : "", o->out ? o->out : "");
     if (o->out) write_pictures(r);
     return 0;
 }
@@ -560,6 +580,49 @@ static int parse(run *r, int argc, char **argv, unsigned char *given, unsigned c
     return 0;
 }
 
+/* Everything before the first update. Rank-local but for tr_dist_recover
+ * (every rank gets there, or none: the checks before it fail on all ranks);
+ * rank 0 alone creates --out and writes run.txt and metrics.jsonl. */
+static int setup(run *r, const unsigned char *given, const unsigned char *cli_given)
+{
+    options *o = &r->o;
+    const int root = tr_dist_root(&r->dist);
+    const long stored_world = o->world_size;
+    int rc;
+    if (o->resume && ((rc = tr_dist_check_world(&r->dist, stored_world, o->allow_world_change, o->out)) ||
+                      (rc = tr_dist_recover(&r->dist, o->out))))
+        return rc;
+    if (root && o->out && !o->resume && (rc = tk_ensure_dir(o->out))) return rc;
+    if ((rc = setup_model(r, cli_given)) || (rc = setup_data(r))) return rc;
+    if (!o->resume && (rc = setup_schedule(r, given))) return rc;
+    if ((rc = setup_optimizer(r))) return rc;
+    if (o->resume && r->step < r->total && o->stop_at && o->stop_at <= r->step)
+        return tk_bad_flag("--stop-at %ld is not after the checkpoint's update %ld", o->stop_at, r->step);
+    if (!root || !o->out) return 0;
+    if (!o->dist) o->dist = "none"; /* as given: "auto" chooses again on --resume */
+    o->world_size = r->dist.world;
+    if ((!o->resume || (stored_world ? stored_world : 1) != r->dist.world) &&
+        (rc = tr_run_write(o->out, k_opts, N_OPTS, o)))
+        return rc;
+    r->metrics = tr_metrics_open(o->out, o->resume ? r->step : -1, &r->hist, NULL, NULL);
+    return r->metrics ? 0 : TK_EXIT_RUN;
+}
+
+static void print_start(const run *r)
+{
+    const options *o = &r->o;
+    char batch[128];
+    tr_dist_batch_text(&r->dist, o->batch, o->accum, batch, sizeof batch);
+    printf(PROG ": %s%s model (%lld parameters; clips %dx%dx%d, %d video tokens, text <= %d), %s, "
+           "%s update %ld of %ld (%s), lr %.3g -> %.3g, warmup %ld, seed %llu\n",
+           o->config ? "custom " : "", o->config ? "config" : o->preset,
+           (long long)simvtp_model_num_params(r->model), r->cfg.frames, r->cfg.height, r->cfg.width,
+           simvtp_config_num_video_tokens(&r->cfg), r->cfg.max_text_len,
+           o->synthetic ? "synthetic data" : o->shards, o->resume ? "resuming after" : "from",
+           r->step, r->total, batch, o->lr, o->min_lr, o->wsteps, (unsigned long long)o->seed);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     run r;
@@ -573,37 +636,18 @@ int main(int argc, char **argv)
     tr_set_threads(o->threads);
     r.hist.nseries = 5;
     for (int i = 0; i < 5; i++) r.hist.names[i] = k_series[i];
-    if (o->out && !o->resume && (rc = tk_ensure_dir(o->out))) goto done;
-    if ((rc = setup_model(&r, cli_given)) || (rc = setup_data(&r))) goto done;
-    if (!o->resume && (rc = setup_schedule(&r, given))) goto done;
-    if ((rc = setup_optimizer(&r))) goto done;
-    if (o->resume && r.step >= r.total) {
-        printf(PROG ": the run in %s is complete (%ld/%ld updates); nothing to do\n", o->out, r.step, r.total);
-        goto done;
+    if (!(rc = tr_dist_start(&r.dist, o->dist, o->backend, o->global_vtc))) {
+        if (!tr_dist_root(&r.dist)) r.o.quiet = 1;
+        rc = tr_dist_agree(&r.dist, setup(&r, given, cli_given));
     }
-    if (o->resume && o->stop_at && o->stop_at <= r.step) {
-        rc = tk_bad_flag("--stop-at %ld is not after the checkpoint's update %ld", o->stop_at, r.step);
-        goto done;
+    if (!rc && o->resume && r.step >= r.total) {
+        if (tr_dist_root(&r.dist))
+            printf(PROG ": the run in %s is complete (%ld/%ld updates); nothing to do\n", o->out, r.step, r.total);
+    } else if (!rc) {
+        if (tr_dist_root(&r.dist)) print_start(&r);
+        tk_install_interrupt();
+        rc = train(&r);
     }
-    if (o->out) {
-        if (!o->resume && (rc = tr_run_write(o->out, k_opts, N_OPTS, o))) goto done;
-        r.metrics = tr_metrics_open(o->out, o->resume ? r.step : -1, &r.hist, NULL, NULL);
-        if (!r.metrics) {
-            rc = TK_EXIT_RUN;
-            goto done;
-        }
-    }
-    printf(PROG ": %s%s model (%lld parameters; clips %dx%dx%d, %d video tokens, text <= %d), %s, "
-           "%s update %ld of %ld (batch %ld x accum %ld), lr %.3g -> %.3g, warmup %ld, seed %llu\n",
-           o->config ? "custom " : "", o->config ? "config" : o->preset,
-           (long long)simvtp_model_num_params(r.model), r.cfg.frames, r.cfg.height, r.cfg.width,
-           simvtp_config_num_video_tokens(&r.cfg), r.cfg.max_text_len,
-           o->synthetic ? "synthetic data" : o->shards, o->resume ? "resuming after" : "from",
-           r.step, r.total, o->batch, o->accum, o->lr, o->min_lr, o->wsteps, (unsigned long long)o->seed);
-    fflush(stdout);
-    tk_install_interrupt();
-    rc = train(&r);
-done:
     free_run(&r);
-    return rc;
+    return tr_dist_end(&r.dist, rc);
 }

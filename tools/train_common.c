@@ -23,7 +23,7 @@ static int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 static int usage_fail(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", tk_prog());
+    fprintf(stderr, "%s: ", tk_msg_prefix());
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -70,7 +70,7 @@ int tr_parse_args(const tr_opt *t, int n, int argc, char **argv, void *opts, uns
         if (!strcmp(flag, "--help")) return TR_HELP;
         if (!strcmp(flag, "--version")) return TR_VERSION;
         int k = tr_opt_index(t, n, flag);
-        if (k < 0) return tk_bad_flag("unknown option '%s'", flag);
+        if (k < 0 || t[k].store == TR_RECORD) return tk_bad_flag("unknown option '%s'", flag);
         char *field = (char *)opts + t[k].offset;
         int rc = 0;
         if (t[k].kind == TR_FLAG) {

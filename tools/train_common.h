@@ -20,7 +20,9 @@ typedef enum { TR_STR, TR_PATH, TR_LONG, TR_U64, TR_DOUBLE, TR_FLAG } tr_kind;
 enum {
     TR_NOT_STORED = 0, /* this invocation only (--out, --resume, --quiet, ...)      */
     TR_FIXED = 1,      /* stored; on --resume a different value is refused       */
-    TR_DEFAULT = 2     /* stored; on --resume it is the default, a flag may change it */
+    TR_DEFAULT = 2,    /* stored; on --resume it is the default, a flag may change it */
+    TR_RECORD = 3      /* stored, set by the tool, not a command-line flag (the world
+                          size); on --resume read back into the options */
 };
 
 typedef struct tr_opt {

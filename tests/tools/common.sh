@@ -1,7 +1,7 @@
 # common.sh — sourced by the tests/tools scripts: tool paths, a generated
 # dataset (simvtp-sample-data -> simvtp-prep), a very small model config,
 # and checks. Arguments of every script: SAMPLE_DATA PREP PRETRAIN FINETUNE
-# VOCAB WORKDIR HAVE_PNG.
+# VOCAB WORKDIR HAVE_PNG; the MPI scripts add HAVE_MPI (0|1) and MPIRUN.
 set -u
 abs() { readlink -f "$1"; }
 GEN=$(abs "$1") PREP=$(abs "$2") PRETRAIN=$(abs "$3") FINETUNE=$(abs "$4") VOCAB=$(abs "$5")
@@ -65,3 +65,40 @@ is_png() {
 
 # The files of a checkpoint folder, for "nothing was overwritten" checks.
 snapshot() { (cd "$1" && stat -c '%n %s %.9Y' * && cat * | md5sum); }
+
+# ---- MPI (the *_mpi.sh scripts) ----------------------------------------
+HAVE_MPI=${8:-0} MPIRUN_EXE=${9:-}
+
+# Skip (77) when libsimvtp has no MPI or mpirun is missing; without MPI,
+# first check that --dist mpi says so in one line (exit 1).
+mpi_require() {
+    if [ "$HAVE_MPI" != 1 ]; then
+        expect_fail 1 dist-mpi-without-mpi "$PRETRAIN" --dist mpi --synthetic --steps 1
+        grep -qi 'mpi' dist-mpi-without-mpi.err || fail "the message does not say MPI"
+        echo "SKIP: libsimvtp was built without MPI (-Dmpi); checked the --dist mpi error"; exit 77
+    fi
+    if [ -z "$MPIRUN_EXE" ] || ! command -v "$MPIRUN_EXE" > /dev/null 2>&1; then
+        echo "SKIP: mpirun not found (apt-get install openmpi-bin)"; exit 77
+    fi
+    # as tests/distributed/run_ddp.sh: root, no ssh, no ptrace, busy 2-core machines
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_plm_rsh_agent= OMPI_MCA_btl_vader_single_copy_mechanism=none
+    export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+    export OPENBLAS_NUM_THREADS=1
+    MPI_CMD=("$MPIRUN_EXE" --allow-run-as-root --oversubscribe --bind-to none
+             -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS)
+}
+
+# mpirun_np N cmd...: N ranks on this machine ("${MPI_CMD[@]}" -np N under timeout).
+mpirun_np() { "${MPI_CMD[@]}" -np "$@"; }
+
+# close A B TOL: |A - B| <= TOL * max(|A|, |B|, 1e-3).
+close() {
+    awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+        n = b < 0 ? -b : b; if (n > m) m = n; if (m < 1e-3) m = 1e-3; exit !(d <= t * m) }'
+}
+
+# metric FILE STEP KEY: the number KEY of the metrics.jsonl line of update STEP.
+metric() {
+    grep "^{\"step\":$2," "$1" | head -1 | sed -n "s/.*\"$3\":\([-0-9.e+]*\).*/\1/p"
+}

@@ -14,15 +14,27 @@
 #include <simvtp/simvtp.h>
 
 static const char *g_prog = "simvtp";
+static char g_prefix[128] = "simvtp";
 static volatile sig_atomic_t g_interrupted;
 
-void tk_cli_init(const char *prog) { g_prog = prog; }
+void tk_cli_init(const char *prog)
+{
+    g_prog = prog;
+    snprintf(g_prefix, sizeof g_prefix, "%s", prog);
+}
 const char *tk_prog(void) { return g_prog; }
+const char *tk_msg_prefix(void) { return g_prefix; }
+
+void tk_cli_set_rank(int rank, int world)
+{
+    if (world > 1) snprintf(g_prefix, sizeof g_prefix, "%s (rank %d of %d)", g_prog, rank, world);
+    else snprintf(g_prefix, sizeof g_prefix, "%s", g_prog);
+}
 
 int tk_bad_flag(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", g_prog);
+    fprintf(stderr, "%s: ", g_prefix);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -33,7 +45,7 @@ int tk_bad_flag(const char *fmt, ...)
 int tk_fail(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", g_prog);
+    fprintf(stderr, "%s: ", g_prefix);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -206,5 +218,5 @@ int tk_interrupted(void) { return g_interrupted != 0; }
 void tk_log_to_stderr(void *user, int level, const char *message)
 {
     (void)user;
-    fprintf(stderr, "%s: %s%s\n", g_prog, level <= SIMVTP_LOG_WARN ? "warning: " : "", message);
+    fprintf(stderr, "%s: %s%s\n", g_prefix, level <= SIMVTP_LOG_WARN ? "warning: " : "", message);
 }

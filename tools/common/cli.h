@@ -16,6 +16,11 @@
 /* Name used as the prefix of every message ("simvtp-pretrain"). */
 void tk_cli_init(const char *prog);
 const char *tk_prog(void);
+/* In a job of world > 1 ranks, messages start "prog (rank R of W): " so that
+ * the interleaved stderr of the ranks says who failed; world <= 1: "prog: ". */
+void tk_cli_set_rank(int rank, int world);
+/* What messages start with: "prog" or "prog (rank R of W)". */
+const char *tk_msg_prefix(void);
 
 /* "prog: <message> (see prog --help)" on stderr; returns TK_EXIT_USAGE. */
 int tk_bad_flag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

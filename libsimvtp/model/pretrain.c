@@ -58,6 +58,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_weights *g = &m->g;
     int L;
     SV_TRY(sv_check_train_batch(m, b, &L));
+    if (m->text_width > L) L = m->text_width; /* global-batch VTC: pad as the widest rank */
     SV_TRY(be->activate(be));
     const int B = b->batch;
     const int N = simvtp_config_num_video_tokens(c), Nv = simvtp_config_num_visible_tokens(c);

@@ -173,12 +173,16 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
     int L;
     SV_TRY(sv_check_train_batch(m, b, &L));
     const int global_vtc = o->comm && o->comm->global_vtc && o->comm->size > 1;
+    int width = 0;
+    if (global_vtc) SV_TRY(sv_comm_max_int(o->comm, L, &width)); /* the widest rank's captions */
     const uint64_t seed = sv_optimizer_draw_seed(o);    /* W draws, this rank's one */
     const float scale = sv_optimizer_grad_scale(o);     /* 1/(accum_steps*W) */
     m->vtc_comm = global_vtc ? o->comm : NULL;
+    m->text_width = width;
     int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 1, scale, &l, NULL)
                                               : sv_retrieval_run(m, b, seed, 1, 1, scale, &l, NULL);
     m->vtc_comm = NULL;
+    m->text_width = 0;
     if (rc) return rc;
     o->micro_step++;
     if (losses) *losses = l;

@@ -161,6 +161,22 @@ int sv_comm_allgather_backend(simvtp_comm *c, const sv_backend *be, const float 
     return rc;
 }
 
+int sv_comm_max_int(simvtp_comm *c, int v, int *out)
+{
+    float *all = malloc((size_t)c->size * sizeof(float));
+    if (!all) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for a %d-rank all-gather", c->size);
+    const float mine = (float)v;
+    int rc = c->ops->allgather(c, &mine, all, 1);
+    if (rc == SIMVTP_OK) {
+        float mx = all[0];
+        for (int r = 1; r < c->size; r++)
+            if (all[r] > mx) mx = all[r];
+        *out = (int)mx;
+    }
+    free(all);
+    return rc;
+}
+
 int sv_optimizer_reduce_grads(simvtp_optimizer *o)
 {
     if (simvtp_comm_size(o->comm) <= 1) return SIMVTP_OK;

@@ -57,6 +57,10 @@ struct simvtp_comm {
  * first n % world shards one value longer; together they cover [0, n). */
 void sv_shard_range(size_t n, int world, int rank, size_t *lo, size_t *len);
 
+/* *out = the largest of every rank's v (an all-gather of host floats;
+ * exact for |v| < 2^24). A collective. */
+int sv_comm_max_int(simvtp_comm *c, int v, int *out);
+
 /* The optimizer's side (train/comm.c), called by simvtp_train_step:
  * the micro-batch seed (W draws from the optimizer's stream, this rank's
  * one), the gradient scale 1/(accum_steps*W), and the in-place sum of the

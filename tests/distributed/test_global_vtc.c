@@ -7,8 +7,8 @@
  * dropout and drop path at 0 nothing random remains, so the two runs are the
  * same function. Rank r trains on samples [r*B, (r+1)*B) of each step's big
  * batch; rank 0 also trains a second model alone on the whole big batch.
- * Every slice holds one full-length caption: text features are means over
- * the padded width, so all batches must pad alike.
+ * Only rank 0's slice holds a full-length caption: text features are means
+ * over the padded width, so the ranks must pad to the widest rank's length.
  * Checked: the per-rank VTC losses average to the big batch's loss (it is
  * the mean of the rank means), and after NSTEPS AdamW steps the weights agree
  * within a relative 1e-5 (sums run in another order). With the option off,
@@ -71,9 +71,11 @@ static void batch_make(batch_buf *bb, const simvtp_config *c, int k, int first, 
         sv_rng g;
         sv_rng_seed(&g, 5000 + 100 * (uint64_t)k + (uint64_t)(first + s));
         for (size_t i = 0; i < fs; i++) bb->frames[s * fs + i] = (uint8_t)sv_rng_below(&g, 256);
-        /* every rank's slice holds one full-length caption, so that each batch pads
-         * to L (the text features are means over the padded width) */
-        const int len = (first + s) % B == 0 ? L : 3 + (int)sv_rng_below(&g, L - 2);
+        /* only the big batch's first caption has the full length L: rank 1's own
+         * captions are shorter, and the ranks must still pad alike (to the widest
+         * rank's length, as the big batch does; text features are means over the
+         * padded width) */
+        const int len = first + s == 0 ? L : 3 + (int)sv_rng_below(&g, L - 3);
         bb->len[s] = len;
         for (int l = 0; l < L; l++)
             bb->tok[s * L + l] = l == 0 ? 101 : l == len - 1 ? 102 : l < len ? 104 + (int)sv_rng_below(&g, 50) : 0;

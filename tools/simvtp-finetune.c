@@ -31,7 +31,7 @@
 
 typedef struct options {
     const char *init, *train_shards, *test_shards, *vocab, *out, *backend, *dist;
-    int resume, quiet, global_vtc, allow_world_change;
+    int resume, quiet, global_vtc, allow_world_change, zero1;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
     long num_clips, num_crops, eval_batch, world_size;
     double epochs, wepochs, lr, min_lr, clip, drop_path;
@@ -60,6 +60,7 @@ static const tr_opt k_opts[] = {
     {"--backend", TR_STR, O(backend), 0, 0, TR_NOT_STORED},
     {"--dist", TR_STR, O(dist), 0, 0, TR_DEFAULT},
     {"--global-vtc", TR_FLAG, O(global_vtc), 0, 0, TR_FIXED},
+    {"--zero1", TR_FLAG, O(zero1), 0, 0, TR_DEFAULT},
     {"--world-size", TR_LONG, O(world_size), 1, 1e9, TR_RECORD},
     {"--allow-world-change", TR_FLAG, O(allow_world_change), 0, 0, TR_NOT_STORED},
     {"--num-clips", TR_LONG, O(num_clips), 1, 64, TR_DEFAULT},
@@ -425,12 +426,12 @@ static void log_step(run *r, double loss, float lr, float gnorm, double rate, do
     if (isfinite(loss)) tr_history_add(&r->hist, (double)r->step, &loss);
 }
 
-/* A checkpoint by rank 0; every rank learns whether it was written. */
+/* A checkpoint by rank 0 (with --zero1 the others contribute their shards);
+ * every rank learns whether it was written. */
 static int checkpoint(run *r)
 {
     if (!r->o.out) return 0;
-    const int root = tr_dist_root(&r->dist);
-    return tr_dist_agree(&r->dist, root ? tr_ckpt_save(r->o.out, r->model, r->optim, r->position) : 0);
+    return tr_dist_agree(&r->dist, tr_dist_ckpt_save(&r->dist, r->o.out, r->model, r->optim, r->position));
 }
 
 /* Rank 0 evaluates (when `needed`: it alone knows which evaluations are
@@ -602,7 +603,7 @@ int main(int argc, char **argv)
     tr_set_threads(o->threads);
     r.hist.nseries = 1;
     r.hist.names[0] = "vtc";
-    if (!(rc = tr_dist_start(&r.dist, o->dist, o->backend, o->global_vtc))) {
+    if (!(rc = tr_dist_start(&r.dist, o->dist, o->backend, o->global_vtc, o->zero1))) {
         if (!tr_dist_root(&r.dist)) r.o.quiet = 1;
         rc = tr_dist_agree(&r.dist, setup(&r, given));
     }

@@ -34,7 +34,7 @@
 
 typedef struct options {
     const char *preset, *config, *init, *shards, *vocab, *out, *backend, *dist;
-    int synthetic, resume, quiet, global_vtc, allow_world_change;
+    int synthetic, resume, quiet, global_vtc, allow_world_change, zero1;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
     long world_size;
     double epochs, wepochs, lr, min_lr, clip;
@@ -64,6 +64,7 @@ static const tr_opt k_opts[] = {
     {"--backend", TR_STR, O(backend), 0, 0, TR_NOT_STORED},
     {"--dist", TR_STR, O(dist), 0, 0, TR_DEFAULT},
     {"--global-vtc", TR_FLAG, O(global_vtc), 0, 0, TR_FIXED},
+    {"--zero1", TR_FLAG, O(zero1), 0, 0, TR_DEFAULT},
     {"--world-size", TR_LONG, O(world_size), 1, 1e9, TR_RECORD},
     {"--allow-world-change", TR_FLAG, O(allow_world_change), 0, 0, TR_NOT_STORED},
     {"--save-every", TR_LONG, O(save_every), 1, 1e12, TR_DEFAULT},
@@ -507,7 +508,7 @@ static int train(run *r)
             nacc = 0;
         }
         if (o->out && (r->step % o->save_every == 0 || last || stop) &&
-            (rc = tr_dist_agree(&r->dist, root ? tr_ckpt_save(o->out, r->model, r->optim, r->position) : 0)))
+            (rc = tr_dist_agree(&r->dist, tr_dist_ckpt_save(&r->dist, o->out, r->model, r->optim, r->position))))
             return rc;
         if (intr) {
             if (root)
@@ -636,7 +637,7 @@ int main(int argc, char **argv)
     tr_set_threads(o->threads);
     r.hist.nseries = 5;
     for (int i = 0; i < 5; i++) r.hist.names[i] = k_series[i];
-    if (!(rc = tr_dist_start(&r.dist, o->dist, o->backend, o->global_vtc))) {
+    if (!(rc = tr_dist_start(&r.dist, o->dist, o->backend, o->global_vtc, o->zero1))) {
         if (!tr_dist_root(&r.dist)) r.o.quiet = 1;
         rc = tr_dist_agree(&r.dist, setup(&r, given, cli_given));
     }

@@ -475,13 +475,21 @@ static int ckpt_paths_of(const char *dir, ckpt_paths *p)
            tr_path(p->model_new, dir, "model.svtp.new") || tr_path(p->state_new, dir, "state.svtpt.new");
 }
 
-int tr_ckpt_save(const char *dir, const simvtp_model *m, simvtp_optimizer *o, uint64_t position)
+int tr_ckpt_save(const char *dir, const simvtp_model *m, simvtp_optimizer *o, uint64_t position,
+                 int collective)
 {
     ckpt_paths p;
-    if (ckpt_paths_of(dir, &p)) return TK_EXIT_RUN;
-    int rc = simvtp_optimizer_set_data_position(o, position);
-    if (rc) return tk_lib_fail("storing the data position", rc);
-    if ((rc = simvtp_model_save(m, p.model_new)) != SIMVTP_OK) return tk_lib_fail("saving the weights", rc);
+    int rc = 0, lib;
+    if (ckpt_paths_of(dir, &p))
+        rc = TK_EXIT_RUN;
+    else if ((lib = simvtp_optimizer_set_data_position(o, position)))
+        rc = tk_lib_fail("storing the data position", lib);
+    else if ((lib = simvtp_model_save(m, p.model_new)) != SIMVTP_OK)
+        rc = tk_lib_fail("saving the weights", lib);
+    if (rc) {
+        if (collective) (void)simvtp_optimizer_save(o, NULL); /* the other ranks wait in it */
+        return rc;
+    }
     if ((rc = simvtp_optimizer_save(o, p.state_new)) != SIMVTP_OK) {
         remove(p.model_new);
         return tk_lib_fail("saving the training state", rc);

@@ -88,8 +88,13 @@ int tr_sched_resolve(const tr_sched *s, long *total, long *warmup);
 
 /* DIR/model.svtp + DIR/state.svtpt (with the data position) as one
  * checkpoint: both are written under *.new names first, then renamed, so
- * that tr_ckpt_recover can always finish or drop a half-done pair. */
-int tr_ckpt_save(const char *dir, const simvtp_model *m, simvtp_optimizer *o, uint64_t position);
+ * that tr_ckpt_recover can always finish or drop a half-done pair.
+ * `collective`: saving the training state is a collective (a sharded
+ * optimizer, simvtp_optimizer_set_sharding) that the other ranks join with
+ * simvtp_optimizer_save(o, NULL): it is reached even when an earlier part
+ * fails, so that they are not left waiting. */
+int tr_ckpt_save(const char *dir, const simvtp_model *m, simvtp_optimizer *o, uint64_t position,
+                 int collective);
 int tr_ckpt_recover(const char *dir);
 int tr_ckpt_present(const char *dir); /* any of the files is there */
 /* "DIR/name" into buf (PATH_MAX), or an exit status for a too-long path. */

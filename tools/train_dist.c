@@ -62,7 +62,7 @@ static int create_comm(tr_dist *d, int global_vtc)
     return 0;
 }
 
-int tr_dist_start(tr_dist *d, const char *mode, const char *backend, int global_vtc)
+int tr_dist_start(tr_dist *d, const char *mode, const char *backend, int global_vtc, int zero1)
 {
     memset(d, 0, sizeof *d);
     d->mode = "none";
@@ -72,6 +72,8 @@ int tr_dist_start(tr_dist *d, const char *mode, const char *backend, int global_
         return tk_bad_flag("--dist is none, mpi, nccl or auto, not '%s'", mode);
     if (global_vtc && !strcmp(mode, "none"))
         return tk_bad_flag("--global-vtc needs --dist mpi, nccl or auto (it compares the clips of all ranks)");
+    if (zero1 && !strcmp(mode, "none"))
+        return tk_bad_flag("--zero1 needs --dist mpi, nccl or auto (it shards the optimizer state over the ranks)");
     const char *suffix = "";
     int rc;
     if (!strcmp(mode, "nccl") && (rc = nccl_suffix(backend, &suffix))) return rc;
@@ -86,6 +88,7 @@ int tr_dist_start(tr_dist *d, const char *mode, const char *backend, int global_
         return 0;
     }
     if ((rc = create_comm(d, global_vtc))) return rc;
+    d->zero1 = zero1;
     if (!strcmp(d->mode, "nccl") &&
         snprintf(d->backend, sizeof d->backend, "cuda:%d%s", simvtp_comm_device(d->comm), suffix) >=
             (int)sizeof d->backend) {
@@ -134,7 +137,18 @@ const char *tr_dist_backend(const tr_dist *d, const char *backend)
 int tr_dist_attach(const tr_dist *d, simvtp_optimizer *o)
 {
     int rc = d->comm ? simvtp_optimizer_set_comm(o, d->comm) : SIMVTP_OK;
-    return rc ? tk_lib_fail("attaching the communicator to the optimizer", rc) : 0;
+    if (rc) return tk_lib_fail("attaching the communicator to the optimizer", rc);
+    rc = d->zero1 ? simvtp_optimizer_set_sharding(o, 1) : SIMVTP_OK;
+    return rc ? tk_lib_fail("--zero1: sharding the optimizer state", rc) : 0;
+}
+
+int tr_dist_ckpt_save(const tr_dist *d, const char *dir, const simvtp_model *m, simvtp_optimizer *o,
+                      uint64_t position)
+{
+    if (tr_dist_root(d)) return tr_ckpt_save(dir, m, o, position, d->zero1);
+    if (!d->zero1) return 0;
+    const int rc = simvtp_optimizer_save(o, NULL); /* this rank's shard of the moments */
+    return rc ? tk_lib_fail("saving the training state (this rank's shard)", rc) : 0;
 }
 
 int tr_dist_check_world(const tr_dist *d, long stored, int allow, const char *dir)

@@ -20,6 +20,7 @@ typedef struct tr_dist {
     const char *mode;   /* "none", "mpi" or "nccl" ("auto" resolved)             */
     int rank, world;
     int ending;         /* every rank knows that the job ends (agreed failure)  */
+    int zero1;          /* --zero1 with a communicator: sharded optimizer state  */
     char backend[64];   /* --dist nccl: "cuda:N[:suffix]", N = this rank's GPU   */
 } tr_dist;
 
@@ -32,17 +33,19 @@ typedef struct tr_dist {
     "                      mpirun, torchrun or srun) or auto (mpi when started by an MPI\n"     \
     "                      launcher, else none) [none]\n"                                        \
     "  --global-vtc        contrastive loss against the clips of all ranks [each rank's own]\n"  \
+    "  --zero1             shard the AdamW moments over the ranks (ZeRO stage 1: 2/W of their\n" \
+    "                      memory per rank; the same training)\n"                              \
     "  --allow-world-change  with --resume: continue on another number of ranks (a valid run,\n" \
     "                      not a bit-exact continuation)\n"
 
 /* Join the job: check `mode` (NULL = "none") against `backend` (--backend,
- * may be NULL) and `global_vtc`, resolve "auto" (mpi under an MPI launcher,
+ * may be NULL), `global_vtc` and `zero1`, resolve "auto" (mpi under an MPI launcher,
  * else none), refuse "none" in a process that a launcher started as one of
  * several, create the communicator (a collective), tag messages with the rank
  * (cli.h), switch the global-batch contrastive loss on, and for nccl make the
  * model backend. 0, or an exit status after a message; call tr_dist_end
  * either way. */
-int tr_dist_start(tr_dist *d, const char *mode, const char *backend, int global_vtc);
+int tr_dist_start(tr_dist *d, const char *mode, const char *backend, int global_vtc, int zero1);
 
 static inline int tr_dist_root(const tr_dist *d) { return d->rank == 0; }
 
@@ -61,8 +64,15 @@ void tr_dist_batch_text(const tr_dist *d, long batch, long accum, char *buf, siz
 int tr_dist_step_outcome(const tr_dist *d, simvtp_optimizer *o, int lib, const simvtp_step_info *info,
                          long update, long *bad, int *diverged);
 
-/* The communicator on a fresh optimizer (before loading a training state). */
+/* The communicator on a fresh optimizer (before loading a training state),
+ * and with --zero1 the sharded optimizer state. */
 int tr_dist_attach(const tr_dist *d, simvtp_optimizer *o);
+
+/* The checkpoint (tr_ckpt_save): rank 0 writes it; with --zero1 the other
+ * ranks contribute their shards of the moments (a collective), else they do
+ * nothing. 0 or an exit status, for tr_dist_agree. */
+int tr_dist_ckpt_save(const tr_dist *d, const char *dir, const simvtp_model *m, simvtp_optimizer *o,
+                      uint64_t position);
 
 /* On --resume: `stored` is the run's world size from run.txt (0 = not
  * recorded: one rank). Another world size is refused (exit 2) unless

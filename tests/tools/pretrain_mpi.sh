@@ -2,7 +2,8 @@
 # Data-parallel simvtp-pretrain (--dist mpi) under mpirun on this machine:
 # one MPI rank is bit-identical to no communicator; two ranks log the mean
 # of their losses (= one process with --accum 2 over the same clips; rank
-# 0's own loss is the control), rank 0 alone prints and writes; a 2-rank run
+# 0's own loss is the control), rank 0 alone prints and writes; --zero1
+# (sharded moments) is bit-identical, its checkpoint resumes; a 2-rank run
 # stopped and resumed is bit-identical to a straight one; another world size
 # on --resume is refused unless allowed; a failure on one rank ends every
 # rank, agreed (checkpoint) or not (a collective error), without hanging;
@@ -56,6 +57,14 @@ want="metrics.jsonl model.svtp run.txt state.svtpt"
 [ "$HAVE_PNG" = 1 ] && want="loss.png metrics.jsonl model.svtp reconstruction.png run.txt state.svtpt"
 [ "$(ls np2 | tr '\n' ' ')" = "$want " ] || fail "np2 holds: $(ls np2)"
 
+# 2b. --zero1 (the AdamW moments sharded over the 2 ranks): on 2 ranks the same
+# training bit for bit, and the collective save writes the same state file
+mpirun_np 2 "$PRETRAIN" --dist mpi --zero1 $syn --steps 3 --out z2 > /dev/null 2> z2.err || { cat z2.err; fail "--zero1"; }
+cmp np2/model.svtp z2/model.svtp || fail "--zero1: model.svtp differs from the all-reduce run"
+cmp np2/state.svtpt z2/state.svtpt || fail "--zero1: state.svtpt differs from the all-reduce run"
+[ "$(losses np2)" = "$(losses z2)" ] || fail "--zero1: metrics.jsonl differs from the all-reduce run"
+echo "ok: --zero1 = the all-reduce run (weights, state file, losses)"
+
 # 3. shards split over the ranks; stop and --resume = straight, bit for bit
 # (accum 2; 8 clips = 2 batches of 2 per rank and epoch: one update per epoch)
 sh="$(PT_DATA) --batch 2 --accum 2 --steps 4 --seed 7 --quiet"
@@ -73,6 +82,11 @@ cmp straight/model.svtp split/model.svtp || fail "model.svtp differs after the 2
 cmp straight/state.svtpt split/state.svtpt || fail "state.svtpt differs after the 2-rank resume"
 [ "$(wc -l < split/metrics.jsonl)" -eq 4 ] || fail "metrics.jsonl of the resumed run"
 echo "ok: 2-rank stop at 2 + resume = straight (model.svtp, state.svtpt)"
+mpirun_np 2 "$PRETRAIN" --dist mpi --zero1 $sh --out zsplit --stop-at 2 > /dev/null || fail "--zero1 stopped at 2"
+mpirun_np 2 "$PRETRAIN" --out zsplit --resume --quiet > /dev/null || fail "--zero1 resume"
+cmp straight/model.svtp zsplit/model.svtp && cmp straight/state.svtpt zsplit/state.svtpt \
+    || fail "--zero1 stop + resume differs from the straight all-reduce run"
+echo "ok: --zero1 stop at 2 + resume = straight" 
 "$PRETRAIN" --out split-w --resume --allow-world-change --quiet > allow.out 2> allow.err || fail "--allow-world-change"
 grep -q 'warning: the run in split-w was trained on 2 ranks, continuing on 1' allow.err || fail "no warning"
 grep -q '^world-size = 1$' split-w/run.txt || fail "run.txt does not record the new world size"
@@ -92,6 +106,13 @@ grep -q '^simvtp-pretrain (rank 0 of 2): saving the weights failed' bad.err || {
 grep -q 'rank 1 of 2' bad.err && fail "rank 1 spoke: $(cat bad.err)"
 grep -q 'exited with non-zero status' bad.err || fail "mpirun did not see a failure"
 echo "ok: rank 0's failed checkpoint ends both ranks in $(( $(date +%s) - s )) s"
+# the same with --zero1, where saving the state is a collective: rank 0 still joins it
+mkdir -p badz/model.svtp.new/x
+timeout 60 "${MPI_CMD[@]}" -np 2 "$PRETRAIN" --dist mpi --zero1 $syn --steps 3 --out badz > badz.out 2> badz.err
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat badz.err; fail "--zero1, rank 0's failed save: exit $rc (124: a hang)"; }
+grep -q '^simvtp-pretrain (rank 0 of 2): saving the weights failed' badz.err || { cat badz.err; fail "--zero1: no message"; }
+echo "ok: --zero1: rank 0's failed checkpoint ends both ranks"
 # Not agreed: the ranks' models differ in size (MPMD), so the gradient
 # all-reduce fails on one rank while the other waits in it: the failing rank
 # exits at once (MPI_Finalize would wait for the other) and mpirun ends the job.
@@ -139,6 +160,7 @@ echo "ok: --dist auto"
 expect_fail 2 dist-bogus "$PRETRAIN" --dist bogus $syn --steps 1
 expect_fail 2 nccl-on-cpu "$PRETRAIN" --dist nccl --backend cpu $syn --steps 1
 expect_fail 2 global-vtc-alone "$PRETRAIN" --global-vtc $syn --steps 1
+expect_fail 2 zero1-alone "$PRETRAIN" --zero1 $syn --steps 1
 OMPI_COMM_WORLD_SIZE=2 expect_fail 2 none-under-launcher "$PRETRAIN" $syn --steps 1
 timeout 60 "$PRETRAIN" --dist nccl $syn --steps 1 --out nccl > nccl.out 2> nccl.err
 rc=$?

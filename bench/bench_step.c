@@ -30,7 +30,9 @@
  * over the timed steps' batches) / mean step time; mfu = tflops /
  * --peak-tflops (default 989: H100/H200 SXM dense bf16; pass the fp32 peak
  * for "cuda:N:fp32" runs); mfu is -1 on the CPU unless --peak-tflops is
- * given. peak_mem_gib (CUDA backends only, else -1): the largest device
+ * given. checkpoint: 1 with --checkpoint (activation checkpointing).
+ * max_rss_gib: the process's peak resident memory (getrusage; on the CPU
+ * the activations live there). peak_mem_gib (CUDA backends only, else -1): the largest device
  * memory in use during the warmup steps (sampled every 200 us by a thread,
  * so that the activations inside a step are seen; no sampling while timing)
  * and after each step, minus what was in use before the model was created
@@ -45,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "simvtp/simvtp.h"
@@ -62,6 +65,14 @@ static uint64_t splitmix64(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+/* The process's peak resident memory in GiB (Linux: ru_maxrss in KiB). */
+static double max_rss_gib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1.0;
+    return (double)ru.ru_maxrss / (1024.0 * 1024.0);
 }
 
 static double now_sec(void)
@@ -175,7 +186,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: bench_step [--preset NAME] [--batch B] [--steps N] [--warmup W]\n"
-            "                  [--threads T] [--finetune] [--seed S]\n"
+            "                  [--threads T] [--finetune] [--checkpoint] [--seed S]\n"
             "                  [--backend NAME] [--peak-tflops P]\n"
             "  --preset   vit-b | small | tiny (default small)\n"
             "  --batch    clips per step (default 8)\n"
@@ -183,6 +194,7 @@ static void usage(FILE *f)
             "  --warmup   untimed steps first (default 3)\n"
             "  --threads  OpenMP threads (simvtp_model_params.threads; 0 = OpenMP default)\n"
             "  --finetune benchmark the retrieval (two-tower) step instead of pretraining\n"
+            "  --checkpoint  with activation checkpointing (SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS)\n"
             "  --seed     seed of the data, weights and optimizer streams (default 1)\n"
             "  --backend  cpu (default), cuda:N (bf16 matrix inputs) or cuda:N:fp32\n"
             "  --peak-tflops  the device's peak for mfu (default 989, H100/H200 dense bf16)\n");
@@ -215,7 +227,7 @@ int main(int argc, char **argv)
 {
     const char *preset = "small", *backend = "cpu";
     long B = 8, steps = 20, warmup = 3, threads = 0, seed = 1;
-    int finetune = 0, peak_given = 0;
+    int finetune = 0, peak_given = 0, ckpt = 0;
     double peak_tflops = 989.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -227,6 +239,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) { rc = parse_int(a, v, 0, 4096, &threads); i++; }
         else if (!strcmp(a, "--seed")) { rc = parse_int(a, v, 0, 1L << 30, &seed); i++; }
         else if (!strcmp(a, "--finetune")) finetune = 1;
+        else if (!strcmp(a, "--checkpoint")) ckpt = 1;
         else if (!strcmp(a, "--backend") && v) { backend = v; i++; }
         else if (!strcmp(a, "--peak-tflops") && v) {
             char *end;
@@ -276,6 +289,8 @@ int main(int argc, char **argv)
     } else {
         model = pre;
     }
+
+    if (ckpt) CHECK(simvtp_model_set_option(model, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, 1));
 
     simvtp_optimizer_params op;
     simvtp_optimizer_default_params(&op);
@@ -368,10 +383,11 @@ int main(int argc, char **argv)
     printf("RESULT impl=libsimvtp mode=%s preset=%s batch=%ld threads=%d steps=%ld "
            "sec_per_step=%.4f clips_per_sec=%.3f median_sec=%.4f min_sec=%.4f cpu_sec=%.4f others_cpu=%.3f "
            "total=%.5f video_mse=%.5f mlm=%.5f vtc=%.5f vtm=%.5f "
-           "backend=%s gflop_per_step=%.1f tflops=%.3f mfu=%.4f peak_mem_gib=%.3f\n",
+           "backend=%s gflop_per_step=%.1f tflops=%.3f mfu=%.4f peak_mem_gib=%.3f checkpoint=%d "
+           "max_rss_gib=%.3f\n",
            finetune ? "finetune" : "pretrain", preset, B, nthr, steps, sec, (double)B / sec, med,
            dt[0], cpu_step, others, loss.total, loss.video_mse, loss.mlm, loss.vtc, loss.vtm,
-           backend, flops_step / 1e9, tflops, mfu, mem_gib);
+           backend, flops_step / 1e9, tflops, mfu, mem_gib, ckpt, max_rss_gib());
     fflush(stdout);
 
     simvtp_optimizer_free(opt);

@@ -94,6 +94,23 @@ SIMVTP_API int simvtp_model_forward(simvtp_model *m, const simvtp_batch *b, uint
 
 SIMVTP_API int simvtp_model_zero_grad(simvtp_model *m);
 
+/* Rare knobs, set by key (as zstd does): each key has a documented range;
+ * an unknown key or a value out of range gives SIMVTP_ERR_INVALID_ARG and
+ * changes nothing. Keys are never renumbered; new ones are appended. */
+typedef enum simvtp_model_option {
+    /* 0 (default) or 1: activation checkpointing. The transformer blocks
+     * keep only their inputs for the backward and recompute their other
+     * activations just before it: much less memory for activations (about
+     * 1/16 of a block's per block: the vit-b pretraining step's encoder and
+     * decoder activations shrink by ~90%) for about one extra forward pass
+     * of the blocks (roughly +30% step time). Gradients and losses are the
+     * same bit for bit. Forward-only calls never keep them anyway. */
+    SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS = 1
+} simvtp_model_option;
+
+SIMVTP_API int simvtp_model_set_option(simvtp_model *m, simvtp_model_option key, int64_t value);
+SIMVTP_API int simvtp_model_get_option(const simvtp_model *m, simvtp_model_option key, int64_t *value);
+
 /* L2-normalized embeddings [n, embed_dim] of videos (all tokens, unmasked)
  * or texts (unmasked, padded to max_len, so a text's embedding depends only on
  * itself and max_len). For a pretraining model: the VTC features; for a

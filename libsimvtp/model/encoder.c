@@ -1,34 +1,38 @@
 /* model/encoder.c — pre-LN transformer blocks with q/v biases, key padding
- * mask and optional per-sample drop path; forward and backward. */
+ * mask and optional per-sample drop path; forward and backward, optionally
+ * with activation checkpointing (only the blocks' inputs are kept; each
+ * block is recomputed just before its backward). */
 #include <string.h>
 
 #include "core/status_internal.h"
 #include "model/encoder.h"
 
 int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, int M, int depth,
-                     float eps, int has_norm)
+                     float eps, int has_norm, int ckpt)
 {
     memset(p, 0, sizeof *p);
     p->B = B; p->N = N; p->C = C; p->H = H; p->M = M; p->depth = depth;
     p->eps = eps;
     p->has_norm = has_norm;
+    p->ckpt = ckpt;
     const sv_backend *be = a->be ? a->be : &sv_backend_cpu;
-    size_t R = (size_t)B * N, L = (size_t)depth;
+    /* per-block activations: one set per block, or one shared set */
+    size_t R = (size_t)B * N, L = (size_t)depth, S = ckpt ? 1 : L;
     p->att_stride = be->attention_saved(B, N, H, C / H);
     p->res = SV_AF(a, (L + 1) * R * C);
-    p->ln1 = SV_AF(a, L * R * C);
-    p->ln1_mean = SV_AF(a, L * R);
-    p->ln1_rstd = SV_AF(a, L * R);
-    p->qkv = SV_AF(a, L * R * 3 * C);
-    p->att = SV_AF(a, L * p->att_stride);
-    p->atty = SV_AF(a, L * R * C);
-    p->x1 = SV_AF(a, L * R * C);
-    p->ln2 = SV_AF(a, L * R * C);
-    p->ln2_mean = SV_AF(a, L * R);
-    p->ln2_rstd = SV_AF(a, L * R);
-    p->h = SV_AF(a, L * R * M);
-    p->g = SV_AF(a, L * R * M);
-    p->bias3 = SV_AF(a, L * 3 * C);
+    p->ln1 = SV_AF(a, S * R * C);
+    p->ln1_mean = SV_AF(a, S * R);
+    p->ln1_rstd = SV_AF(a, S * R);
+    p->qkv = SV_AF(a, S * R * 3 * C);
+    p->att = SV_AF(a, S * p->att_stride);
+    p->atty = SV_AF(a, S * R * C);
+    p->x1 = SV_AF(a, S * R * C);
+    p->ln2 = SV_AF(a, S * R * C);
+    p->ln2_mean = SV_AF(a, S * R);
+    p->ln2_rstd = SV_AF(a, S * R);
+    p->h = SV_AF(a, S * R * M);
+    p->g = SV_AF(a, S * R * M);
+    p->bias3 = SV_AF(a, S * 3 * C);
     if (has_norm) {
         p->out = SV_AF(a, R * C);
         p->fn_mean = SV_AF(a, R);
@@ -42,42 +46,71 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     return SIMVTP_OK;
 }
 
-int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, const float *norm_w,
-                   const float *norm_b, const float *x)
+/* The saved activations of block l: its own slice, or with checkpointing
+ * the one slice all blocks share (refilled by recomputation in the backward). */
+typedef struct blk_acts {
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2, *ln2_mean, *ln2_rstd, *h, *g, *bias3;
+} blk_acts;
+
+static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
+{
+    const size_t k = p->ckpt ? 0 : (size_t)l, R = (size_t)p->B * p->N, RC = R * p->C, RM = R * p->M;
+    s->ln1 = p->ln1 + k * RC;
+    s->ln1_mean = p->ln1_mean + k * R;
+    s->ln1_rstd = p->ln1_rstd + k * R;
+    s->qkv = p->qkv + k * RC * 3;
+    s->att = p->att + k * p->att_stride;
+    s->atty = p->atty + k * RC;
+    s->x1 = p->x1 + k * RC;
+    s->ln2 = p->ln2 + k * RC;
+    s->ln2_mean = p->ln2_mean + k * R;
+    s->ln2_rstd = p->ln2_rstd + k * R;
+    s->h = p->h + k * RM;
+    s->g = p->g + k * RM;
+    s->bias3 = p->bias3 + k * 3 * (size_t)p->C;
+}
+
+/* Block l from its input res[l]: every saved activation, and with xout the
+ * block's output (NULL: stop before the second residual branch's product,
+ * the recomputation of a checkpointed block). Deterministic, so a
+ * recomputation gives the forward's activations bit for bit. */
+static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_block *w, int l,
+                         float *xout)
 {
     const int B = p->B, N = p->N, C = p->C, H = p->H, M = p->M, R = B * N;
     const size_t RC = (size_t)R * C, RM = (size_t)R * M;
+    const float *xin = p->res + (size_t)l * RC;
+    const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
+    const float *dpm = p->droppath ? dpa + B : NULL;
+    blk_acts s;
+    acts_of(p, l, &s);
+    be->copy(s.bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
+    be->copy(s.bias3 + 2 * C, w->vb, C * sizeof(float));
+    be->layernorm_fwd(s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b, R, C, p->eps);
+    be->matmul_fwd(s.qkv, s.ln1, w->qkvw, s.bias3, R, C, 3 * C);
+    if (be->attention_fwd(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H) != 0)
+        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
+    be->matmul_fwd(s.x1, s.atty, w->projw, w->projb, R, C, C);
+    be->residual(s.x1, xin, dpa, B, N, C);
+    be->layernorm_fwd(s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b, R, C, p->eps);
+    be->matmul_fwd(s.h, s.ln2, w->fc1w, w->fc1b, R, C, M);
+    be->gelu_fwd(s.g, s.h, RM);
+    if (!xout) return SIMVTP_OK;
+    be->matmul_fwd(xout, s.g, w->fc2w, w->fc2b, R, M, C);
+    be->residual(xout, s.x1, dpm, B, N, C);
+    return SIMVTP_OK;
+}
+
+int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, const float *norm_w,
+                   const float *norm_b, const float *x)
+{
+    const size_t RC = (size_t)p->B * p->N * p->C;
     be->copy(p->res, x, RC * sizeof(float));
-    for (int l = 0; l < p->depth; l++) {
-        const sv_block *w = &blk[l];
-        float *xin = p->res + l * RC, *xout = p->res + (l + 1) * RC;
-        float *ln1 = p->ln1 + l * RC, *qkv = p->qkv + l * RC * 3, *atty = p->atty + l * RC;
-        float *att = p->att + (size_t)l * p->att_stride, *x1 = p->x1 + l * RC;
-        float *ln2 = p->ln2 + l * RC, *h = p->h + l * RM, *g = p->g + l * RM;
-        float *bias3 = p->bias3 + (size_t)l * 3 * C;
-        const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
-        const float *dpm = p->droppath ? dpa + B : NULL;
-
-        be->copy(bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
-        be->copy(bias3 + 2 * C, w->vb, C * sizeof(float));
-
-        be->layernorm_fwd(ln1, p->ln1_mean + (size_t)l * R, p->ln1_rstd + (size_t)l * R, xin,
-                          w->n1w, w->n1b, R, C, p->eps);
-        be->matmul_fwd(qkv, ln1, w->qkvw, bias3, R, C, 3 * C);
-        if (be->attention_fwd(atty, att, qkv, p->keyvalid, B, N, H, C / H) != 0)
-            return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
-        be->matmul_fwd(x1, atty, w->projw, w->projb, R, C, C);
-        be->residual(x1, xin, dpa, B, N, C);
-        be->layernorm_fwd(ln2, p->ln2_mean + (size_t)l * R, p->ln2_rstd + (size_t)l * R, x1,
-                          w->n2w, w->n2b, R, C, p->eps);
-        be->matmul_fwd(h, ln2, w->fc1w, w->fc1b, R, C, M);
-        be->gelu_fwd(g, h, RM);
-        be->matmul_fwd(xout, g, w->fc2w, w->fc2b, R, M, C);
-        be->residual(xout, x1, dpm, B, N, C);
-    }
+    for (int l = 0; l < p->depth; l++)
+        SV_TRY(block_forward(be, p, &blk[l], l, p->res + (size_t)(l + 1) * RC));
     if (p->has_norm)
         be->layernorm_fwd(p->out, p->fn_mean, p->fn_rstd, p->res + p->depth * RC, norm_w, norm_b,
-                          R, C, p->eps);
+                          p->B * p->N, p->C, p->eps);
     return SIMVTP_OK;
 }
 
@@ -110,10 +143,13 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     for (int l = p->depth - 1; l >= 0; l--) {
         const sv_block *w = &blk[l];
         sv_block *gw = &gblk[l];
+        /* a checkpointed block first recomputes its activations from res[l] */
+        if (p->ckpt && (rc = block_forward(be, p, w, l, NULL))) break;
+        blk_acts s;
+        acts_of(p, l, &s);
         float *xin = p->res + l * RC;
-        float *ln1 = p->ln1 + l * RC, *qkv = p->qkv + l * RC * 3, *atty = p->atty + l * RC;
-        float *att = p->att + (size_t)l * p->att_stride, *x1 = p->x1 + l * RC;
-        float *ln2 = p->ln2 + l * RC, *h = p->h + l * RM, *g = p->g + l * RM;
+        float *ln1 = s.ln1, *qkv = s.qkv, *atty = s.atty, *att = s.att, *x1 = s.x1;
+        float *ln2 = s.ln2, *h = s.h, *g = s.g;
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
         const float *dpm = p->droppath ? dpa + B : NULL;
 
@@ -125,8 +161,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         be->gelu_bwd(dh, h, dg, RM);
         be->zero(dln, RC * sizeof(float));
         be->matmul_bwd(dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, R, C, M);
-        be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w,
-                          p->ln2_mean + (size_t)l * R, p->ln2_rstd + (size_t)l * R, R, C);
+        be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w, s.ln2_mean, s.ln2_rstd, R, C);
 
         /* x1 = xin + s_a * proj(attn(qkv(ln1(xin)))) ; dcur becomes d xin */
         be->scale_rows(dbr, dcur, dpa, B, N, C);
@@ -142,8 +177,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         be->matmul_bwd(dln, gw->qkvw, db3, dqkv, ln1, w->qkvw, R, C, 3 * C);
         be->add(gw->qb, db3, C);
         be->add(gw->vb, db3 + 2 * C, C);
-        be->layernorm_bwd(dcur, gw->n1w, gw->n1b, dln, xin, w->n1w,
-                          p->ln1_mean + (size_t)l * R, p->ln1_rstd + (size_t)l * R, R, C);
+        be->layernorm_bwd(dcur, gw->n1w, gw->n1b, dln, xin, w->n1w, s.ln1_mean, s.ln1_rstd, R, C);
     }
     if (rc == SIMVTP_OK) be->add(dx, dcur, RC);
     sv_arena_free(&a);

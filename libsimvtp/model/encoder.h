@@ -19,12 +19,18 @@ typedef struct sv_enc_pass {
     float *out;              /* [B*N*C] after the final norm (or res[depth]) */
     float *fn_mean, *fn_rstd;
     int has_norm;
+    int ckpt;                /* activation checkpointing: the per-block activations
+                                above hold one block (the one being computed) */
 } sv_enc_pass;
 
 /* Allocate activations in `a` (backend memory of a->be) for B sequences
- * of N tokens; keyvalid and droppath must also be backend memory. */
+ * of N tokens; keyvalid and droppath must also be backend memory. `ckpt`:
+ * keep only the blocks' inputs (the residual stream) and one block's other
+ * activations; the backward then recomputes each block's forward first (the
+ * same gradients bit for bit; also right for a forward-only pass, where
+ * nothing is recomputed). */
 int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, int M, int depth,
-                     float eps, int has_norm);
+                     float eps, int has_norm, int ckpt);
 
 /* Forward: input x[B,N,C] (copied into res[0]); result in p->out. */
 int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, const float *norm_w,

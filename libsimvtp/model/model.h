@@ -71,6 +71,7 @@ struct simvtp_model {
     float *pe_dec;         /* [N, dec_width] (used by pretraining)      */
     struct simvtp_comm *vtc_comm; /* set during simvtp_train_step when the VTC loss
                                      spans the global batch; NULL: this rank's batch */
+    int ckpt_acts;         /* SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS (model/encoder.c) */
     int text_width;        /* with vtc_comm: the longest caption over the ranks, the
                               text width every rank pads to (features are means over
                               the padded width, so all ranks must pad alike); else 0 */

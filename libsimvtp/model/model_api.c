@@ -169,6 +169,32 @@ int simvtp_model_embed_dim(const simvtp_model *m)
     return m->cfg.enc_width;
 }
 
+int simvtp_model_set_option(simvtp_model *m, simvtp_model_option key, int64_t value)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(m, "simvtp_model_set_option: model is NULL");
+    switch (key) {
+    case SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS:
+        SV_CHECK_ARG(value == 0 || value == 1,
+                     "SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS is 0 or 1, not %lld", (long long)value);
+        m->ckpt_acts = (int)value;
+        return SIMVTP_OK;
+    }
+    return sv_fail(SIMVTP_ERR_INVALID_ARG, "simvtp_model_set_option: unknown option %d", (int)key);
+}
+
+int simvtp_model_get_option(const simvtp_model *m, simvtp_model_option key, int64_t *value)
+{
+    sv_clear_error();
+    SV_CHECK_ARG(m && value, "simvtp_model_get_option: model and value must not be NULL");
+    switch (key) {
+    case SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS:
+        *value = m->ckpt_acts;
+        return SIMVTP_OK;
+    }
+    return sv_fail(SIMVTP_ERR_INVALID_ARG, "simvtp_model_get_option: unknown option %d", (int)key);
+}
+
 int sv_check_batch(const simvtp_model *m, const simvtp_batch *b, int *L)
 {
     const simvtp_config *c = &m->cfg;

@@ -72,6 +72,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the pretraining step (batch %d)", B); goto done; } } while (0)
     if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
+    const int ckpt = m->ckpt_acts || !backward; /* forward only: no block's activations are needed twice */
 
     /* 1. masks and the row maps built from them (host) */
     int32_t *vis_idx = SV_AI(&h, (size_t)B * Nv), *mask_idx = SV_AI(&h, (size_t)B * Nm);
@@ -135,7 +136,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
 
     /* 4. joint pass */
     sv_enc_pass pj;
-    if ((rc = sv_enc_pass_init(&pj, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1))) goto done;
+    if ((rc = sv_enc_pass_init(&pj, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pj.keyvalid = jvalid_d;
     be->rows_copy(J, gov_d, ev, NULL, B * Nv, D);
     be->rows_copy(J, tdst_d, ta.out, NULL, B * L, D);
@@ -153,7 +154,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->rows_copy(dec_in, gdm_d, w->mask_token, zeros_d, B * Nm, Dd);
     be->rows_add(dec_in, gdm_d, m->pe_dec, mask_idx_d, B * Nm, Dd);
     sv_enc_pass pd;
-    if ((rc = sv_enc_pass_init(&pd, &a, B, N, Dd, c->dec_heads, c->dec_mlp, c->dec_depth, c->ln_eps, 1))) goto done;
+    if ((rc = sv_enc_pass_init(&pd, &a, B, N, Dd, c->dec_heads, c->dec_mlp, c->dec_depth, c->ln_eps, 1, ckpt))) goto done;
     if ((rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in))) goto done;
     be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
     be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
@@ -172,8 +173,8 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
 
     /* 7. VTC: video-only and text-only passes */
     sv_enc_pass pv, pt;
-    if ((rc = sv_enc_pass_init(&pv, &a, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1))) goto done;
-    if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1))) goto done;
+    if ((rc = sv_enc_pass_init(&pv, &a, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
+    if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pt.keyvalid = tvalid_d;
     float *vfeat = SV_AF(&a, (size_t)B * D), *tfeat = SV_AF(&a, (size_t)B * D);
     NOMEM_IF(a.failed);
@@ -203,7 +204,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     const int32_t *nsrc_d = SV_VIEWI(&a, nsrc, (size_t)B * Nv), *vlab_d = SV_VIEWI(&a, vlab, 2 * (size_t)B);
     NOMEM_IF(a.failed);
     sv_enc_pass pn;
-    if ((rc = sv_enc_pass_init(&pn, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1))) goto done;
+    if ((rc = sv_enc_pass_init(&pn, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pn.keyvalid = jvalid_d;
     be->rows_copy(Jn, gov_d, ev, nsrc_d, B * Nv, D);
     be->rows_copy(Jn, tdst_d, ta.out, NULL, B * L, D);

@@ -70,6 +70,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the fine-tuning step (batch %d)", B); goto done; } } while (0)
     if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
+    const int ckpt = m->ckpt_acts || !backward; /* forward only: no block's activations are needed twice */
 
     int32_t *ids = SV_AI(&h, (size_t)B * L), *labels = SV_AI(&h, (size_t)B * L);
     uint8_t *tvalid = SV_AU8(&h, (size_t)B * L);
@@ -95,8 +96,8 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     NOMEM_IF(embed_video_all(m, &a, &h, b->frames, B, &patches, &ev));
 
     sv_enc_pass pv, pt;
-    if ((rc = sv_enc_pass_init(&pv, &a, B, N, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0))) goto done;
-    if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0))) goto done;
+    if ((rc = sv_enc_pass_init(&pv, &a, B, N, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0, ckpt))) goto done;
+    if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0, ckpt))) goto done;
     pv.droppath = training ? dpv_d : NULL;
     pt.droppath = training ? dpt_d : NULL;
     pt.keyvalid = tvalid_d;
@@ -172,7 +173,7 @@ int simvtp_encode_videos(simvtp_model *m, const uint8_t *frames, int n, float *o
         sv_enc_pass p;
         int rc = a.failed || embed_video_all(m, &a, &h, frames + (size_t)s * clip, B, &patches, &ev)
                      ? sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding videos")
-                     : sv_enc_pass_init(&p, &a, B, N, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre);
+                     : sv_enc_pass_init(&p, &a, B, N, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre, 1); /* forward only */
         if (rc == SIMVTP_OK)
             rc = sv_enc_forward(be, &p, m->w.enc, m->w.enc_norm_w, m->w.enc_norm_b, ev);
         if (rc == SIMVTP_OK) {
@@ -224,7 +225,7 @@ int simvtp_encode_texts(simvtp_model *m, const int32_t *tokens, const int32_t *l
                 rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding texts");
         }
         if (rc == SIMVTP_OK)
-            rc = sv_enc_pass_init(&p, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre);
+            rc = sv_enc_pass_init(&p, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre, 1); /* forward only */
         if (rc == SIMVTP_OK) {
             p.keyvalid = valid_d;
             rc = sv_enc_forward(be, &p, pre ? m->w.enc : m->w.txt, m->w.enc_norm_w, m->w.enc_norm_b, ta.out);

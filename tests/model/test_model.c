@@ -13,6 +13,7 @@
 #include "simvtp/simvtp.h"
 #include "core/rng.h"
 #include "model/model.h"
+#include "model/encoder.h"
 #include "core/config_internal.h"
 #include "core/fileio.h"
 #include "train/optim_internal.h"
@@ -128,6 +129,70 @@ static void fd_check(int retrieval)
     simvtp_model_free(m);
     free(f.frames);
 }
+
+/* Activation checkpointing (SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS): the
+ * option's checks, then two accumulated forward_backward calls with and
+ * without it give the same losses and gradients bit for bit (drop path
+ * active: the recomputation must reuse the forward's decisions). */
+static void ckpt_check(int retrieval)
+{
+    fixture f;
+    fixture_init(&f, 9);
+    simvtp_model *a = make_model(&f.c, 21, retrieval), *b = make_model(&f.c, 21, retrieval);
+    const simvtp_model_option K = SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS;
+    int64_t v = -1;
+    ck_assert_int_eq(simvtp_model_get_option(b, K, &v), SIMVTP_OK);
+    ck_assert_int_eq((int)v, 0);
+    ck_assert_int_eq(simvtp_model_set_option(b, K, 2), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq(simvtp_model_set_option(b, (simvtp_model_option)99, 1), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq(simvtp_model_get_option(b, (simvtp_model_option)99, &v), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq(simvtp_model_set_option(NULL, K, 1), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq(simvtp_model_get_option(b, K, NULL), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq(simvtp_model_set_option(b, K, 1), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_model_get_option(b, K, &v), SIMVTP_OK);
+    ck_assert_int_eq((int)v, 1);
+    simvtp_model_zero_grad(a);
+    simvtp_model_zero_grad(b);
+    for (int k = 0; k < 2; k++) {
+        simvtp_losses la = {sizeof la}, lb = {sizeof lb};
+        ck_assert_int_eq(simvtp_model_forward_backward(a, &f.b, 40 + k, 1.0f - 0.5f * k, &la), SIMVTP_OK);
+        ck_assert_int_eq(simvtp_model_forward_backward(b, &f.b, 40 + k, 1.0f - 0.5f * k, &lb), SIMVTP_OK);
+        ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "losses differ with checkpointing: %.9g vs %.9g",
+                      (double)la.total, (double)lb.total);
+    }
+    size_t diff = 0, nonzero = 0;
+    for (size_t i = 0; i < a->nparams; i++) {
+        diff += memcmp(&a->grads[i], &b->grads[i], sizeof(float)) != 0;
+        nonzero += a->grads[i] != 0.0f;
+    }
+    ck_assert_msg(diff == 0, "%zu of %zu gradients differ with checkpointing", diff, a->nparams);
+    ck_assert_msg(nonzero > a->nparams / 2, "the backward filled only %zu gradients", nonzero);
+    simvtp_model_free(a);
+    simvtp_model_free(b);
+    free(f.frames);
+}
+
+START_TEST(test_ckpt_pretrain) { ckpt_check(0); }
+END_TEST
+
+START_TEST(test_ckpt_retrieval) { ckpt_check(1); }
+END_TEST
+
+/* The memory it saves: a 6-block pass keeps its inputs and one block's
+ * activations instead of six blocks' (host arenas count their bytes). */
+START_TEST(test_ckpt_memory)
+{
+    sv_arena a0 = {0}, a1 = {0};
+    sv_enc_pass p0, p1;
+    ck_assert_int_eq(sv_enc_pass_init(&p0, &a0, 2, 50, 32, 4, 128, 6, 1e-6f, 1, 0), SIMVTP_OK);
+    ck_assert_int_eq(sv_enc_pass_init(&p1, &a1, 2, 50, 32, 4, 128, 6, 1e-6f, 1, 1), SIMVTP_OK);
+    printf("checkpointing: a 6-block pass keeps %zu bytes instead of %zu (%.0f%%)\n", a1.bytes, a0.bytes,
+           100.0 * (double)a1.bytes / (double)a0.bytes);
+    ck_assert_msg(a1.bytes * 3 < a0.bytes, "%zu bytes with checkpointing, %zu without", a1.bytes, a0.bytes);
+    sv_arena_free(&a0);
+    sv_arena_free(&a1);
+}
+END_TEST
 
 START_TEST(test_fd_pretrain) { fd_check(0); }
 END_TEST
@@ -642,6 +707,9 @@ int main(void)
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_ckpt_pretrain);
+    tcase_add_test(tc, test_ckpt_retrieval);
+    tcase_add_test(tc, test_ckpt_memory);
     tcase_add_test(tc, test_fd_pretrain);
     tcase_add_test(tc, test_fd_retrieval);
     tcase_add_test(tc, test_save_load_bitexact);

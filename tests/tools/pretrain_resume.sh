@@ -1,7 +1,8 @@
 #!/bin/bash
 # Resume equivalence through the tool: N updates straight vs N/2, stop,
 # --resume: byte-identical model.svtp and state.svtpt (with gradient
-# accumulation and an epoch boundary on the way).
+# accumulation and an epoch boundary on the way); the same with activation
+# checkpointing.
 . "$(dirname "$0")/common.sh"
 make_data
 args="$(PT_DATA) --batch 2 --accum 2 --steps 4 --seed 7 --quiet"
@@ -14,6 +15,13 @@ grep -q 'resuming after update 2 of 4' resume.out || fail "did not resume after 
 cmp straight/model.svtp split/model.svtp || fail "model.svtp differs after resume"
 cmp straight/state.svtpt split/state.svtpt || fail "state.svtpt differs after resume"
 [ "$(wc -l < split/metrics.jsonl)" -eq 4 ] || fail "metrics.jsonl of the resumed run: $(wc -l < split/metrics.jsonl) lines"
+# activation checkpointing changes memory and time, not the training: the
+# same files bit for bit (stored in run.txt: the resume keeps it on)
+"$PRETRAIN" $args --checkpoint-activations --out ckpt --stop-at 2 > /dev/null || fail "--checkpoint-activations"
+grep -q '^checkpoint-activations = 1$' ckpt/run.txt || fail "run.txt does not record --checkpoint-activations"
+"$PRETRAIN" --out ckpt --resume --quiet > /dev/null || fail "resume with --checkpoint-activations"
+cmp straight/model.svtp ckpt/model.svtp || fail "model.svtp differs with --checkpoint-activations"
+cmp straight/state.svtpt ckpt/state.svtpt || fail "state.svtpt differs with --checkpoint-activations"
 
 # resuming a finished run does nothing; flags equal to the run's are fine
 "$PRETRAIN" --out split --resume --batch 2 --steps 4 --config tiny.cfg | grep -q 'is complete' \

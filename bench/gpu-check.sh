@@ -14,7 +14,8 @@
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
 #      of short bench_step runs (AB=mirror [default]: without the bf16 weight mirror,
-#      AB=gemm: fp32 GEMM operands, AB=none); bench_step:
+#      AB=gemm: fp32 GEMM operands, AB=none); short runs with activation checkpointing
+#      (CKPT=0 skips them); bench_step:
 #      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
 #      cuda:0:fp32
 #   5. bench/torch_step_gpu.py: the same steps in PyTorch (eager fp32, eager bf16 autocast +
@@ -191,6 +192,16 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     bench "cuda:0:fp32 pretrain" 60 80 --backend cuda:0:fp32 --steps 3 --warmup 1 --peak-tflops "$PEAK_FP32"
     bench "cuda:0:fp32 finetune" 60 60 --backend cuda:0:fp32 --steps 2 --warmup 1 --peak-tflops "$PEAK_FP32" \
         --finetune
+    # activation checkpointing (SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS): its memory and time
+    # (CKPT=0 skips it); RESULT lines renamed for the table
+    if [ "${CKPT:-1}" = 1 ]; then
+        for m in pretrain finetune; do
+            f=; [ $m = finetune ] && f=--finetune
+            run_stage "bench_step cuda:0 $m, checkpointing" 40 120 "$LOGS/bench.log" sh -c \
+                "$BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 6 --warmup 2 --checkpoint \
+                 --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /RESULT_CKPT /'"
+        done
+    fi
 fi
 
 # ------------------------------------------------------------------ 4b. kernel profile
@@ -261,11 +272,14 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
         tf=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=fp32 " | tail -1)
         tc=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=compile " | tail -1)
         cb=$(kv "$tb" clips_per_sec); cf=$(kv "$tf" clips_per_sec); cc=$(kv "$tc" clips_per_sec)
-        for row in "libsimvtp cuda:0|bf16" "  (${AB_LABEL:-A/B})|ab" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
+        for row in "libsimvtp cuda:0|bf16" "  (${AB_LABEL:-A/B})|ab" "  (checkpointing)|ckpt" "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
                    "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile"; do
             label=${row%|*}; kind=${row#*|}
             case $kind in
                 bf16) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0 " | tail -1)
+                      peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
+                ckpt) line=$(grep "^RESULT_CKPT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
+                      [ -z "$line" ] && continue
                       peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
                 ab) line=$(grep "^RESULT_AB " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
                         [ -z "$line" ] && continue

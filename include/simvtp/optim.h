@@ -109,7 +109,11 @@ SIMVTP_API uint64_t simvtp_optimizer_data_position(const simvtp_optimizer *o);
  * (a world of one). The training state does not store it and
  * simvtp_optimizer_load keeps o's: set it on a fresh optimizer before
  * loading. SIMVTP_ERR_STATE when it would change while accumulated
- * gradients are pending (change it between updates only). */
+ * gradients are pending (change it between updates only). The first train
+ * step after this call (or after simvtp_optimizer_load) compares the ranks:
+ * SIMVTP_ERR_MISMATCH on every rank, before anything is trained, when a
+ * rank's model config, optimizer settings, counters or weights differ from
+ * rank 0's. */
 SIMVTP_API int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c);
 
 /* Sharded optimizer state (ZeRO stage 1; docs/DISTRIBUTED.md): with on = 1,

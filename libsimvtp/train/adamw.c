@@ -173,6 +173,10 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
     int L;
     SV_TRY(sv_check_train_batch(m, b, &L));
     const int global_vtc = o->comm && o->comm->global_vtc && o->comm->size > 1;
+    if (o->comm && o->comm->size > 1 && !o->ranks_checked) {
+        SV_TRY(sv_optimizer_check_ranks(o)); /* the ranks start alike, or all fail */
+        o->ranks_checked = 1;
+    }
     int width = 0;
     if (global_vtc) SV_TRY(sv_comm_max_int(o->comm, L, &width)); /* the widest rank's captions */
     const uint64_t seed = sv_optimizer_draw_seed(o);    /* W draws, this rank's one */

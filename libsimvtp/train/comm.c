@@ -68,6 +68,7 @@ int simvtp_optimizer_set_comm(simvtp_optimizer *o, simvtp_comm *c)
                        "simvtp_optimizer_load)",
                        (long long)(o->micro_step % o->p.accum_steps));
     o->comm = c;
+    o->ranks_checked = 0; /* compared again at the next train step */
     return SIMVTP_OK;
 }
 

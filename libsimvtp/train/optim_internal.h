@@ -24,10 +24,17 @@ struct simvtp_optimizer {
     int64_t nonfinite_micro;  /* first micro-batch of the pending accumulation with a
                                  non-finite loss, 0 if none (for the message; not saved) */
     simvtp_comm *comm;      /* data-parallel world (NULL: one rank); not saved */
+    int ranks_checked;      /* the ranks were compared (train/rank_check.c) since the
+                               communicator was set or a state loaded */
 };
 
 /* SIMVTP_OK or SIMVTP_ERR_INVALID_ARG naming the bad field. */
 int sv_optimizer_check_params(const simvtp_optimizer_params *p);
+
+/* A collective (train/rank_check.c): SIMVTP_ERR_MISMATCH on every rank
+ * when any rank's model config, optimizer settings, counters and RNG stream,
+ * or a sample of its weights differ from rank 0's. */
+int sv_optimizer_check_ranks(simvtp_optimizer *o);
 
 /* The sharded optimizer state (train/shard.c): the global gradient norm
  * squared (each rank's shard, summed over the ranks in double), the updated

@@ -191,6 +191,7 @@ int simvtp_optimizer_load(simvtp_optimizer *o, const char *path)
     if (rc == SIMVTP_OK) {
         tmp.m = o->m;
         tmp.v = o->v;
+        tmp.ranks_checked = 0; /* compared again at the next train step */
         *o = tmp;
     }
     free(mm);

@@ -16,6 +16,7 @@
  *      rank-local, so every rank saves and loads its own state file;
  *      set_comm refuses to change the world while gradients are pending.
  * Mode "zero1": the sharded optimizer state against the plain run (below).
+ * Mode "mismatch": ranks that did not start alike are refused (below).
  * Mode "caller-init": the caller initializes and finalizes MPI; libsimvtp
  * must not finalize it (simvtp_comm_finalize is a no-op).
  *
@@ -516,6 +517,43 @@ static void zero1(simvtp_comm *comm)
     simvtp_model_free(mp);
 }
 
+/* Mode "mismatch": ranks that did not start alike fail their first train
+ * step together (SIMVTP_ERR_MISMATCH on every rank, naming rank 1 and the
+ * part), before anything is trained; ranks that agree train. */
+static void mismatch_case(simvtp_comm *comm, uint64_t seed1, float lr1, const char *part)
+{
+    const int R = simvtp_comm_rank(comm);
+    const simvtp_config c = tiny_config();
+    simvtp_model_params mp;
+    simvtp_model_default_params(&mp);
+    mp.seed = R == 1 ? seed1 : 77;
+    simvtp_model *m = NULL;
+    CHECK_OK(simvtp_model_create(&c, &mp, &m));
+    simvtp_optimizer_params op = opt_params(1);
+    if (R == 1) op.lr = lr1;
+    simvtp_optimizer *o;
+    CHECK_OK(simvtp_optimizer_create(m, &op, &o));
+    CHECK_OK(simvtp_optimizer_set_comm(o, comm));
+    batch_buf bb;
+    batch_make(&bb, &c, 0, R);
+    simvtp_losses l = {sizeof l};
+    const int rc = simvtp_train_step(o, &bb.b, &l, NULL);
+    if (part) {
+        char want[128];
+        snprintf(want, sizeof want, "rank 1 of 2 has other %s than rank 0", part);
+        CHECK(rc == SIMVTP_ERR_MISMATCH && strstr(simvtp_last_error(), want) != NULL,
+              "expected SIMVTP_ERR_MISMATCH naming '%s', got %s", part, simvtp_strerror(rc));
+        CHECK(o->micro_step == 0 && o->step == 0, "something was trained after the mismatch");
+    } else {
+        CHECK(rc == SIMVTP_OK, "ranks that agree: %s", simvtp_strerror(rc));
+        CHECK_OK(simvtp_optimizer_set_comm(o, comm)); /* compared again: still alike */
+        CHECK_OK(simvtp_train_step(o, &bb.b, &l, NULL));
+    }
+    free(bb.frames);
+    simvtp_optimizer_free(o);
+    simvtp_model_free(m);
+}
+
 static void collectives(simvtp_comm *comm)
 {
     const int W = simvtp_comm_size(comm), R = simvtp_comm_rank(comm);
@@ -563,6 +601,11 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "zero1") == 0) {
         zero1(comm);
+    } else if (argc > 1 && strcmp(argv[1], "mismatch") == 0) {
+        mismatch_case(comm, 78, 1e-3f, "weights");                /* another model seed */
+        mismatch_case(comm, 77, 2e-3f, "optimizer settings");     /* another learning rate */
+        mismatch_case(comm, 77, 1e-3f, NULL);                     /* alike: trains */
+        if (g_rank == 0) printf("mismatch: other weights and other settings refused on every rank\n");
     } else {
         equivalence_and_resume(comm);
         resume_midway(comm);

@@ -10,7 +10,8 @@
  * prints the table, logs it in metrics.jsonl and keeps the best model by
  * text->video R@1 in best.svtp (its numbers in eval.json). Checkpoints,
  * --resume and Ctrl-C as in simvtp-pretrain; so is --dist (train_dist.h):
- * rank 0 alone evaluates, while the others wait. Exit 0 done, 1 failed, 2
+ * the ranks evaluate together (each its share of the test clips), rank 0
+ * prints and writes. Exit 0 done, 1 failed, 2
  * bad command line, 130 interrupted. */
 #include <limits.h>
 #include <math.h>
@@ -110,7 +111,7 @@ static void usage(void)
            "  --checkpoint-activations  recompute each block's activations in the backward: far\n"
            "                      less memory for ~30%% more time, the same results\n"
            TR_DIST_HELP
-           "evaluation (after every epoch and at the end; rank 0 alone):\n"
+           "evaluation (after every epoch and at the end; shared by the ranks):\n"
            "  --num-clips N       temporal clips per test video [3]\n"
            "  --num-crops N       spatial crops per clip: 3, or 1 (centre) [3]\n"
            "  --eval-batch N      clips encoded per call [8]\n"
@@ -363,12 +364,18 @@ static int evaluate(run *r)
      * default, so that the two tools print the same table */
     p.progress = eval_progress;
     p.progress_user = r;
+    p.comm = r->dist.comm; /* the ranks share the work; all get the result */
     r->eval_last_print = 0;
     int rc = tk_evaluate(r->model, &p, &res, err, sizeof err);
     if (rc == SIMVTP_ERR_ABORTED && tk_interrupted()) return TK_EXIT_INTERRUPTED;
     if (rc) return tk_fail("evaluation after update %ld failed: %s", r->step, err);
     const double epoch = (double)r->position / (double)r->epoch_batches;
     const int best = res.t2v.r1 > r->best_r1;
+    if (!tr_dist_root(&r->dist)) { /* rank 0 prints and writes */
+        r->evaluated_step = r->step;
+        if (best) r->best_r1 = res.t2v.r1;
+        return 0;
+    }
     printf("evaluation after update %ld/%ld (epoch %.2f), %ld clip%s x %ld crop%s:\n", r->step, r->total,
            epoch, o->num_clips, o->num_clips > 1 ? "s" : "", o->num_crops, o->num_crops > 1 ? "s" : "");
     tk_eval_print_table(&res, stdout);
@@ -437,11 +444,14 @@ static int checkpoint(run *r)
     return tr_dist_agree(&r->dist, tr_dist_ckpt_save(&r->dist, r->o.out, r->model, r->optim, r->position));
 }
 
-/* Rank 0 evaluates (when `needed`: it alone knows which evaluations are
- * done); the others wait and learn how it went. */
-static int evaluate_on_root(run *r, int needed)
+/* The ranks evaluate together (each encodes its share of the test set,
+ * tk_eval_params.comm) when rank 0 says so: it alone knows, from
+ * metrics.jsonl, which evaluations are done. Every rank learns how it went. */
+static int evaluate_all(run *r, int needed)
 {
-    return tr_dist_agree(&r->dist, tr_dist_root(&r->dist) && needed ? evaluate(r) : 0);
+    int flag = needed, rc = tr_dist_root_flag(&r->dist, &flag);
+    if (rc) return rc;
+    return tr_dist_agree(&r->dist, flag ? evaluate(r) : 0);
 }
 
 static int train(run *r)
@@ -455,7 +465,7 @@ static int train(run *r)
     float lr = 0, gnorm = 0;
     int rc;
     /* a checkpoint taken at an evaluation point whose evaluation did not finish */
-    if (r->step > 0 && is_eval_point(r, r->step) && (rc = evaluate_on_root(r, r->evaluated_step < r->step)))
+    if (r->step > 0 && is_eval_point(r, r->step) && (rc = evaluate_all(r, r->evaluated_step < r->step)))
         return rc;
     while (r->step < r->total) {
         double sum = 0;
@@ -487,7 +497,7 @@ static int train(run *r)
             nacc = 0;
         }
         if ((r->step % o->save_every == 0 || eval || stop) && (rc = checkpoint(r))) return rc;
-        if (eval && !intr && (rc = evaluate_on_root(r, 1))) return rc;
+        if (eval && !intr && (rc = evaluate_all(r, 1))) return rc;
         if (intr) {
             if (root)
                 fprintf(stderr, "%s: interrupted after update %ld/%ld%s%s%s\n", tk_msg_prefix(), r->step,

@@ -2,7 +2,8 @@
 # Data-parallel simvtp-finetune (--dist mpi) under mpirun -np 2: with
 # --global-vtc, 2 ranks x 2 clips log the loss of one process on 4 clips
 # (no dropout; the same clips and crops) and without it they do not (the
-# control); rank 0 alone evaluates, prints and writes best.svtp; stop and
+# control); the ranks share the evaluation (= one process's numbers), rank 0
+# prints and writes best.svtp; stop and
 # --resume at 2 ranks = straight; a complete run resumed does nothing.
 # (Captions are cut to 6 tokens so that every micro-batch pads alike.)
 # Skipped (77) without MPI or mpirun.
@@ -19,7 +20,7 @@ sed 's/^max_text_len = 16/max_text_len = 6\ntext_dropout = 0/' tiny.cfg > nodrop
 "$PRETRAIN" --config nodrop.cfg --shards wv --vocab "$VOCAB" --threads 1 --workers 1 --batch 2 --steps 2 \
     --quiet --out pre > /dev/null || fail "pretrain"
 ft="--init pre/model.svtp --train-shards msr-train --test-shards msr-test --vocab $VOCAB --drop-path 0
-    --num-clips 1 --num-crops 1 --threads 1 --workers 1 --seed 5 --log-every 1 --steps 2"
+    --num-clips 1 --num-crops 1 --eval-batch 1 --threads 1 --workers 1 --seed 5 --log-every 1 --steps 2"
 
 # 1. the contrastive loss over the global batch: 2 ranks x 2 clips = 1 process x 4 clips
 # (rank r takes the epoch's positions r, r+2, ...: the two local batches are
@@ -48,6 +49,16 @@ grep -q '^lr = 4.6875e-06$' gvtc/run.txt || fail "the default lr is not 3e-4 x (
 for f in model.svtp state.svtpt best.svtp eval.json; do [ -s gvtc/$f ] || fail "no gvtc/$f"; done
 grep -q 'evaluating' gvtc.err || fail "no evaluation progress on stderr"
 grep -q 'rank 1' gvtc.err && fail "rank 1 spoke: $(cat gvtc.err)"
+# the evaluation was shared by the 2 ranks (each encoded every other batch of
+# clips and captions): the same numbers as one process evaluating best.svtp
+# (1 clip x 1 crop per video, one clip per batch: rank r encodes the videos
+# r, r+2, ..., each embedding comes whole from one rank)
+"$SIMVTP_RETRIEVE" evaluate --model gvtc/best.svtp --shards msr-test --vocab "$VOCAB" --clips 1 --crops 1 \
+    --batch 1 --workers 1 --json alone.json > /dev/null || fail "simvtp-retrieve evaluate"
+# the JSON without "seconds" (its one line that may differ)
+[ "$(grep -v '"seconds"' gvtc/eval.json)" = "$(grep -v '"seconds"' alone.json)" ] \
+    || { diff gvtc/eval.json alone.json; fail "the shared evaluation differs from one process's"; }
+echo "ok: the shared evaluation = one process's: $(grep '"t2v"' alone.json | tr -s ' ')"
 
 # 3. stop and --resume at 2 ranks = straight; a complete run resumed does nothing
 mpirun_np 2 "$FINETUNE" --dist mpi --global-vtc $ft --batch 2 --quiet --out split --stop-at 1 > /dev/null \

@@ -111,8 +111,17 @@ static int read_captions(const tk_eval_params *p, captions *c, char *err, size_t
 }
 
 /* Every video's embedding [videos, D]: mean of its clips, renormalized. */
+/* The rank's share of the work: every W-th batch (or caption chunk). */
+static int owns(const tk_eval_params *p, int64_t k)
+{
+    const int W = simvtp_comm_size(p->comm), r = simvtp_comm_rank(p->comm);
+    return W <= 1 || k % W == r;
+}
+
+/* Sums of this rank's clip embeddings per video into vid (zeroed first) and
+ * their counts into count (both summed over the ranks later). */
 static int encode_test_videos(simvtp_model *m, const simvtp_config *cfg, const tk_eval_params *p,
-                              int videos, float *vid, char *err, size_t errlen)
+                              int videos, float *vid, float *count, char *err, size_t errlen)
 {
     const int D = simvtp_model_embed_dim(m);
     simvtp_dataloader_params lp;
@@ -141,10 +150,10 @@ static int encode_test_videos(simvtp_model *m, const simvtp_config *cfg, const t
 
     const int64_t total = simvtp_dataloader_epoch_samples(l);
     const int64_t nbatches = simvtp_dataloader_epoch_batches(l);
-    int *count = calloc((size_t)videos, sizeof *count);
     float *clip = malloc((size_t)p->batch * (size_t)D * sizeof *clip);
     memset(vid, 0, (size_t)videos * (size_t)D * sizeof *vid);
-    if (!count || !clip) rc = say(err, errlen, SIMVTP_ERR_NOMEM, "out of memory encoding the videos");
+    memset(count, 0, (size_t)videos * sizeof *count);
+    if (!clip) rc = say(err, errlen, SIMVTP_ERR_NOMEM, "out of memory encoding the videos");
     else if (total != (int64_t)videos * p->num_clips * p->num_crops)
         rc = say(err, errlen, SIMVTP_ERR_INTERNAL, "the dataloader has %lld clips for %d videos",
                  (long long)total, videos);
@@ -156,6 +165,12 @@ static int encode_test_videos(simvtp_model *m, const simvtp_config *cfg, const t
         if ((rc = simvtp_dataloader_next(l, &batch, &meta)) != SIMVTP_OK) {
             LIBFAIL("reading test clips", rc);
             break;
+        }
+        done += batch.batch;
+        if (!owns(p, b)) { /* another rank's batch (read all the same: the loader is sequential) */
+            if (p->progress && p->progress(p->progress_user, done, total, now_sec() - t0))
+                rc = say(err, errlen, SIMVTP_ERR_ABORTED, "evaluation stopped");
+            continue;
         }
         if ((rc = simvtp_encode_videos(m, batch.frames, batch.batch, clip)) != SIMVTP_OK) {
             LIBFAIL("encoding test clips", rc);
@@ -170,27 +185,50 @@ static int encode_test_videos(simvtp_model *m, const simvtp_config *cfg, const t
             float *dst = vid + (size_t)g * (size_t)D;
             const float *src = clip + (size_t)i * (size_t)D;
             for (int d = 0; d < D; d++) dst[d] += src[d];
-            count[g]++;
+            count[g] += 1.0f;
         }
-        done += batch.batch;
         if (!rc && p->progress && p->progress(p->progress_user, done, total, now_sec() - t0))
             rc = say(err, errlen, SIMVTP_ERR_ABORTED, "evaluation stopped");
     }
-    for (int v = 0; !rc && v < videos; v++) {
-        float *e = vid + (size_t)v * (size_t)D;
-        double ss = 0;
-        for (int d = 0; d < D; d++) ss += (double)e[d] * e[d];
-        if (count[v] == 0 || ss <= 0)
-            rc = say(err, errlen, SIMVTP_ERR_FORMAT, "video %d got no clips (a damaged record?)", v);
-        float inv = (float)(1.0 / sqrt(ss > 0 ? ss : 1));
-        for (int d = 0; d < D; d++) e[d] *= inv;
-    }
-    free(count);
     free(clip);
     simvtp_dataloader_free(l);
     return rc;
 }
 
+/* Each video's embedding: the renormalized mean of its clips' (all ranks'). */
+static int normalize_videos(float *vid, const float *count, int videos, int D, char *err, size_t errlen)
+{
+    for (int v = 0; v < videos; v++) {
+        float *e = vid + (size_t)v * (size_t)D;
+        double ss = 0;
+        for (int d = 0; d < D; d++) ss += (double)e[d] * e[d];
+        if (count[v] == 0 || ss <= 0)
+            return say(err, errlen, SIMVTP_ERR_FORMAT, "video %d got no clips (a damaged record?)", v);
+        float inv = (float)(1.0 / sqrt(ss));
+        for (int d = 0; d < D; d++) e[d] *= inv;
+    }
+    return SIMVTP_OK;
+}
+
+/* With several ranks: every rank learns whether any failed, then the
+ * partial sums (each rank's videos, counts and caption rows; zeros
+ * elsewhere) are summed over the ranks, so that every rank holds all. */
+static int share(const tk_eval_params *p, int rc, float *vid, float *count, int videos, float *txt, int ncap,
+                 int D, char *err, size_t errlen)
+{
+    if (simvtp_comm_size(p->comm) <= 1) return rc;
+    float failed = rc ? 1.0f : 0.0f;
+    int lib = simvtp_comm_allreduce_sum(p->comm, &failed, 1);
+    if (lib) return LIBFAIL("agreeing on the evaluation", lib);
+    if (failed > 0) return rc ? rc : say(err, errlen, SIMVTP_ERR_IO, "another rank failed in the evaluation");
+    if ((lib = simvtp_comm_allreduce_sum(p->comm, vid, (size_t)videos * (size_t)D)) ||
+        (lib = simvtp_comm_allreduce_sum(p->comm, count, (size_t)videos)) ||
+        (lib = simvtp_comm_allreduce_sum(p->comm, txt, (size_t)ncap * (size_t)D)))
+        return LIBFAIL("summing the embeddings over the ranks", lib);
+    return SIMVTP_OK;
+}
+
+/* This rank's caption chunks into txt (zeroed first). */
 static int encode_captions(simvtp_model *m, const tk_eval_params *p, int L, const captions *c,
                            float *txt, char *err, size_t errlen)
 {
@@ -198,7 +236,9 @@ static int encode_captions(simvtp_model *m, const tk_eval_params *p, int L, cons
     int32_t *ids = malloc((size_t)TEXT_CHUNK * (size_t)L * sizeof *ids);
     int32_t *len = malloc((size_t)TEXT_CHUNK * sizeof *len);
     int rc = ids && len ? SIMVTP_OK : say(err, errlen, SIMVTP_ERR_NOMEM, "out of memory");
+    memset(txt, 0, (size_t)c->n * (size_t)D * sizeof *txt);
     for (int i0 = 0; !rc && i0 < c->n; i0 += TEXT_CHUNK) {
+        if (!owns(p, i0 / TEXT_CHUNK)) continue;
         int n = c->n - i0 < TEXT_CHUNK ? c->n - i0 : TEXT_CHUNK;
         for (int i = 0; !rc && i < n; i++) {
             int l = 0;
@@ -250,7 +290,7 @@ int tk_evaluate(simvtp_model *m, const tk_eval_params *p, tk_eval_result *out, c
 
     captions c;
     memset(&c, 0, sizeof c);
-    float *vid = NULL, *txt = NULL, *vq = NULL;
+    float *vid = NULL, *txt = NULL, *vq = NULL, *count = NULL;
     int32_t *t2v_truth = NULL, *v2t_truth = NULL;
     rc = read_captions(p, &c, err, errlen);
     if (!rc) {
@@ -259,11 +299,14 @@ int tk_evaluate(simvtp_model *m, const tk_eval_params *p, tk_eval_result *out, c
         vq = malloc((size_t)c.videos * (size_t)D * sizeof *vq);
         t2v_truth = malloc((size_t)c.n * sizeof *t2v_truth);
         v2t_truth = malloc((size_t)c.videos * sizeof *v2t_truth);
-        if (!vid || !txt || !vq || !t2v_truth || !v2t_truth)
+        count = malloc((size_t)c.videos * sizeof *count);
+        if (!vid || !txt || !vq || !t2v_truth || !v2t_truth || !count)
             rc = say(err, errlen, SIMVTP_ERR_NOMEM, "out of memory for %d videos, %d captions", c.videos, c.n);
     }
-    if (!rc) rc = encode_test_videos(m, &cfg, p, c.videos, vid, err, errlen);
+    if (!rc) rc = encode_test_videos(m, &cfg, p, c.videos, vid, count, err, errlen);
     if (!rc) rc = encode_captions(m, p, L, &c, txt, err, errlen);
+    rc = share(p, rc, vid, count, c.videos, txt, c.n, D, err, errlen); /* every rank gets here */
+    if (!rc) rc = normalize_videos(vid, count, c.videos, D, err, errlen);
     if (!rc) {
         /* text->video: every caption; video->text: every video that has a caption */
         for (int i = 0; i < c.n; i++) t2v_truth[i] = c.video[i];
@@ -288,6 +331,7 @@ int tk_evaluate(simvtp_model *m, const tk_eval_params *p, tk_eval_result *out, c
     free(vq);
     free(t2v_truth);
     free(v2t_truth);
+    free(count);
     return rc;
 }
 

@@ -21,6 +21,11 @@ typedef struct tk_eval_params {
     int max_text_len;              /* caption token cap (the model's max_text_len or less) */
     simvtp_progress_fn progress;   /* optional: done/total clips                 */
     void *progress_user;
+    /* optional: the ranks share the work (every rank calls tk_evaluate, a
+     * collective): rank r encodes every W-th batch of clips and of captions,
+     * the embeddings are summed over the ranks, and every rank gets the
+     * whole result. NULL or one rank: alone. */
+    simvtp_comm *comm;
 } tk_eval_params;
 
 typedef struct tk_eval_result {

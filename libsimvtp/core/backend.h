@@ -143,6 +143,11 @@ typedef struct sv_backend {
      * use (the same values, so the results are the same bit for bit). */
     void (*weights_begin)(const float *params, size_t n);
     void (*weights_end)(void);
+
+    /* optional (NULL: the host's order): the queue the backend's work runs
+     * on, for a communicator that orders its own queue after it (CUDA: the
+     * cudaStream_t of the calling thread's context), or NULL. */
+    void *(*queue)(void);
 } sv_backend;
 
 /* Resolve "cpu", "auto" (CUDA device 0 when built and present, else the

@@ -208,6 +208,13 @@ void sv_cuda_scratch_free(sv_cuda_ctx *ctx, void *p)
 /* ------------------------------------------------------------------------
  * Contexts
  * ------------------------------------------------------------------------ */
+/* sv_backend.queue: the stream of the calling thread's context. */
+static void *cuda_queue(void)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    return ctx ? (void *)ctx->stream : NULL;
+}
+
 static void ctx_destroy(sv_cuda_ctx *ctx)
 {
     if (!ctx) return;
@@ -527,6 +534,7 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     t->adamw = sv_cuda_adamw;
     t->weights_begin = sv_cuda_weights_begin;
     t->weights_end = sv_cuda_weights_end;
+    t->queue = cuda_queue;
 }
 
 extern "C" int sv_cuda_device_count(void)

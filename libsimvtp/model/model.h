@@ -72,6 +72,12 @@ struct simvtp_model {
     struct simvtp_comm *vtc_comm; /* set during simvtp_train_step when the VTC loss
                                      spans the global batch; NULL: this rank's batch */
     int ckpt_acts;         /* SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS (model/encoder.c) */
+    /* The overlapped gradient sum (train/comm.c, sv_grads_ready): set during
+     * the simvtp_train_step that ends an accumulation; the graph starts the
+     * sum of the parameters from ready_lo on (ready_n of them) once their
+     * gradients are complete, while the rest of the backward runs. */
+    struct simvtp_comm *ready_comm;
+    size_t ready_lo, ready_n;
     int text_width;        /* with vtc_comm: the longest caption over the ranks, the
                               text width every rank pads to (features are means over
                               the padded width, so all ranks must pad alike); else 0 */

@@ -13,6 +13,7 @@
 #include "model/inputs.h"
 #include "model/model.h"
 #include "model/trace.h"
+#include "train/comm_internal.h"
 
 static void draw_negatives(sv_rng *rng, int B, int hard, const float *sim, int32_t *neg)
 {
@@ -312,6 +313,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         be->matmul_bwd(dov, g->e2d_w, NULL, dz, ov, w->e2d_w, B * Nv, D, Dd);
         be->rows_add(dOj, gov_d, dov, NULL, B * Nv, D);
     }
+    /* encoder_to_decoder .. the heads are complete: their sum over the ranks
+     * may run while the joint pass goes back (train/comm.c) */
+    if ((rc = sv_grads_ready(m, "encoder_to_decoder.weight"))) goto done;
     /* joint pass, then the embeddings */
     be->zero(dJ, (size_t)B * S * D * sizeof(float));
     if ((rc = sv_enc_backward(be, &pj, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,

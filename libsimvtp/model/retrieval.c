@@ -10,6 +10,7 @@
 #include "model/encoder.h"
 #include "model/inputs.h"
 #include "model/model.h"
+#include "train/comm_internal.h"
 #include "model/trace.h"
 
 /* Drop-path multipliers [depth,2,B]: rate rises linearly over depth. */
@@ -128,10 +129,14 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     be->layernorm_bwd(dtp, g->tfc_w, g->tfc_b, dtf, tpool, w->tfc_w, tm, tr, B, D);
     be->meanpool_bwd(dOv, dvp, NULL, B, N, D);
     be->meanpool_bwd(dOt, dtp, tpool_valid, B, L, D);
-    if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, dEv))) goto done;
+    /* the text tower first (the two towers share no parameter): its
+     * gradients, the tail of the parameter vector, are then complete and
+     * their sum over the ranks may run while the video tower goes back */
     if ((rc = sv_enc_backward(be, &pt, w->txt, NULL, g->txt, NULL, NULL, dOt, dT))) goto done;
-    be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
+    if ((rc = sv_grads_ready(m, "text.embeddings.word_embeddings.weight"))) goto done;
+    if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, dEv))) goto done;
+    be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
 losses:
     if (losses) { /* read last: the host waits once per step */
         float vtc;

@@ -183,11 +183,23 @@ int simvtp_train_step(simvtp_optimizer *o, const simvtp_batch *b, simvtp_losses 
     const float scale = sv_optimizer_grad_scale(o);     /* 1/(accum_steps*W) */
     m->vtc_comm = global_vtc ? o->comm : NULL;
     m->text_width = width;
+    /* the micro-batch that ends the accumulation may start summing the
+     * gradients that are complete while the rest of its backward runs */
+    const int ends = (o->micro_step + 1) % o->p.accum_steps == 0;
+    m->ready_comm = ends && sv_optimizer_overlap_ok(o) ? o->comm : NULL;
+    m->ready_n = 0;
     int rc = m->kind == SIMVTP_MODEL_PRETRAIN ? sv_pretrain_run(m, b, seed, 1, 1, scale, &l, NULL)
                                               : sv_retrieval_run(m, b, seed, 1, 1, scale, &l, NULL);
     m->vtc_comm = NULL;
     m->text_width = 0;
-    if (rc) return rc;
+    m->ready_comm = NULL;
+    if (rc) {
+        if (m->ready_n) { /* a started sum is waited for (the step failed anyway) */
+            (void)o->comm->ops->allreduce_finish(o->comm);
+            m->ready_n = 0;
+        }
+        return rc;
+    }
     o->micro_step++;
     if (losses) *losses = l;
     /* A non-finite loss spoils the whole pending accumulation: one NaN in the

@@ -178,10 +178,40 @@ int sv_comm_max_int(simvtp_comm *c, int v, int *out)
     return rc;
 }
 
+int sv_grads_ready(simvtp_model *m, const char *first)
+{
+    simvtp_comm *c = m->ready_comm;
+    if (!c || m->ready_n) return SIMVTP_OK;
+    const int i = sv_model_find_tensor(m, first);
+    if (i < 0) return SIMVTP_OK; /* then everything is summed at the update */
+    const size_t lo = m->tensors[i].offset;
+    SV_TRY(c->ops->allreduce_start(c, m->be, m->grads + lo, m->nparams - lo));
+    m->ready_lo = lo;
+    m->ready_n = m->nparams - lo;
+    return SIMVTP_OK;
+}
+
+int sv_optimizer_overlap_ok(const simvtp_optimizer *o)
+{
+    const simvtp_comm *c = o->comm;
+    const char *e = getenv("SIMVTP_OVERLAP");
+    if (!c || c->size <= 1 || o->sharded || !c->ops->allreduce_start || (e && !strcmp(e, "0"))) return 0;
+    return o->model->be->host_memory || c->ops->device_memory;
+}
+
 int sv_optimizer_reduce_grads(simvtp_optimizer *o)
 {
     if (simvtp_comm_size(o->comm) <= 1) return SIMVTP_OK;
     simvtp_model *m = o->model;
+    if (m->ready_n) {
+        /* the tail's sum is under way: sum the rest, then wait for it */
+        const size_t lo = m->ready_lo;
+        m->ready_n = 0;
+        o->overlapped++;
+        const int rc = sv_comm_reduce_backend(o->comm, m->be, m->grads, lo);
+        const int frc = o->comm->ops->allreduce_finish(o->comm);
+        return rc ? rc : frc;
+    }
     if (o->sharded) {
         /* Each rank needs only its shard's sum (simvtp_optimizer_set_sharding
          * checked that the communicator takes the model's memory). */

@@ -37,6 +37,13 @@ typedef struct sv_comm_ops {
     /* In-place sum over the ranks of n doubles of host memory (the sharded
      * gradient norm). */
     int (*allreduce_f64)(simvtp_comm *c, double *data, size_t n);
+    /* The overlapped gradient sum: allreduce_start queues an in-place sum of
+     * n floats of `be` memory (host memory, or device memory when
+     * device_memory) ordered after the work queued on the backend, and
+     * returns without waiting for it; the data must not be touched until
+     * allreduce_finish has waited for every queued sum. NULL: not offered. */
+    int (*allreduce_start)(simvtp_comm *c, const struct sv_backend *be, float *data, size_t n);
+    int (*allreduce_finish)(simvtp_comm *c);
     void (*destroy)(simvtp_comm *c);                    /* frees c (not c->stage) */
 } sv_comm_ops;
 
@@ -60,6 +67,14 @@ void sv_shard_range(size_t n, int world, int rank, size_t *lo, size_t *len);
 /* *out = the largest of every rank's v (an all-gather of host floats;
  * exact for |v| < 2^24). A collective. */
 int sv_comm_max_int(simvtp_comm *c, int v, int *out);
+
+/* Called by the graph once the gradients of the tensors from `first` (a
+ * tensor name) to the end of the parameter vector are complete: during a
+ * train step that overlaps its gradient sum (m->ready_comm), queues their
+ * sum over the ranks (ops->allreduce_start), which the update then waits
+ * for; otherwise nothing. */
+struct simvtp_model;
+int sv_grads_ready(struct simvtp_model *m, const char *first);
 
 /* The optimizer's side (train/comm.c), called by simvtp_train_step:
  * the micro-batch seed (W draws from the optimizer's stream, this rank's

@@ -22,6 +22,8 @@
 typedef struct sv_comm_mpi {
     struct simvtp_comm base;   /* first: a simvtp_comm * points here */
     MPI_Comm comm;
+    MPI_Request *req;          /* outstanding MPI_Iallreduce (allreduce_start) */
+    int nreq, capreq;
 } sv_comm_mpi;
 
 static atomic_int mpi_live_comms;       /* MPI communicators not yet freed */
@@ -90,6 +92,40 @@ static int mpi_allreduce_f64(simvtp_comm *c, double *data, size_t n)
     return rc == MPI_SUCCESS ? SIMVTP_OK : mpi_fail(rc, "MPI_Allreduce (double)");
 }
 
+/* Nonblocking in-place sums, chunk by chunk (host memory: the backend has
+ * finished writing it, as a host backend computes synchronously). */
+static int mpi_allreduce_start(simvtp_comm *c, const struct sv_backend *be, float *data, size_t n)
+{
+    (void)be;
+    sv_comm_mpi *mc = (sv_comm_mpi *)c;
+    size_t chunk = c->chunk;
+    if (chunk == 0 || chunk > (size_t)INT_MAX) chunk = SV_COMM_DEFAULT_CHUNK;
+    for (size_t off = 0; off < n; off += chunk) {
+        const size_t cnt = n - off < chunk ? n - off : chunk;
+        if (mc->nreq == mc->capreq) {
+            const int cap = mc->capreq ? 2 * mc->capreq : 16;
+            MPI_Request *r = realloc(mc->req, (size_t)cap * sizeof *r);
+            if (!r) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory for MPI requests");
+            mc->req = r;
+            mc->capreq = cap;
+        }
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, data + off, (int)cnt, MPI_FLOAT, MPI_SUM, mc->comm,
+                                &mc->req[mc->nreq]);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallreduce");
+        mc->nreq++;
+    }
+    return SIMVTP_OK;
+}
+
+static int mpi_allreduce_finish(simvtp_comm *c)
+{
+    sv_comm_mpi *mc = (sv_comm_mpi *)c;
+    if (mc->nreq == 0) return SIMVTP_OK;
+    int rc = MPI_Waitall(mc->nreq, mc->req, MPI_STATUSES_IGNORE);
+    mc->nreq = 0;
+    return rc == MPI_SUCCESS ? SIMVTP_OK : mpi_fail(rc, "MPI_Waitall (overlapped gradient sums)");
+}
+
 static int mpi_barrier(simvtp_comm *c)
 {
     int rc = MPI_Barrier(((sv_comm_mpi *)c)->comm);
@@ -101,6 +137,7 @@ static void mpi_destroy(simvtp_comm *c)
     sv_comm_mpi *mc = (sv_comm_mpi *)c;
     int finalized = 1;
     MPI_Finalized(&finalized);
+    free(mc->req); /* the optimizer always waits for its sums: none is left here */
     if (!finalized) MPI_Comm_free(&mc->comm); /* after MPI_Finalize the handle is dead anyway */
     atomic_fetch_sub(&mpi_live_comms, 1);
     free(mc);
@@ -116,6 +153,8 @@ static const sv_comm_ops mpi_ops = {
     .reduce_shards = mpi_reduce_shards,
     .gather_shards = mpi_gather_shards,
     .allreduce_f64 = mpi_allreduce_f64,
+    .allreduce_start = mpi_allreduce_start,
+    .allreduce_finish = mpi_allreduce_finish,
     .destroy = mpi_destroy,
 };
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "simvtp_build_config.h"
+#include "core/backend.h"
 #include "core/status_internal.h"
 #include "train/comm_internal.h"
 
@@ -36,6 +37,8 @@ typedef struct sv_comm_nccl {
     cudaStream_t stream;
     float *dbuf;               /* device staging for host buffers (dbuf_n floats) */
     size_t dbuf_n;
+    cudaEvent_t after;         /* the backend's queue, for allreduce_start (lazily made) */
+    int pending;               /* sums queued by allreduce_start, not yet waited for */
     char aborted[256];         /* why the communicator was aborted; "" while usable */
 } sv_comm_nccl;
 
@@ -260,6 +263,44 @@ static int nccl_allreduce_f64(simvtp_comm *c, double *data, size_t n)
     return nccl_wait(nc, "ncclAllReduce (double)");
 }
 
+/* The overlapped gradient sum: ncclAllReduce on the communicator's stream,
+ * ordered after the work queued so far on the backend's stream (an event,
+ * no host wait; without the backend's stream, after the whole device).
+ * Device memory only: host memory is summed at once. */
+static int nccl_allreduce_start(simvtp_comm *c, const struct sv_backend *be, float *data, size_t n)
+{
+    sv_comm_nccl *nc = (sv_comm_nccl *)c;
+    SV_TRY(nccl_usable(nc));
+    if (n == 0) return SIMVTP_OK;
+    int on_device;
+    SV_TRY(nccl_where(nc, data, &on_device, "the overlapped gradient sum"));
+    if (!on_device) return nccl_allreduce_sum(c, data, n);
+    cudaStream_t after = be && be->queue ? (cudaStream_t)be->queue() : NULL;
+    cudaError_t e;
+    if (after) {
+        if (!nc->after && (e = cudaEventCreateWithFlags(&nc->after, cudaEventDisableTiming)) != cudaSuccess)
+            return cuda_fail(e, "cudaEventCreateWithFlags");
+        if ((e = cudaEventRecord(nc->after, after)) != cudaSuccess ||
+            (e = cudaStreamWaitEvent(nc->stream, nc->after, 0)) != cudaSuccess)
+            return cuda_fail(e, "ordering the NCCL all-reduce after the backward");
+    } else if ((e = cudaDeviceSynchronize()) != cudaSuccess) {
+        return cuda_fail(e, "cudaDeviceSynchronize before the NCCL all-reduce");
+    }
+    ncclResult_t r = ncclAllReduce(data, data, n, ncclFloat, ncclSum, nc->comm, nc->stream);
+    if (r != ncclSuccess) return nccl_abort(nc, nccl_fail(nc->comm, r, "ncclAllReduce (overlapped)"));
+    nc->pending = 1;
+    return SIMVTP_OK;
+}
+
+static int nccl_allreduce_finish(simvtp_comm *c)
+{
+    sv_comm_nccl *nc = (sv_comm_nccl *)c;
+    if (!nc->pending) return SIMVTP_OK;
+    nc->pending = 0;
+    SV_TRY(nccl_usable(nc));
+    return nccl_wait(nc, "ncclAllReduce (overlapped)");
+}
+
 static int nccl_barrier(simvtp_comm *c)
 {
     sv_comm_nccl *nc = (sv_comm_nccl *)c;
@@ -276,6 +317,7 @@ static void nccl_destroy(simvtp_comm *c)
     cudaSetDevice(c->device);
     if (nc->comm) ncclCommDestroy(nc->comm);
     if (nc->dbuf) cudaFree(nc->dbuf);
+    if (nc->after) cudaEventDestroy(nc->after);
     if (nc->stream) cudaStreamDestroy(nc->stream);
     cudaGetLastError();
     free(nc);
@@ -290,6 +332,8 @@ static const sv_comm_ops nccl_ops = {
     .reduce_shards = nccl_reduce_shards,
     .gather_shards = nccl_gather_shards,
     .allreduce_f64 = nccl_allreduce_f64,
+    .allreduce_start = nccl_allreduce_start,
+    .allreduce_finish = nccl_allreduce_finish,
     .destroy = nccl_destroy,
 };
 

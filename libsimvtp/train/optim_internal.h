@@ -26,6 +26,8 @@ struct simvtp_optimizer {
     simvtp_comm *comm;      /* data-parallel world (NULL: one rank); not saved */
     int ranks_checked;      /* the ranks were compared (train/rank_check.c) since the
                                communicator was set or a state loaded */
+    int64_t overlapped;     /* updates whose gradient sum overlapped the backward
+                               (train/comm.c; for tests, not saved) */
 };
 
 /* SIMVTP_OK or SIMVTP_ERR_INVALID_ARG naming the bad field. */
@@ -35,6 +37,11 @@ int sv_optimizer_check_params(const simvtp_optimizer_params *p);
  * when any rank's model config, optimizer settings, counters and RNG stream,
  * or a sample of its weights differ from rank 0's. */
 int sv_optimizer_check_ranks(simvtp_optimizer *o);
+
+/* 1 when this optimizer's updates may overlap the gradient sum with the
+ * backward (train/comm.c): several ranks, not sharded, a communicator that
+ * offers it for the model's memory, and SIMVTP_OVERLAP is not "0". */
+int sv_optimizer_overlap_ok(const simvtp_optimizer *o);
 
 /* The sharded optimizer state (train/shard.c): the global gradient norm
  * squared (each rank's shard, summed over the ranks in double), the updated

@@ -232,8 +232,16 @@ int main(int argc, char **argv)
     bench_matmul("dec.qkv", B * Nd, 384, 1152);
     bench_matmul("dec.fc1", B * Nd, 384, 1536);
     bench_matmul("mlm_head", B * 24, 768, 30522);
-    bench_attention("attn.joint", B, Sj, 12, 64);
-    bench_attention("attn.decoder", B, Nd, 6, 64);
+    /* the fused attention's versions side by side (llm.c dev/cuda style):
+     * the default (v2 in the bf16 table), then SIMVTP_CUDA_ATTENTION=flash1 */
+    const int versions = be->precision == SV_PRECISION_BF16 && !getenv("SIMVTP_CUDA_ATTENTION") ? 2 : 1;
+    for (int v = 0; v < versions; v++) {
+        if (v) setenv("SIMVTP_CUDA_ATTENTION", "flash1", 1);
+        bench_attention(v ? "attn.joint.v1" : "attn.joint", B, Sj, 12, 64);
+        bench_attention(v ? "attn.decoder.v1" : "attn.decoder", B, Nd, 6, 64);
+        bench_attention(v ? "attn.video.v1" : "attn.video", B, Nd, 12, 64); /* fine-tuning */
+        if (v) unsetenv("SIMVTP_CUDA_ATTENTION");
+    }
     bench_layernorm(B * Sj, 768);
     bench_layernorm(B * Nd, 384);
     bench_elementwise((size_t)B * Sj * 3072);

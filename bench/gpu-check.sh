@@ -14,8 +14,8 @@
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
 #      of short bench_step runs (AB=mirror [default]: without the bf16 weight mirror,
-#      AB=gemm: fp32 GEMM operands, AB=none); short runs with activation checkpointing
-#      (CKPT=0 skips them); bench_step:
+#      AB=gemm: fp32 GEMM operands, AB=attn: the first fused attention, AB=none); short
+#      runs with activation checkpointing (CKPT=0 skips them); bench_step:
 #      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
 #      cuda:0:fp32
 #   5. bench/torch_step_gpu.py: the same steps in PyTorch (eager fp32, eager bf16 autocast +
@@ -47,13 +47,16 @@ mkdir -p "$LOGS" || LOGS=$(mktemp -d)
 OVERALL=0
 # A/B (AB=mirror, the default): the bf16 table without the weight mirror
 # (SIMVTP_CUDA_WEIGHT_MIRROR=0: every product converts its weight itself); AB=gemm: with
-# fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in); AB=none (or AB_GEMM=0): neither. Their
+# fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in); AB=attn: the first fused attention
+# (SIMVTP_CUDA_ATTENTION=flash1; bench_ops times both versions per op in any case);
+# AB=none (or AB_GEMM=0): none. Their
 # RESULT lines are renamed so that the table tells them apart.
 AB=${AB:-mirror}
 [ "${AB_GEMM:-1}" = 0 ] && AB=none
 case $AB in
     mirror) AB_ENV=SIMVTP_CUDA_WEIGHT_MIRROR=0 AB_TAG=RESULT_AB AB_LABEL="weight mirror off" ;;
     gemm) AB_ENV=SIMVTP_CUDA_GEMM=fp32in AB_TAG=RESULT_AB AB_LABEL="GEMM operands fp32" ;;
+    attn) AB_ENV=SIMVTP_CUDA_ATTENTION=flash1 AB_TAG=RESULT_AB AB_LABEL="attention v1" ;;
     *) AB=none ;;
 esac
 

@@ -202,6 +202,15 @@ static int use_flash(int hd)
 
 static int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
 
+/* 1: the first fused version (SIMVTP_CUDA_ATTENTION=flash1), else 2. Read
+ * per call (tests compare both); both save the same lse, so a forward of
+ * one version and a backward of the other still agree. */
+static int flash_version(void)
+{
+    const char *e = getenv("SIMVTP_CUDA_ATTENTION");
+    return (e && !strcmp(e, "flash1")) ? 1 : 2;
+}
+
 size_t sv_cuda_attention_saved_bf16(int B, int N, int H, int hd)
 {
     if (B <= 0 || N <= 0 || H <= 0) return 0;
@@ -218,7 +227,8 @@ int sv_cuda_attention_fwd_bf16(float *out, float *att, const float *qkv, const u
                      "attention_fwd: the fused kernel needs 16-byte aligned qkv and out");
         return 0;
     }
-    return sv_cuda_flash_fwd(out, att, qkv, keyvalid, B, N, H, hd);
+    return flash_version() == 1 ? sv_cuda_flash_fwd(out, att, qkv, keyvalid, B, N, H, hd)
+                                : sv_cuda_flash2_fwd(out, att, qkv, keyvalid, B, N, H, hd);
 }
 
 int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv, const float *out,
@@ -233,5 +243,7 @@ int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv,
                      "attention_bwd: the fused kernel needs 16-byte aligned dqkv, dout, qkv and out");
         return 0;
     }
-    return sv_cuda_flash_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
+    return flash_version() == 1
+               ? sv_cuda_flash_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd)
+               : sv_cuda_flash2_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
 }

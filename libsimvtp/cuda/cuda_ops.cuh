@@ -6,6 +6,8 @@
 #ifndef SV_CUDA_OPS_CUH
 #define SV_CUDA_OPS_CUH
 
+#include <cuda_bf16.h>
+
 #include "cuda/cuda_common.cuh"
 
 /* elementwise.cu */
@@ -33,6 +35,9 @@ void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const floa
                         int M, int K, int N);
 void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                         const float *inp, const float *w, int M, int K, int N);
+/* A bf16 copy of src[n] in stream-ordered scratch (sv_cuda_scratch_free it
+ * after queuing its readers); NULL on failure, recorded for finish. */
+__nv_bfloat16 *sv_cuda_to_bf16(sv_cuda_ctx *ctx, const float *src, size_t n, const char *op);
 /* Releases the context's cached matmul plans (cuBLASLt descriptors). */
 void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx);
 
@@ -61,13 +66,20 @@ int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv,
                                const float *att, const uint8_t *keyvalid, int B, int N, int H,
                                int hd);
 
-/* flash_attention.cu (bf16 inputs, head dims 32 and 64; saved: lse[B,H,N]) */
+/* flash_attention.cu, the first version (SIMVTP_CUDA_ATTENTION=flash1), and
+ * flash_attention_v2.cu, the default: bf16 inputs, head dims 32 and 64;
+ * both save lse[B,H,N] with the same meaning, so either backward follows
+ * either forward */
 int sv_cuda_flash_supported(int hd);
 size_t sv_cuda_flash_saved(int B, int N, int H);
 int sv_cuda_flash_fwd(float *out, float *lse, const float *qkv, const uint8_t *keyvalid, int B,
                       int N, int H, int hd);
 int sv_cuda_flash_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
                       const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
+int sv_cuda_flash2_fwd(float *out, float *lse, const float *qkv, const uint8_t *keyvalid, int B,
+                       int N, int H, int hd);
+int sv_cuda_flash2_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
+                       const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* softmax_ce.cu */
 void sv_cuda_softmax_ce_fwd(float *losses, float *probs, const float *logits,

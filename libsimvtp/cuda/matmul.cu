@@ -224,9 +224,9 @@ __global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n, i
 }
 
 /* A bf16 copy of src[n] in stream-ordered scratch (free with
- * sv_cuda_scratch_free after the product is queued); NULL on failure
- * (recorded for finish). */
-static __nv_bfloat16 *to_bf16(sv_cuda_ctx *ctx, const float *src, size_t n, const char *op)
+ * sv_cuda_scratch_free after the work that reads it is queued); NULL on
+ * failure (recorded for finish). Also used by flash_attention_v2.cu. */
+__nv_bfloat16 *sv_cuda_to_bf16(sv_cuda_ctx *ctx, const float *src, size_t n, const char *op)
 {
     __nv_bfloat16 *p = (__nv_bfloat16 *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(__nv_bfloat16), op, 1);
     if (!p) return NULL;
@@ -301,7 +301,7 @@ static const __nv_bfloat16 *operand16(sv_cuda_ctx *ctx, const float *src, size_t
         p = (const __nv_bfloat16 *)ctx->wm_buf + (src - ctx->wm_src);
     pthread_mutex_unlock(&ctx->mm_lock);
     if (p) return p;
-    *owned = to_bf16(ctx, src, n, op);
+    *owned = sv_cuda_to_bf16(ctx, src, n, op);
     return *owned;
 }
 
@@ -428,7 +428,7 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
     if (K > 0 && (dinp || dw)) {
         const int ab16 = bf16_operands(prec);
         __nv_bfloat16 *dout16 = NULL;
-        if (ab16 && !(dout16 = to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
+        if (ab16 && !(dout16 = sv_cuda_to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
         if (dinp) {
             /* dinp^T[K,M] += (w as K x N) . (dout as N x M) */
             __nv_bfloat16 *w16 = NULL;

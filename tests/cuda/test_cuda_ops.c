@@ -926,13 +926,33 @@ static void gelu_tests(const sv_backend *g)
     }
 }
 
+static void attention_cases(const sv_backend *g, const char *tag);
+
+/* The bf16 table has two fused versions (SIMVTP_CUDA_ATTENTION: "flash", the
+ * default, is flash_attention_v2.cu; "flash1" the first one): both are held
+ * to the same thresholds, and the environment is restored afterwards. */
 static void attention_tests(const sv_backend *g)
+{
+    const char *env = getenv("SIMVTP_CUDA_ATTENTION");
+    char *saved_env = env ? strdup(env) : NULL;
+    const int versions = g->precision == SV_PRECISION_BF16 && !(env && !strcmp(env, "gemm")) ? 2 : 1;
+    for (int v = 0; v < versions; v++) {
+        if (versions == 2) setenv("SIMVTP_CUDA_ATTENTION", v ? "flash1" : "flash", 1);
+        attention_cases(g, versions == 2 ? (v ? " [flash v1]" : " [flash v2]") : "");
+    }
+    if (saved_env) setenv("SIMVTP_CUDA_ATTENTION", saved_env, 1);
+    else unsetenv("SIMVTP_CUDA_ATTENTION");
+    free(saved_env);
+}
+
+static void attention_cases(const sv_backend *g, const char *tag)
 {
     static const struct { const char *name; int B, N, H, hd, mask; } S[] = {
         {"joint, text padding", 2, N_JOINT, H_ENC, HD, 1},
         {"video", 2, 160, H_ENC, HD, 0},
         {"decoder", 1, N_DEC, H_DEC, HD, 0},
         {"tiny, holes", 3, 37, 4, 32, 2},
+        {"long, holes", 1, 300, 2, 64, 2},
     };
     for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
         const int B = S[k].B, N = S[k].N, H = S[k].H, hd = S[k].hd, C = H * hd;
@@ -943,7 +963,7 @@ static void attention_tests(const sv_backend *g)
                          : S[k].mask == 2 ? make_valid(B, N, 0, 5, 0.2) : NULL;
         float *qkv = frand(nq, -2, 2);
         tcase T;
-        tc_init(&T, "attention_fwd", "%s B=%d N=%d H=%d hd=%d", S[k].name, B, N, H, hd);
+        tc_init(&T, "attention_fwd", "%s B=%d N=%d H=%d hd=%d%s", S[k].name, B, N, H, hd, tag);
         tc_out_f(&T, "out", no);
         tc_buf(&T, "att", K_SCRATCH, NULL, saved * 4);
         tc_in_f(&T, "qkv", dup_bytes(qkv, nq * 4), nq);
@@ -951,7 +971,7 @@ static void attention_tests(const sv_backend *g)
         T.iv[0] = B; T.iv[1] = N; T.iv[2] = H; T.iv[3] = hd;
         tc_run(&T, HAVE(g, attention_fwd) && HAVE(g, attention_saved) ? call_attention_fwd : NULL, g);
 
-        tc_init(&T, "attention_bwd", "%s B=%d N=%d H=%d hd=%d", S[k].name, B, N, H, hd);
+        tc_init(&T, "attention_bwd", "%s B=%d N=%d H=%d hd=%d%s", S[k].name, B, N, H, hd, tag);
         tc_acc_f(&T, "dqkv", frand(nq, -0.1, 0.1), nq);
         tc_buf(&T, "out", K_SCRATCH, NULL, no * 4);
         tc_buf(&T, "att", K_SCRATCH, NULL, saved * 4);

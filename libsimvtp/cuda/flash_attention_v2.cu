@@ -1,0 +1,488 @@
+/* cuda/flash_attention_v2.cu — the second version of the fused attention,
+ * the bf16 table's default. Same contract, numerics and saved lse[B,H,N] as
+ * flash_attention.cu (SIMVTP_CUDA_ATTENTION=flash1 selects that one, for
+ * comparison); what changes is how operands reach the tensor cores:
+ *  - q, k, v (and dO in the backward) are rounded to a bf16 copy once per
+ *    call, one pass over memory, instead of in every block that reads a
+ *    tile (the rounding is the same, so the products see the same values);
+ *  - tiles reach shared memory with cp.async, double-buffered: the next tile
+ *    loads while the warps compute on this one, and rows past N are
+ *    zero-filled by the copy itself;
+ *  - tiles stay row-major; the products that need one transposed (P·V,
+ *    dS^T·Q, P^T·dO, dS·K) read their B fragments with ldmatrix.trans, so
+ *    the first version's transposing 2-byte stores are gone;
+ *  - a forward block owns 128 queries (8 warps share each K/V tile).
+ * A warp still owns 16 rows in registers, and each output element has one
+ * writer (no atomics), so runs are bitwise reproducible. */
+#include "cuda/flash_common.cuh"
+
+#define F2_TILE 64             /* rows per streamed tile */
+#define F2_LD(HD) ((HD) + FA_PAD)
+#define F2_FWD_WARPS 8
+#define F2_BWD_WARPS 4
+
+typedef __nv_bfloat16 bf16;
+
+/* 16 bytes global -> shared, asynchronous; bytes < 16 zero-fills the rest */
+__device__ __forceinline__ void f2_cp16(bf16 *dst, const bf16 *src, int bytes)
+{
+    const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(bytes)
+                 : "memory");
+}
+
+__device__ __forceinline__ void f2_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+template <int PENDING>
+__device__ __forceinline__ void f2_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
+}
+
+/* Queue rows [row0, row0+64) of one head's slice (bf16, row stride ld
+ * elements) into the row-major tile dst[64][HD+PAD]; rows >= N become 0. */
+template <int HD>
+__device__ __forceinline__ void f2_load_tile(bf16 *dst, const bf16 *src, size_t ld, int row0, int N)
+{
+    constexpr int CH = HD / 8; /* 16-byte chunks per row */
+    for (int i = threadIdx.x; i < F2_TILE * CH; i += blockDim.x) {
+        const int r = i / CH, c = (i % CH) * 8, row = row0 + r, in = row < N;
+        f2_cp16(dst + r * F2_LD(HD) + c, src + (size_t)(in ? row : 0) * ld + c, in ? 16 : 0);
+    }
+}
+
+/* A fragments of 16 rows x HD straight from the bf16 copy (rows >= N: 0) */
+template <int HD>
+__device__ __forceinline__ void f2_afrag(uint32_t a[HD / 16][4], const bf16 *src, size_t ld, int row0,
+                                         int N)
+{
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int r0 = row0 + g, r1 = row0 + g + 8;
+    const bf16 *p0 = src + (size_t)(r0 < N ? r0 : 0) * ld, *p1 = src + (size_t)(r1 < N ? r1 : 0) * ld;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++) {
+        const int c = kk * 16 + 2 * t;
+        a[kk][0] = r0 < N ? fa_ld32(p0 + c) : 0u;
+        a[kk][1] = r1 < N ? fa_ld32(p1 + c) : 0u;
+        a[kk][2] = r0 < N ? fa_ld32(p0 + c + 8) : 0u;
+        a[kk][3] = r1 < N ? fa_ld32(p1 + c + 8) : 0u;
+    }
+}
+
+/* Four 8x8 bf16 matrices from shared memory, transposed: lanes 8j..8j+7 give
+ * the row addresses of matrix j, and register j of a lane holds elements
+ * (2t, g) and (2t+1, g) of matrix j — a B fragment of m16n8k16 when the rows
+ * are 8 consecutive k of a row-major [k][n] tile. */
+__device__ __forceinline__ void f2_ldm_x4_trans(uint32_t r[4], const bf16 *p)
+{
+    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+}
+
+/* acc[d][.] += P (16 x 64, fp32 C fragments, rounded to bf16) * M, M [64][HD]
+ * a row-major tile: for k block kk and column blocks d, d+1, the matrices are
+ * (rows kk*16..+7, cols 8d), (rows kk*16+8..+15, cols 8d), then the same at
+ * cols 8(d+1) — registers b0, b1 for d and b0, b1 for d+1. */
+template <int HD>
+__device__ __forceinline__ void f2_mm_cols(float acc[HD / 8][4], const float p[8][4], const bf16 *m)
+{
+    const int lane = threadIdx.x & 31, mj = lane >> 3, mi = lane & 7;
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+        uint32_t a[4];
+        a[0] = fa_pack(p[2 * kk][0], p[2 * kk][1]);
+        a[1] = fa_pack(p[2 * kk][2], p[2 * kk][3]);
+        a[2] = fa_pack(p[2 * kk + 1][0], p[2 * kk + 1][1]);
+        a[3] = fa_pack(p[2 * kk + 1][2], p[2 * kk + 1][3]);
+        const bf16 *row = m + (kk * 16 + (mj & 1) * 8 + mi) * F2_LD(HD) + (mj >> 1) * 8;
+#pragma unroll
+        for (int d = 0; d < HD / 8; d += 2) {
+            uint32_t b[4];
+            f2_ldm_x4_trans(b, row + d * 8);
+            fa_mma(acc[d], a, b[0], b[1]);
+            fa_mma(acc[d + 1], a, b[2], b[3]);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ forward
+ * grid (ceil(N/128), H, B), 8 warps; qkv is the bf16 copy [B,N,3,H,HD] */
+template <int HD>
+__global__ void __launch_bounds__(F2_FWD_WARPS * 32, 2)
+f2_fwd_kernel(float *out, float *lse, const bf16 *qkv, const uint8_t *keyvalid, int N, int H,
+              float scale_log2)
+{
+    __shared__ __align__(16) bf16 ks[2][F2_TILE * F2_LD(HD)];
+    __shared__ __align__(16) bf16 vs[2][F2_TILE * F2_LD(HD)];
+    __shared__ float kbias[2][F2_TILE];
+    const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int C = H * HD;
+    const size_t ld = 3 * (size_t)C;
+    const bf16 *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
+    const bf16 *kb = base + C, *vb = base + 2 * (size_t)C;
+    const uint8_t *valid = keyvalid ? keyvalid + (size_t)b * N : NULL;
+    const int q0 = blockIdx.x * (16 * F2_FWD_WARPS) + warp * 16;
+    const int ntiles = (N + F2_TILE - 1) / F2_TILE;
+
+    f2_load_tile<HD>(ks[0], kb, ld, 0, N);
+    f2_load_tile<HD>(vs[0], vb, ld, 0, N);
+    f2_commit();
+    if (threadIdx.x < F2_TILE) kbias[0][threadIdx.x] = fa_key_bias(valid, threadIdx.x, N);
+
+    uint32_t qa[HD / 16][4];
+    f2_afrag<HD>(qa, base, ld, q0, N);
+    float o[HD / 8][4];
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+
+    for (int j = 0; j < ntiles; j++) {
+        const int cur = j & 1, more = j + 1 < ntiles;
+        float nb = 0.0f;
+        if (more) { /* the other buffer was released by the last iteration's barrier */
+            f2_load_tile<HD>(ks[cur ^ 1], kb, ld, (j + 1) * F2_TILE, N);
+            f2_load_tile<HD>(vs[cur ^ 1], vb, ld, (j + 1) * F2_TILE, N);
+            f2_commit();
+            if (threadIdx.x < F2_TILE) nb = fa_key_bias(valid, (j + 1) * F2_TILE + threadIdx.x, N);
+            f2_wait<1>();
+        } else {
+            f2_wait<0>();
+        }
+        __syncthreads();
+
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+        fa_mm_rows<HD>(s, qa, ks[cur]);
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            const float bb0 = kbias[cur][n * 8 + 2 * t], bb1 = kbias[cur][n * 8 + 2 * t + 1];
+            s[n][0] = s[n][0] * scale_log2 + bb0;
+            s[n][1] = s[n][1] * scale_log2 + bb1;
+            s[n][2] = s[n][2] * scale_log2 + bb0;
+            s[n][3] = s[n][3] * scale_log2 + bb1;
+            mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
+        }
+        const float mn0 = fmaxf(m0, fa_quad_max(mx0)), mn1 = fmaxf(m1, fa_quad_max(mx1));
+        /* a row with no valid key so far keeps base 0: exp2(-inf - 0) = 0, no NaN */
+        const float u0 = mn0 == -INFINITY ? 0.0f : mn0, u1 = mn1 == -INFINITY ? 0.0f : mn1;
+        const float al0 = fa_exp2(m0 - u0), al1 = fa_exp2(m1 - u1);
+        m0 = mn0;
+        m1 = mn1;
+        float r0 = 0.0f, r1 = 0.0f;
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            s[n][0] = fa_exp2(s[n][0] - u0);
+            s[n][1] = fa_exp2(s[n][1] - u0);
+            s[n][2] = fa_exp2(s[n][2] - u1);
+            s[n][3] = fa_exp2(s[n][3] - u1);
+            r0 += s[n][0] + s[n][1];
+            r1 += s[n][2] + s[n][3];
+        }
+        l0 = l0 * al0 + r0;
+        l1 = l1 * al1 + r1;
+#pragma unroll
+        for (int d = 0; d < HD / 8; d++) {
+            o[d][0] *= al0;
+            o[d][1] *= al0;
+            o[d][2] *= al1;
+            o[d][3] *= al1;
+        }
+        f2_mm_cols<HD>(o, s, vs[cur]);
+        if (more && threadIdx.x < F2_TILE) kbias[cur ^ 1][threadIdx.x] = nb;
+        __syncthreads(); /* this tile's buffers may be refilled */
+    }
+
+    l0 = fa_quad_sum(l0);
+    l1 = fa_quad_sum(l1);
+    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    const int r0 = q0 + g, r1 = q0 + g + 8;
+    float *ob = out + (size_t)b * N * C + (size_t)h * HD;
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) {
+        const int c = d * 8 + 2 * t;
+        if (r0 < N) *reinterpret_cast<float2 *>(ob + (size_t)r0 * C + c) = make_float2(o[d][0] * i0, o[d][1] * i0);
+        if (r1 < N) *reinterpret_cast<float2 *>(ob + (size_t)r1 * C + c) = make_float2(o[d][2] * i1, o[d][3] * i1);
+    }
+    if (t == 0) {
+        float *lb = lse + ((size_t)b * H + h) * N;
+        if (r0 < N) lb[r0] = l0 > 0.0f ? m0 + log2f(l0) : 0.0f;
+        if (r1 < N) lb[r1] = l1 > 0.0f ? m1 + log2f(l1) : 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------------ backward
+ * dK, dV for 64 keys per block; grid (ceil(N/64), H, B), 4 warps. A warp owns
+ * 16 keys: S^T = K Q^T, P^T = exp2(scale S^T + bias - lse), dP^T = V dO^T,
+ * dS^T = P^T (dP^T - D); dV += P^T dO, dK += dS^T Q (scaled at the end).
+ * Query rows past N are zero-filled with lse = +inf: P = 0 there. */
+template <int HD>
+__global__ void __launch_bounds__(F2_BWD_WARPS * 32)
+f2_bwd_kv_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse, const float *D,
+                 const uint8_t *keyvalid, int N, int H, float scale_log2, float scale)
+{
+    __shared__ __align__(16) bf16 qs[2][F2_TILE * F2_LD(HD)];
+    __shared__ __align__(16) bf16 dos[2][F2_TILE * F2_LD(HD)];
+    __shared__ float ls[2][F2_TILE], ds[2][F2_TILE];
+    const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int C = H * HD;
+    const size_t ld = 3 * (size_t)C;
+    const bf16 *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
+    const bf16 *dob = dout + (size_t)b * N * C + (size_t)h * HD;
+    const float *lb = lse + ((size_t)b * H + h) * N, *Db = D + ((size_t)b * H + h) * N;
+    const uint8_t *valid = keyvalid ? keyvalid + (size_t)b * N : NULL;
+    const int k0 = blockIdx.x * (16 * F2_BWD_WARPS) + warp * 16;
+    const int ntiles = (N + F2_TILE - 1) / F2_TILE;
+
+    f2_load_tile<HD>(qs[0], base, ld, 0, N);
+    f2_load_tile<HD>(dos[0], dob, C, 0, N);
+    f2_commit();
+    if (threadIdx.x < F2_TILE) {
+        const int q = threadIdx.x;
+        ls[0][q] = q < N ? lb[q] : INFINITY;
+        ds[0][q] = q < N ? Db[q] : 0.0f;
+    }
+
+    uint32_t ka[HD / 16][4], va[HD / 16][4];
+    f2_afrag<HD>(ka, base + C, ld, k0, N);
+    f2_afrag<HD>(va, base + 2 * (size_t)C, ld, k0, N);
+    const float kb0 = fa_key_bias(valid, k0 + g, N), kb1 = fa_key_bias(valid, k0 + g + 8, N);
+    float dk[HD / 8][4], dv[HD / 8][4];
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) dk[d][j] = dv[d][j] = 0.0f;
+
+    for (int j = 0; j < ntiles; j++) {
+        const int cur = j & 1, more = j + 1 < ntiles;
+        float nl = INFINITY, nd = 0.0f;
+        if (more) {
+            f2_load_tile<HD>(qs[cur ^ 1], base, ld, (j + 1) * F2_TILE, N);
+            f2_load_tile<HD>(dos[cur ^ 1], dob, C, (j + 1) * F2_TILE, N);
+            f2_commit();
+            const int q = (j + 1) * F2_TILE + threadIdx.x;
+            if (threadIdx.x < F2_TILE && q < N) {
+                nl = lb[q];
+                nd = Db[q];
+            }
+            f2_wait<1>();
+        } else {
+            f2_wait<0>();
+        }
+        __syncthreads();
+
+        float p[8][4], dp[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) p[n][i] = dp[n][i] = 0.0f;
+        fa_mm_rows<HD>(p, ka, qs[cur]);
+        fa_mm_rows<HD>(dp, va, dos[cur]);
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            const int c = n * 8 + 2 * t;
+            const float l0 = ls[cur][c], l1 = ls[cur][c + 1], d0 = ds[cur][c], d1 = ds[cur][c + 1];
+            p[n][0] = fa_exp2(p[n][0] * scale_log2 + kb0 - l0);
+            p[n][1] = fa_exp2(p[n][1] * scale_log2 + kb0 - l1);
+            p[n][2] = fa_exp2(p[n][2] * scale_log2 + kb1 - l0);
+            p[n][3] = fa_exp2(p[n][3] * scale_log2 + kb1 - l1);
+            dp[n][0] = p[n][0] * (dp[n][0] - d0);
+            dp[n][1] = p[n][1] * (dp[n][1] - d1);
+            dp[n][2] = p[n][2] * (dp[n][2] - d0);
+            dp[n][3] = p[n][3] * (dp[n][3] - d1);
+        }
+        f2_mm_cols<HD>(dv, p, dos[cur]);
+        f2_mm_cols<HD>(dk, dp, qs[cur]);
+        if (more && threadIdx.x < F2_TILE) {
+            ls[cur ^ 1][threadIdx.x] = nl;
+            ds[cur ^ 1][threadIdx.x] = nd;
+        }
+        __syncthreads();
+    }
+
+    const int r0 = k0 + g, r1 = k0 + g + 8;
+    float *dkb = dqkv + (size_t)b * N * ld + C + (size_t)h * HD, *dvb = dkb + C;
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) {
+        const int c = d * 8 + 2 * t;
+        if (r0 < N) {
+            float2 *x = reinterpret_cast<float2 *>(dkb + (size_t)r0 * ld + c);
+            float2 *y = reinterpret_cast<float2 *>(dvb + (size_t)r0 * ld + c);
+            const float2 u = *x, w = *y;
+            *x = make_float2(u.x + dk[d][0] * scale, u.y + dk[d][1] * scale);
+            *y = make_float2(w.x + dv[d][0], w.y + dv[d][1]);
+        }
+        if (r1 < N) {
+            float2 *x = reinterpret_cast<float2 *>(dkb + (size_t)r1 * ld + c);
+            float2 *y = reinterpret_cast<float2 *>(dvb + (size_t)r1 * ld + c);
+            const float2 u = *x, w = *y;
+            *x = make_float2(u.x + dk[d][2] * scale, u.y + dk[d][3] * scale);
+            *y = make_float2(w.x + dv[d][2], w.y + dv[d][3]);
+        }
+    }
+}
+
+/* dQ for 64 queries per block; grid (ceil(N/64), H, B), 4 warps. A warp
+ * owns 16 queries: S = Q K^T, P, dP = dO V^T, dS = P (dP - D); dQ += dS K. */
+template <int HD>
+__global__ void __launch_bounds__(F2_BWD_WARPS * 32)
+f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse, const float *D,
+                const uint8_t *keyvalid, int N, int H, float scale_log2, float scale)
+{
+    __shared__ __align__(16) bf16 ks[2][F2_TILE * F2_LD(HD)];
+    __shared__ __align__(16) bf16 vs[2][F2_TILE * F2_LD(HD)];
+    __shared__ float kbias[2][F2_TILE];
+    const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int C = H * HD;
+    const size_t ld = 3 * (size_t)C;
+    const bf16 *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
+    const bf16 *kb = base + C, *vb = base + 2 * (size_t)C;
+    const bf16 *dob = dout + (size_t)b * N * C + (size_t)h * HD;
+    const float *lb = lse + ((size_t)b * H + h) * N, *Db = D + ((size_t)b * H + h) * N;
+    const uint8_t *valid = keyvalid ? keyvalid + (size_t)b * N : NULL;
+    const int q0 = blockIdx.x * (16 * F2_BWD_WARPS) + warp * 16;
+    const int r0 = q0 + g, r1 = q0 + g + 8;
+    const int ntiles = (N + F2_TILE - 1) / F2_TILE;
+
+    f2_load_tile<HD>(ks[0], kb, ld, 0, N);
+    f2_load_tile<HD>(vs[0], vb, ld, 0, N);
+    f2_commit();
+    if (threadIdx.x < F2_TILE) kbias[0][threadIdx.x] = fa_key_bias(valid, threadIdx.x, N);
+
+    uint32_t qa[HD / 16][4], da[HD / 16][4];
+    f2_afrag<HD>(qa, base, ld, q0, N);
+    f2_afrag<HD>(da, dob, C, q0, N);
+    const float l0 = r0 < N ? lb[r0] : INFINITY, l1 = r1 < N ? lb[r1] : INFINITY;
+    const float d0 = r0 < N ? Db[r0] : 0.0f, d1 = r1 < N ? Db[r1] : 0.0f;
+    float dq[HD / 8][4];
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) dq[d][0] = dq[d][1] = dq[d][2] = dq[d][3] = 0.0f;
+
+    for (int j = 0; j < ntiles; j++) {
+        const int cur = j & 1, more = j + 1 < ntiles;
+        float nb = 0.0f;
+        if (more) {
+            f2_load_tile<HD>(ks[cur ^ 1], kb, ld, (j + 1) * F2_TILE, N);
+            f2_load_tile<HD>(vs[cur ^ 1], vb, ld, (j + 1) * F2_TILE, N);
+            f2_commit();
+            if (threadIdx.x < F2_TILE) nb = fa_key_bias(valid, (j + 1) * F2_TILE + threadIdx.x, N);
+            f2_wait<1>();
+        } else {
+            f2_wait<0>();
+        }
+        __syncthreads();
+
+        float p[8][4], dp[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) p[n][i] = dp[n][i] = 0.0f;
+        fa_mm_rows<HD>(p, qa, ks[cur]);
+        fa_mm_rows<HD>(dp, da, vs[cur]);
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            const float bb0 = kbias[cur][n * 8 + 2 * t], bb1 = kbias[cur][n * 8 + 2 * t + 1];
+            p[n][0] = fa_exp2(p[n][0] * scale_log2 + bb0 - l0);
+            p[n][1] = fa_exp2(p[n][1] * scale_log2 + bb1 - l0);
+            p[n][2] = fa_exp2(p[n][2] * scale_log2 + bb0 - l1);
+            p[n][3] = fa_exp2(p[n][3] * scale_log2 + bb1 - l1);
+            dp[n][0] = p[n][0] * (dp[n][0] - d0);
+            dp[n][1] = p[n][1] * (dp[n][1] - d0);
+            dp[n][2] = p[n][2] * (dp[n][2] - d1);
+            dp[n][3] = p[n][3] * (dp[n][3] - d1);
+        }
+        f2_mm_cols<HD>(dq, dp, ks[cur]);
+        if (more && threadIdx.x < F2_TILE) kbias[cur ^ 1][threadIdx.x] = nb;
+        __syncthreads();
+    }
+
+    float *dqb = dqkv + (size_t)b * N * ld + (size_t)h * HD;
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) {
+        const int c = d * 8 + 2 * t;
+        if (r0 < N) {
+            float2 *x = reinterpret_cast<float2 *>(dqb + (size_t)r0 * ld + c);
+            const float2 u = *x;
+            *x = make_float2(u.x + dq[d][0] * scale, u.y + dq[d][1] * scale);
+        }
+        if (r1 < N) {
+            float2 *x = reinterpret_cast<float2 *>(dqb + (size_t)r1 * ld + c);
+            const float2 u = *x;
+            *x = make_float2(u.x + dq[d][2] * scale, u.y + dq[d][3] * scale);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ host side */
+template <int HD>
+static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qkv,
+                       const uint8_t *keyvalid, int B, int N, int H)
+{
+    const char *op = "attention_fwd (flash v2)";
+    bf16 *q16 = sv_cuda_to_bf16(ctx, qkv, (size_t)B * N * 3 * H * HD, op);
+    if (!q16) return;
+    const int rows = 16 * F2_FWD_WARPS;
+    const dim3 grid((unsigned)((N + rows - 1) / rows), (unsigned)H, (unsigned)B);
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)HD);
+    f2_fwd_kernel<HD><<<grid, F2_FWD_WARPS * 32, 0, ctx->stream>>>(out, lse, q16, keyvalid, N, H,
+                                                                  scale_log2);
+    SV_LAUNCH_OK(ctx, op);
+    sv_cuda_scratch_free(ctx, q16);
+}
+
+template <int HD>
+static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const float *qkv,
+                        const float *out, const float *lse, const uint8_t *keyvalid, int B, int N,
+                        int H)
+{
+    const char *op = "attention_bwd (flash v2)";
+    const size_t rows = (size_t)B * N * H;
+    float *D = (float *)sv_cuda_scratch(ctx, rows * sizeof(float), op, 1);
+    bf16 *q16 = D ? sv_cuda_to_bf16(ctx, qkv, rows * 3 * HD, op) : NULL;
+    bf16 *do16 = q16 ? sv_cuda_to_bf16(ctx, dout, rows * HD, op) : NULL;
+    if (do16) {
+        fa_dot_kernel<HD><<<sv_blocks_for(ctx, rows, 256), 256, 0, ctx->stream>>>(D, dout, out, B, N, H);
+        const int per = 16 * F2_BWD_WARPS;
+        const dim3 grid((unsigned)((N + per - 1) / per), (unsigned)H, (unsigned)B);
+        const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;
+        if (SV_LAUNCH_OK(ctx, op)) {
+            f2_bwd_kv_kernel<HD><<<grid, F2_BWD_WARPS * 32, 0, ctx->stream>>>(
+                dqkv, do16, q16, lse, D, keyvalid, N, H, scale_log2, scale);
+            if (SV_LAUNCH_OK(ctx, op)) {
+                f2_bwd_q_kernel<HD><<<grid, F2_BWD_WARPS * 32, 0, ctx->stream>>>(
+                    dqkv, do16, q16, lse, D, keyvalid, N, H, scale_log2, scale);
+                SV_LAUNCH_OK(ctx, op);
+            }
+        }
+    }
+    sv_cuda_scratch_free(ctx, do16);
+    sv_cuda_scratch_free(ctx, q16);
+    sv_cuda_scratch_free(ctx, D);
+}
+
+int sv_cuda_flash2_fwd(float *out, float *lse, const float *qkv, const uint8_t *keyvalid, int B,
+                       int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || B <= 0 || N <= 0 || H <= 0) return 0;
+    if (hd == 64) f2_forward<64>(ctx, out, lse, qkv, keyvalid, B, N, H);
+    else if (hd == 32) f2_forward<32>(ctx, out, lse, qkv, keyvalid, B, N, H);
+    return 0;
+}
+
+int sv_cuda_flash2_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
+                       const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || !dqkv || B <= 0 || N <= 0 || H <= 0) return 0;
+    if (hd == 64) f2_backward<64>(ctx, dqkv, dout, qkv, out, lse, keyvalid, B, N, H);
+    else if (hd == 32) f2_backward<32>(ctx, dqkv, dout, qkv, out, lse, keyvalid, B, N, H);
+    return 0;
+}

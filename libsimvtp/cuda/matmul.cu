@@ -322,9 +322,11 @@ __global__ void bias_rows_kernel(float *out, const float *bias, int M, int N)
 #define CS_ROWS 256    /* rows per chunk (a multiple of CS_TY) */
 
 /* partial[chunk, c] = sum of x[r, c] over the chunk's rows, in a fixed order:
- * each row lane ty sums rows r0+ty, r0+ty+8, ... then lanes 0..7 in turn. */
+ * each row lane ty sums rows r0+ty, r0+ty+8, ... then lanes 0..7 in turn.
+ * x16 (or NULL) receives bf16(x) on the way: the bf16 table's backward needs
+ * that copy of dout anyway, and this saves it a second pass over dout. */
 __global__ void colsum_partial_kernel(const float *x, int M, int N, int rows_per_chunk,
-                                      float *partial)
+                                      float *partial, __nv_bfloat16 *x16)
 {
     __shared__ float sh[CS_TY][CS_TX + 1];
     const int tx = threadIdx.x, ty = threadIdx.y;
@@ -333,7 +335,11 @@ __global__ void colsum_partial_kernel(const float *x, int M, int N, int rows_per
     const long r1 = r0 + rows_per_chunk < (long)M ? r0 + rows_per_chunk : (long)M;
     float acc = 0.0f;
     if (c < N)
-        for (long r = r0 + ty; r < r1; r += CS_TY) acc += x[(size_t)r * N + c];
+        for (long r = r0 + ty; r < r1; r += CS_TY) {
+            const float v = x[(size_t)r * N + c];
+            acc += v;
+            if (x16) x16[(size_t)r * N + c] = __float2bfloat16_rn(v);
+        }
     sh[ty][tx] = acc;
     __syncthreads();
     if (ty == 0 && c < N) {
@@ -353,22 +359,26 @@ __global__ void colsum_final_kernel(const float *partial, int nchunks, int N, fl
     }
 }
 
-/* dst[N] += column sums of x[M,N]; deterministic for given M and N. */
-static void colsum_add(sv_cuda_ctx *ctx, float *dst, const float *x, int M, int N, const char *op)
+/* dst[N] += column sums of x[M,N]; deterministic for given M and N. x16 (or
+ * NULL): also write bf16(x) there, as to_bf16 would. 0 when queued. */
+static int colsum_add(sv_cuda_ctx *ctx, float *dst, const float *x, int M, int N, const char *op,
+                      __nv_bfloat16 *x16)
 {
     int rows_per_chunk = CS_ROWS;
     long need = ((long)M + 65534) / 65535;          /* keep gridDim.y <= 65535 */
     if (need > rows_per_chunk) rows_per_chunk = (int)((need + CS_TY - 1) / CS_TY * CS_TY);
     const int nchunks = (int)(((long)M + rows_per_chunk - 1) / rows_per_chunk);
     float *partial = (float *)sv_cuda_scratch(ctx, (size_t)nchunks * N * sizeof(float), op, 1);
-    if (!partial) return;
+    if (!partial) return -1;
+    int rc = -1;
     dim3 grid((unsigned)((N + CS_TX - 1) / CS_TX), (unsigned)nchunks), block(CS_TX, CS_TY);
-    colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(x, M, N, rows_per_chunk, partial);
+    colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(x, M, N, rows_per_chunk, partial, x16);
     if (SV_LAUNCH_OK(ctx, op)) {
         colsum_final_kernel<<<sv_blocks_for(ctx, (size_t)N, 256), 256, 0, ctx->stream>>>(partial, nchunks, N, dst);
-        SV_LAUNCH_OK(ctx, op);
+        if (SV_LAUNCH_OK(ctx, op)) rc = 0;
     }
     sv_cuda_scratch_free(ctx, partial);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -428,7 +438,18 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
     if (K > 0 && (dinp || dw)) {
         const int ab16 = bf16_operands(prec);
         __nv_bfloat16 *dout16 = NULL;
-        if (ab16 && !(dout16 = sv_cuda_to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
+        if (ab16 && dbias) {
+            /* one pass over dout: its bf16 copy and the bias gradient */
+            dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, (size_t)M * N * sizeof(__nv_bfloat16),
+                                                      "matmul_bwd", 1);
+            if (!dout16) return;
+            if (colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)", dout16) != 0) {
+                sv_cuda_scratch_free(ctx, dout16);
+                return;
+            }
+            dbias = NULL;
+        }
+        if (ab16 && !dout16 && !(dout16 = sv_cuda_to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
         if (dinp) {
             /* dinp^T[K,M] += (w as K x N) . (dout as N x M) */
             __nv_bfloat16 *w16 = NULL;
@@ -453,5 +474,5 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
         }
         sv_cuda_scratch_free(ctx, dout16);
     }
-    if (dbias) colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)");
+    if (dbias) (void)colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)", NULL);
 }

@@ -122,7 +122,8 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     const size_t RC = (size_t)R * C, RM = (size_t)R * M;
     sv_arena a = {.be = be};
     float *dcur = SV_AF(&a, RC);   /* gradient w.r.t. the current residual stream */
-    float *dbr = SV_AF(&a, RC);    /* gradient w.r.t. a residual branch output    */
+    /* gradient w.r.t. a residual branch output: only drop path makes it differ from dcur */
+    float *dbr = p->droppath ? SV_AF(&a, RC) : NULL;
     float *dln = SV_AF(&a, RC);
     float *datty = SV_AF(&a, RC);
     float *dg = SV_AF(&a, RM);
@@ -153,10 +154,16 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
         const float *dpm = p->droppath ? dpa + B : NULL;
 
-        /* xout = x1 + s_m * fc2(gelu(fc1(ln2(x1)))) ; dcur holds d xout and becomes d x1 */
-        be->scale_rows(dbr, dcur, dpm, B, N, C);
+        /* xout = x1 + s_m * fc2(gelu(fc1(ln2(x1)))) ; dcur holds d xout and becomes d x1.
+         * Without drop path (pretraining, evaluation) the branch's gradient is
+         * dcur itself, read before dcur changes: no copy. */
+        const float *dbranch = dcur;
+        if (dpm) {
+            be->scale_rows(dbr, dcur, dpm, B, N, C);
+            dbranch = dbr;
+        }
         be->zero(dg, RM * sizeof(float));
-        be->matmul_bwd(dg, gw->fc2w, gw->fc2b, dbr, g, w->fc2w, R, M, C);
+        be->matmul_bwd(dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, R, M, C);
         be->zero(dh, RM * sizeof(float));
         be->gelu_bwd(dh, h, dg, RM);
         be->zero(dln, RC * sizeof(float));
@@ -164,9 +171,13 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w, s.ln2_mean, s.ln2_rstd, R, C);
 
         /* x1 = xin + s_a * proj(attn(qkv(ln1(xin)))) ; dcur becomes d xin */
-        be->scale_rows(dbr, dcur, dpa, B, N, C);
+        dbranch = dcur;
+        if (dpa) {
+            be->scale_rows(dbr, dcur, dpa, B, N, C);
+            dbranch = dbr;
+        }
         be->zero(datty, RC * sizeof(float));
-        be->matmul_bwd(datty, gw->projw, gw->projb, dbr, atty, w->projw, R, C, C);
+        be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
         be->zero(dqkv, RC * 3 * sizeof(float));
         if (be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H) != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);

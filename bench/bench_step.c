@@ -30,7 +30,8 @@
  * over the timed steps' batches) / mean step time; mfu = tflops /
  * --peak-tflops (default 989: H100/H200 SXM dense bf16; pass the fp32 peak
  * for "cuda:N:fp32" runs); mfu is -1 on the CPU unless --peak-tflops is
- * given. checkpoint: 1 with --checkpoint (activation checkpointing).
+ * given. checkpoint: the activation checkpointing mode (1 with --checkpoint,
+ * whole blocks; 2 with --checkpoint-selective).
  * max_rss_gib: the process's peak resident memory (getrusage; on the CPU
  * the activations live there). peak_mem_gib (CUDA backends only, else -1): the largest device
  * memory in use during the warmup steps (sampled every 200 us by a thread,
@@ -186,7 +187,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: bench_step [--preset NAME] [--batch B] [--steps N] [--warmup W]\n"
-            "                  [--threads T] [--finetune] [--checkpoint] [--seed S]\n"
+            "                  [--threads T] [--finetune] [--checkpoint[-selective]] [--seed S]\n"
             "                  [--backend NAME] [--peak-tflops P]\n"
             "  --preset   vit-b | small | tiny (default small)\n"
             "  --batch    clips per step (default 8)\n"
@@ -195,6 +196,7 @@ static void usage(FILE *f)
             "  --threads  OpenMP threads (simvtp_model_params.threads; 0 = OpenMP default)\n"
             "  --finetune benchmark the retrieval (two-tower) step instead of pretraining\n"
             "  --checkpoint  with activation checkpointing (SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS)\n"
+            "  --checkpoint-selective  with selective checkpointing (LayerNorm and GELU outputs)\n"
             "  --seed     seed of the data, weights and optimizer streams (default 1)\n"
             "  --backend  cpu (default), cuda:N (bf16 matrix inputs) or cuda:N:fp32\n"
             "  --peak-tflops  the device's peak for mfu (default 989, H100/H200 dense bf16)\n");
@@ -239,7 +241,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) { rc = parse_int(a, v, 0, 4096, &threads); i++; }
         else if (!strcmp(a, "--seed")) { rc = parse_int(a, v, 0, 1L << 30, &seed); i++; }
         else if (!strcmp(a, "--finetune")) finetune = 1;
-        else if (!strcmp(a, "--checkpoint")) ckpt = 1;
+        else if (!strcmp(a, "--checkpoint")) ckpt = SIMVTP_CHECKPOINT_BLOCKS;
+        else if (!strcmp(a, "--checkpoint-selective")) ckpt = SIMVTP_CHECKPOINT_SELECTIVE;
         else if (!strcmp(a, "--backend") && v) { backend = v; i++; }
         else if (!strcmp(a, "--peak-tflops") && v) {
             char *end;
@@ -290,7 +293,7 @@ int main(int argc, char **argv)
         model = pre;
     }
 
-    if (ckpt) CHECK(simvtp_model_set_option(model, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, 1));
+    if (ckpt) CHECK(simvtp_model_set_option(model, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, ckpt));
 
     simvtp_optimizer_params op;
     simvtp_optimizer_default_params(&op);

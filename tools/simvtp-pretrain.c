@@ -34,7 +34,7 @@
 
 typedef struct options {
     const char *preset, *config, *init, *shards, *vocab, *out, *backend, *dist;
-    int synthetic, resume, quiet, global_vtc, allow_world_change, zero1, ckpt;
+    int synthetic, resume, quiet, global_vtc, allow_world_change, zero1, ckpt, ckpt_sel;
     long batch, accum, steps, wsteps, stride, workers, threads, save_every, log_every, stop_at;
     long world_size;
     double epochs, wepochs, lr, min_lr, clip;
@@ -66,6 +66,7 @@ static const tr_opt k_opts[] = {
     {"--global-vtc", TR_FLAG, O(global_vtc), 0, 0, TR_FIXED},
     {"--zero1", TR_FLAG, O(zero1), 0, 0, TR_DEFAULT},
     {"--checkpoint-activations", TR_FLAG, O(ckpt), 0, 0, TR_DEFAULT},
+    {"--checkpoint-selective", TR_FLAG, O(ckpt_sel), 0, 0, TR_DEFAULT},
     {"--world-size", TR_LONG, O(world_size), 1, 1e9, TR_RECORD},
     {"--allow-world-change", TR_FLAG, O(allow_world_change), 0, 0, TR_NOT_STORED},
     {"--save-every", TR_LONG, O(save_every), 1, 1e12, TR_DEFAULT},
@@ -115,8 +116,7 @@ static void usage(void)
            "  --threads N         compute threads, 0 = OpenMP's default [0]; resume with the\n"
            "                      same count for bit-identical results\n"
            "  --backend NAME      cpu, auto, cuda:N (bf16 matrix inputs) or cuda:N:fp32 [cpu]\n"
-           "  --checkpoint-activations  recompute each block's activations in the backward: far\n"
-           "                      less memory for ~30%% more time, the same results\n"
+           TR_CHECKPOINT_HELP
            TR_DIST_HELP
            "output:\n"
            "  --out DIR           run folder (nothing is saved without it): model.svtp and\n"
@@ -598,8 +598,7 @@ static int setup(run *r, const unsigned char *given, const unsigned char *cli_gi
         return rc;
     if (root && o->out && !o->resume && (rc = tk_ensure_dir(o->out))) return rc;
     if ((rc = setup_model(r, cli_given)) || (rc = setup_data(r))) return rc;
-    if (o->ckpt && (rc = simvtp_model_set_option(r->model, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, 1)))
-        return tk_lib_fail("--checkpoint-activations", rc);
+    if ((rc = tr_set_checkpointing(r->model, o->ckpt, o->ckpt_sel))) return rc;
     if (!o->resume && (rc = setup_schedule(r, given))) return rc;
     if ((rc = setup_optimizer(r))) return rc;
     if (o->resume && r->step < r->total && o->stop_at && o->stop_at <= r->step)

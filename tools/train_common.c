@@ -438,6 +438,16 @@ const char *tr_config_diff(const simvtp_config *want, const simvtp_config *have,
 /* Schedule                                                                 */
 /* ------------------------------------------------------------------------ */
 
+int tr_set_checkpointing(simvtp_model *m, int blocks, int selective)
+{
+    if (blocks && selective)
+        return tk_bad_flag("--checkpoint-activations and --checkpoint-selective exclude each other");
+    const int mode = blocks ? SIMVTP_CHECKPOINT_BLOCKS : selective ? SIMVTP_CHECKPOINT_SELECTIVE : 0;
+    if (!mode) return 0;
+    const int rc = simvtp_model_set_option(m, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, mode);
+    return rc ? tk_lib_fail(blocks ? "--checkpoint-activations" : "--checkpoint-selective", rc) : 0;
+}
+
 int tr_sched_resolve(const tr_sched *s, long *total, long *warmup)
 {
     if (s->have_steps && s->have_epochs) return tk_bad_flag("give --steps or --epochs, not both");

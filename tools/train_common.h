@@ -67,6 +67,19 @@ int tr_config_load(const char *preset, const char *file, simvtp_config *cfg);
 const char *tr_config_diff(const simvtp_config *want, const simvtp_config *have,
                            const char *have_label, char *buf, size_t n);
 
+/* ---- activation checkpointing ------------------------------------------ */
+
+/* --checkpoint-activations (whole blocks) and --checkpoint-selective (the
+ * LayerNorm and GELU outputs only) on the model; both given is a usage
+ * error. 0 or an exit status after a message. */
+int tr_set_checkpointing(simvtp_model *m, int blocks, int selective);
+#define TR_CHECKPOINT_HELP                                                                  \
+    "  --checkpoint-activations  recompute each block's activations in the backward: far\n"  \
+    "                      less memory for ~30%% more time, the same results\n"              \
+    "  --checkpoint-selective  recompute only the LayerNorm and GELU outputs: about a\n"     \
+    "                      third less activation memory for a few %% more time, the\n"     \
+    "                      same results\n"
+
 /* ---- schedule --------------------------------------------------------- */
 
 typedef struct tr_sched {

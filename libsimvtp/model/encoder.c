@@ -1,7 +1,8 @@
 /* model/encoder.c — pre-LN transformer blocks with q/v biases, key padding
  * mask and optional per-sample drop path; forward and backward, optionally
- * with activation checkpointing (only the blocks' inputs are kept; each
- * block is recomputed just before its backward). */
+ * with activation checkpointing (only the blocks' inputs are kept and each
+ * block is recomputed just before its backward, or selectively: only the
+ * LayerNorm and GELU outputs are recomputed). */
 #include <string.h>
 
 #include "core/status_internal.h"
@@ -16,22 +17,24 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->has_norm = has_norm;
     p->ckpt = ckpt;
     const sv_backend *be = a->be ? a->be : &sv_backend_cpu;
-    /* per-block activations: one set per block, or one shared set */
-    size_t R = (size_t)B * N, L = (size_t)depth, S = ckpt ? 1 : L;
+    /* per-block activations: one set per block, or one shared set (Sc: the
+     * cheap ones, which selective checkpointing recomputes) */
+    const size_t R = (size_t)B * N, L = (size_t)depth;
+    const size_t S = ckpt == SIMVTP_CHECKPOINT_BLOCKS ? 1 : L, Sc = ckpt ? 1 : L;
     p->att_stride = be->attention_saved(B, N, H, C / H);
     p->res = SV_AF(a, (L + 1) * R * C);
-    p->ln1 = SV_AF(a, S * R * C);
+    p->ln1 = SV_AF(a, Sc * R * C);
     p->ln1_mean = SV_AF(a, S * R);
     p->ln1_rstd = SV_AF(a, S * R);
     p->qkv = SV_AF(a, S * R * 3 * C);
     p->att = SV_AF(a, S * p->att_stride);
     p->atty = SV_AF(a, S * R * C);
     p->x1 = SV_AF(a, S * R * C);
-    p->ln2 = SV_AF(a, S * R * C);
+    p->ln2 = SV_AF(a, Sc * R * C);
     p->ln2_mean = SV_AF(a, S * R);
     p->ln2_rstd = SV_AF(a, S * R);
     p->h = SV_AF(a, S * R * M);
-    p->g = SV_AF(a, S * R * M);
+    p->g = SV_AF(a, Sc * R * M);
     p->bias3 = SV_AF(a, S * 3 * C);
     if (has_norm) {
         p->out = SV_AF(a, R * C);
@@ -47,26 +50,28 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
 }
 
 /* The saved activations of block l: its own slice, or with checkpointing
- * the one slice all blocks share (refilled by recomputation in the backward). */
+ * the one slice all blocks share (refilled by recomputation in the backward;
+ * with selective checkpointing only ln1, ln2 and g are shared). */
 typedef struct blk_acts {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2, *ln2_mean, *ln2_rstd, *h, *g, *bias3;
 } blk_acts;
 
 static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
 {
-    const size_t k = p->ckpt ? 0 : (size_t)l, R = (size_t)p->B * p->N, RC = R * p->C, RM = R * p->M;
-    s->ln1 = p->ln1 + k * RC;
+    const size_t k = p->ckpt == SIMVTP_CHECKPOINT_BLOCKS ? 0 : (size_t)l, kc = p->ckpt ? 0 : (size_t)l;
+    const size_t R = (size_t)p->B * p->N, RC = R * p->C, RM = R * p->M;
+    s->ln1 = p->ln1 + kc * RC;
     s->ln1_mean = p->ln1_mean + k * R;
     s->ln1_rstd = p->ln1_rstd + k * R;
     s->qkv = p->qkv + k * RC * 3;
     s->att = p->att + k * p->att_stride;
     s->atty = p->atty + k * RC;
     s->x1 = p->x1 + k * RC;
-    s->ln2 = p->ln2 + k * RC;
+    s->ln2 = p->ln2 + kc * RC;
     s->ln2_mean = p->ln2_mean + k * R;
     s->ln2_rstd = p->ln2_rstd + k * R;
     s->h = p->h + k * RM;
-    s->g = p->g + k * RM;
+    s->g = p->g + kc * RM;
     s->bias3 = p->bias3 + k * 3 * (size_t)p->C;
 }
 
@@ -144,11 +149,18 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     for (int l = p->depth - 1; l >= 0; l--) {
         const sv_block *w = &blk[l];
         sv_block *gw = &gblk[l];
-        /* a checkpointed block first recomputes its activations from res[l] */
-        if (p->ckpt && (rc = block_forward(be, p, w, l, NULL))) break;
+        /* a checkpointed block first recomputes its activations from res[l];
+         * a selectively checkpointed one its LayerNorm and GELU outputs from
+         * res[l], x1 and h (the same kernels on the same inputs: the same bits) */
+        if (p->ckpt == SIMVTP_CHECKPOINT_BLOCKS && (rc = block_forward(be, p, w, l, NULL))) break;
         blk_acts s;
         acts_of(p, l, &s);
         float *xin = p->res + l * RC;
+        if (p->ckpt == SIMVTP_CHECKPOINT_SELECTIVE) {
+            be->layernorm_fwd(s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b, R, C, p->eps);
+            be->layernorm_fwd(s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b, R, C, p->eps);
+            be->gelu_fwd(s.g, s.h, RM);
+        }
         float *ln1 = s.ln1, *qkv = s.qkv, *atty = s.atty, *att = s.att, *x1 = s.x1;
         float *ln2 = s.ln2, *h = s.h, *g = s.g;
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;

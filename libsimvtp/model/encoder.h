@@ -19,16 +19,21 @@ typedef struct sv_enc_pass {
     float *out;              /* [B*N*C] after the final norm (or res[depth]) */
     float *fn_mean, *fn_rstd;
     int has_norm;
-    int ckpt;                /* activation checkpointing: the per-block activations
-                                above hold one block (the one being computed) */
+    int ckpt;                /* activation checkpointing (simvtp_checkpoint_mode):
+                                BLOCKS: the per-block activations above hold one
+                                block (the one being computed); SELECTIVE: only
+                                ln1, ln2 and g do, the rest are per block */
 } sv_enc_pass;
 
 /* Allocate activations in `a` (backend memory of a->be) for B sequences
- * of N tokens; keyvalid and droppath must also be backend memory. `ckpt`:
- * keep only the blocks' inputs (the residual stream) and one block's other
- * activations; the backward then recomputes each block's forward first (the
- * same gradients bit for bit; also right for a forward-only pass, where
- * nothing is recomputed). */
+ * of N tokens; keyvalid and droppath must also be backend memory. `ckpt`
+ * (simvtp_checkpoint_mode): BLOCKS keeps only the blocks' inputs (the
+ * residual stream) and one block's other activations; the backward then
+ * recomputes each block's forward first (also right for a forward-only
+ * pass, where nothing is recomputed). SELECTIVE keeps one slice of the
+ * LayerNorm outputs and the GELU output for all blocks; the backward
+ * recomputes them from the block's kept input, x1 and h. Either way the
+ * gradients are the same bit for bit. */
 int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, int M, int depth,
                      float eps, int has_norm, int ckpt);
 

@@ -175,8 +175,9 @@ int simvtp_model_set_option(simvtp_model *m, simvtp_model_option key, int64_t va
     SV_CHECK_ARG(m, "simvtp_model_set_option: model is NULL");
     switch (key) {
     case SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS:
-        SV_CHECK_ARG(value == 0 || value == 1,
-                     "SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS is 0 or 1, not %lld", (long long)value);
+        SV_CHECK_ARG(value >= SIMVTP_CHECKPOINT_OFF && value <= SIMVTP_CHECKPOINT_SELECTIVE,
+                     "SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS is 0 (off), 1 (blocks) or 2 (selective), "
+                     "not %lld", (long long)value);
         m->ckpt_acts = (int)value;
         return SIMVTP_OK;
     }

@@ -73,7 +73,8 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the pretraining step (batch %d)", B); goto done; } } while (0)
     if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
-    const int ckpt = m->ckpt_acts || !backward; /* forward only: no block's activations are needed twice */
+    /* forward only: no block's activations are needed twice */
+    const int ckpt = backward ? m->ckpt_acts : SIMVTP_CHECKPOINT_BLOCKS;
 
     /* 1. masks and the row maps built from them (host) */
     int32_t *vis_idx = SV_AI(&h, (size_t)B * Nv), *mask_idx = SV_AI(&h, (size_t)B * Nm);

@@ -71,7 +71,8 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the fine-tuning step (batch %d)", B); goto done; } } while (0)
     if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
-    const int ckpt = m->ckpt_acts || !backward; /* forward only: no block's activations are needed twice */
+    /* forward only: no block's activations are needed twice */
+    const int ckpt = backward ? m->ckpt_acts : SIMVTP_CHECKPOINT_BLOCKS;
 
     int32_t *ids = SV_AI(&h, (size_t)B * L), *labels = SV_AI(&h, (size_t)B * L);
     uint8_t *tvalid = SV_AU8(&h, (size_t)B * L);

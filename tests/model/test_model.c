@@ -133,8 +133,9 @@ static void fd_check(int retrieval)
 /* Activation checkpointing (SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS): the
  * option's checks, then two accumulated forward_backward calls with and
  * without it give the same losses and gradients bit for bit (drop path
- * active: the recomputation must reuse the forward's decisions). */
-static void ckpt_check(int retrieval)
+ * active: the recomputation must reuse the forward's decisions), in both
+ * modes (whole blocks, selective). */
+static void ckpt_check(int retrieval, int mode)
 {
     fixture f;
     fixture_init(&f, 9);
@@ -142,55 +143,77 @@ static void ckpt_check(int retrieval)
     const simvtp_model_option K = SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS;
     int64_t v = -1;
     ck_assert_int_eq(simvtp_model_get_option(b, K, &v), SIMVTP_OK);
-    ck_assert_int_eq((int)v, 0);
-    ck_assert_int_eq(simvtp_model_set_option(b, K, 2), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq((int)v, SIMVTP_CHECKPOINT_OFF);
+    ck_assert_int_eq(simvtp_model_set_option(b, K, 3), SIMVTP_ERR_INVALID_ARG);
+    ck_assert_int_eq(simvtp_model_set_option(b, K, -1), SIMVTP_ERR_INVALID_ARG);
     ck_assert_int_eq(simvtp_model_set_option(b, (simvtp_model_option)99, 1), SIMVTP_ERR_INVALID_ARG);
     ck_assert_int_eq(simvtp_model_get_option(b, (simvtp_model_option)99, &v), SIMVTP_ERR_INVALID_ARG);
     ck_assert_int_eq(simvtp_model_set_option(NULL, K, 1), SIMVTP_ERR_INVALID_ARG);
     ck_assert_int_eq(simvtp_model_get_option(b, K, NULL), SIMVTP_ERR_INVALID_ARG);
-    ck_assert_int_eq(simvtp_model_set_option(b, K, 1), SIMVTP_OK);
     ck_assert_int_eq(simvtp_model_get_option(b, K, &v), SIMVTP_OK);
-    ck_assert_int_eq((int)v, 1);
+    ck_assert_int_eq((int)v, SIMVTP_CHECKPOINT_OFF); /* the refused values changed nothing */
+    ck_assert_int_eq(simvtp_model_set_option(b, K, mode), SIMVTP_OK);
+    ck_assert_int_eq(simvtp_model_get_option(b, K, &v), SIMVTP_OK);
+    ck_assert_int_eq((int)v, mode);
     simvtp_model_zero_grad(a);
     simvtp_model_zero_grad(b);
     for (int k = 0; k < 2; k++) {
         simvtp_losses la = {sizeof la}, lb = {sizeof lb};
         ck_assert_int_eq(simvtp_model_forward_backward(a, &f.b, 40 + k, 1.0f - 0.5f * k, &la), SIMVTP_OK);
         ck_assert_int_eq(simvtp_model_forward_backward(b, &f.b, 40 + k, 1.0f - 0.5f * k, &lb), SIMVTP_OK);
-        ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "losses differ with checkpointing: %.9g vs %.9g",
-                      (double)la.total, (double)lb.total);
+        ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "losses differ with checkpointing %d: %.9g vs %.9g",
+                      mode, (double)la.total, (double)lb.total);
     }
     size_t diff = 0, nonzero = 0;
     for (size_t i = 0; i < a->nparams; i++) {
         diff += memcmp(&a->grads[i], &b->grads[i], sizeof(float)) != 0;
         nonzero += a->grads[i] != 0.0f;
     }
-    ck_assert_msg(diff == 0, "%zu of %zu gradients differ with checkpointing", diff, a->nparams);
+    ck_assert_msg(diff == 0, "%zu of %zu gradients differ with checkpointing %d", diff, a->nparams, mode);
     ck_assert_msg(nonzero > a->nparams / 2, "the backward filled only %zu gradients", nonzero);
     simvtp_model_free(a);
     simvtp_model_free(b);
     free(f.frames);
 }
 
-START_TEST(test_ckpt_pretrain) { ckpt_check(0); }
+START_TEST(test_ckpt_pretrain) { ckpt_check(0, SIMVTP_CHECKPOINT_BLOCKS); }
 END_TEST
 
-START_TEST(test_ckpt_retrieval) { ckpt_check(1); }
+START_TEST(test_ckpt_retrieval) { ckpt_check(1, SIMVTP_CHECKPOINT_BLOCKS); }
+END_TEST
+
+START_TEST(test_ckpt_selective_pretrain) { ckpt_check(0, SIMVTP_CHECKPOINT_SELECTIVE); }
+END_TEST
+
+START_TEST(test_ckpt_selective_retrieval) { ckpt_check(1, SIMVTP_CHECKPOINT_SELECTIVE); }
 END_TEST
 
 /* The memory it saves: a 6-block pass keeps its inputs and one block's
- * activations instead of six blocks' (host arenas count their bytes). */
+ * activations instead of six blocks' (host arenas count their bytes);
+ * selectively, one slice of ln1, ln2 and g instead of six: with C = 32 and
+ * M = 128 per token, 6 x (32 + 32 + 128) floats become 1 x 192. */
 START_TEST(test_ckpt_memory)
 {
-    sv_arena a0 = {0}, a1 = {0};
-    sv_enc_pass p0, p1;
-    ck_assert_int_eq(sv_enc_pass_init(&p0, &a0, 2, 50, 32, 4, 128, 6, 1e-6f, 1, 0), SIMVTP_OK);
-    ck_assert_int_eq(sv_enc_pass_init(&p1, &a1, 2, 50, 32, 4, 128, 6, 1e-6f, 1, 1), SIMVTP_OK);
-    printf("checkpointing: a 6-block pass keeps %zu bytes instead of %zu (%.0f%%)\n", a1.bytes, a0.bytes,
-           100.0 * (double)a1.bytes / (double)a0.bytes);
+    sv_arena a0 = {0}, a1 = {0}, a2 = {0};
+    sv_enc_pass p0, p1, p2;
+    const int nb = 2, nt = 50, nc = 32, nm = 128, depth = 6;
+    ck_assert_int_eq(sv_enc_pass_init(&p0, &a0, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
+                     SIMVTP_OK);
+    ck_assert_int_eq(sv_enc_pass_init(&p1, &a1, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_BLOCKS),
+                     SIMVTP_OK);
+    ck_assert_int_eq(sv_enc_pass_init(&p2, &a2, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_SELECTIVE),
+                     SIMVTP_OK);
+    printf("checkpointing: a 6-block pass keeps %zu bytes instead of %zu (%.0f%%); selectively %zu (%.0f%%)\n",
+           a1.bytes, a0.bytes, 100.0 * (double)a1.bytes / (double)a0.bytes, a2.bytes,
+           100.0 * (double)a2.bytes / (double)a0.bytes);
     ck_assert_msg(a1.bytes * 3 < a0.bytes, "%zu bytes with checkpointing, %zu without", a1.bytes, a0.bytes);
+    const size_t saved = (size_t)(depth - 1) * nb * nt * (2 * nc + nm) * sizeof(float);
+    ck_assert_msg(a0.bytes - a2.bytes >= saved && a0.bytes - a2.bytes < saved + 4096,
+                  "selective checkpointing keeps %zu bytes, %zu without: expected %zu less", a2.bytes,
+                  a0.bytes, saved);
     sv_arena_free(&a0);
     sv_arena_free(&a1);
+    sv_arena_free(&a2);
 }
 END_TEST
 
@@ -709,6 +732,8 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_ckpt_pretrain);
     tcase_add_test(tc, test_ckpt_retrieval);
+    tcase_add_test(tc, test_ckpt_selective_pretrain);
+    tcase_add_test(tc, test_ckpt_selective_retrieval);
     tcase_add_test(tc, test_ckpt_memory);
     tcase_add_test(tc, test_fd_pretrain);
     tcase_add_test(tc, test_fd_retrieval);

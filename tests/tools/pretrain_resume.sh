@@ -2,7 +2,7 @@
 # Resume equivalence through the tool: N updates straight vs N/2, stop,
 # --resume: byte-identical model.svtp and state.svtpt (with gradient
 # accumulation and an epoch boundary on the way); the same with activation
-# checkpointing.
+# checkpointing, whole blocks or selective.
 . "$(dirname "$0")/common.sh"
 make_data
 args="$(PT_DATA) --batch 2 --accum 2 --steps 4 --seed 7 --quiet"
@@ -22,6 +22,12 @@ grep -q '^checkpoint-activations = 1$' ckpt/run.txt || fail "run.txt does not re
 "$PRETRAIN" --out ckpt --resume --quiet > /dev/null || fail "resume with --checkpoint-activations"
 cmp straight/model.svtp ckpt/model.svtp || fail "model.svtp differs with --checkpoint-activations"
 cmp straight/state.svtpt ckpt/state.svtpt || fail "state.svtpt differs with --checkpoint-activations"
+"$PRETRAIN" $args --checkpoint-selective --out ckptsel > /dev/null || fail "--checkpoint-selective"
+grep -q '^checkpoint-selective = 1$' ckptsel/run.txt || fail "run.txt does not record --checkpoint-selective"
+cmp straight/model.svtp ckptsel/model.svtp || fail "model.svtp differs with --checkpoint-selective"
+cmp straight/state.svtpt ckptsel/state.svtpt || fail "state.svtpt differs with --checkpoint-selective"
+"$PRETRAIN" $args --checkpoint-activations --checkpoint-selective > both.out 2>&1
+[ $? -eq 2 ] && grep -q 'exclude each other' both.out || fail "both checkpointing flags were not refused"
 
 # resuming a finished run does nothing; flags equal to the run's are fine
 "$PRETRAIN" --out split --resume --batch 2 --steps 4 --config tiny.cfg | grep -q 'is complete' \

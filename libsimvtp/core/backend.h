@@ -105,8 +105,9 @@ typedef struct sv_backend {
     void (*gelu_fwd)(float *out, const float *inp, size_t n);
     void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n);
     /* Floats of the state one attention forward saves for its backward
-     * ("att" below): the CPU keeps the probabilities, B*H*N*N; a fused
-     * (flash) kernel only per-row statistics, B*H*N. The backward also gets
+     * ("att" below): the probabilities, B*H*N*N, or only per-row
+     * statistics, B*H*N (the fused CUDA kernels; the CPU for N > 512). A
+     * function of its arguments only. The backward also gets
      * the forward's output `out` (unchanged since). */
     size_t (*attention_saved)(int B, int N, int H, int hd);
     int (*attention_fwd)(float *out, float *att, const float *qkv, const uint8_t *keyvalid,

@@ -21,15 +21,14 @@ static void cpu_add_to(float *y, const float *x, size_t n) { cpu_add_inplace(y, 
 static size_t cpu_attention_saved(int B, int N, int H, int hd)
 {
     (void)hd;
-    return (size_t)B * H * N * N;
+    return cpu_attention_saved_floats(B, N, H);
 }
-static int cpu_attention_bwd_masked(float *dqkv, const float *dout, const float *qkv,
-                                    const float *out, const float *att, const uint8_t *keyvalid,
-                                    int B, int N, int H, int hd)
+static int cpu_attention_bwd_saved(float *dqkv, const float *dout, const float *qkv,
+                                   const float *out, const float *att, const uint8_t *keyvalid,
+                                   int B, int N, int H, int hd)
 {
-    (void)keyvalid; /* the saved probabilities already hold the mask */
     (void)out;
-    return cpu_attention_bwd(dqkv, dout, qkv, att, B, N, H, hd);
+    return cpu_attention_bwd(dqkv, dout, qkv, att, keyvalid, B, N, H, hd);
 }
 
 const sv_backend sv_backend_cpu = {
@@ -63,7 +62,7 @@ const sv_backend sv_backend_cpu = {
     .gelu_bwd = cpu_gelu_bwd,
     .attention_saved = cpu_attention_saved,
     .attention_fwd = cpu_attention_fwd,
-    .attention_bwd = cpu_attention_bwd_masked,
+    .attention_bwd = cpu_attention_bwd_saved,
     .softmax_ce_fwd = cpu_softmax_ce_fwd,
     .softmax_ce_bwd = cpu_softmax_ce_bwd,
     .meanpool_fwd = cpu_meanpool_fwd,

@@ -38,16 +38,24 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
 void cpu_gelu_fwd(float *out, const float *inp, size_t n);
 void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 
-/* Multi-head self-attention core (no projections).
+/* Multi-head self-attention core (no projections; cpu/attention.c).
  * qkv[B,N,3,H,hd]: per token the q of all heads, then k, then v (timm layout).
- * out[B,N,H,hd]. att[B,H,N,N]: the softmax probabilities, saved for backward.
- * keyvalid[B,N] (may be NULL = all valid): keys with 0 get probability 0;
- * every row has at least one valid key. Scores scaled by 1/sqrt(hd). */
+ * out[B,N,H,hd]. att: what the backward needs, cpu_attention_saved_floats:
+ * for N <= CPU_ATT_KEEP_N the probabilities [B,H,N,N]; longer, each query
+ * row's log-sum-exp of its scaled scores [B,H,N] (0 for a row without a
+ * valid key, whose output is 0), the probabilities being recomputed in
+ * blocks of at most CPU_ATT_ROWS rows. keyvalid[B,N] (may be NULL = all
+ * valid): keys with 0 get probability 0. Scores scaled by 1/sqrt(hd).
+ * -1 when per-thread scratch cannot be allocated. */
+#define CPU_ATT_KEEP_N 512
+#define CPU_ATT_ROWS 128
+size_t cpu_attention_saved_floats(int B, int N, int H);
 int cpu_attention_fwd(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                       int B, int N, int H, int hd);
-/* dqkv[B,N,3,H,hd] += gradient w.r.t. qkv, given dout[B,N,H,hd]. */
+/* dqkv[B,N,3,H,hd] += gradient w.r.t. qkv, given dout[B,N,H,hd] and the
+ * forward's att and keyvalid. */
 int cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
-                      int B, int N, int H, int hd);
+                      const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* Row-wise softmax cross-entropy. logits[M,V], targets[M] (a target < 0 is
  * ignored: loss 0 and no gradient). losses[M] = -log softmax(logits)[target];

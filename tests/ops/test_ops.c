@@ -347,7 +347,7 @@ END_TEST
 typedef struct {
     int B, N, H, hd;
     const uint8_t *valid;
-    double *qkv, *r, *out, *att;
+    double *qkv, *r, *out, *att, *lse;
 } att_ctx;
 
 static size_t qkv_index(int b, int n, int t, int h, int d, int N, int H, int hd)
@@ -355,8 +355,10 @@ static size_t qkv_index(int b, int n, int t, int h, int d, int N, int H, int hd)
     return ((((size_t)b * N + n) * 3 + t) * H + h) * hd + d;
 }
 
-static void ref_attention(double *out, double *att, const double *qkv, const uint8_t *valid,
-                          int B, int N, int H, int hd)
+/* out, the probabilities att[B,H,N,N] and lse[B,H,N] = each row's
+ * log-sum-exp of the scaled scores (att and lse may be NULL) */
+static void ref_attention(double *out, double *att, double *lse, const double *qkv,
+                          const uint8_t *valid, int B, int N, int H, int hd)
 {
     const double scale = 1.0 / sqrt((double)hd);
     double *s = malloc((size_t)N * sizeof(double));
@@ -387,8 +389,11 @@ static void ref_attention(double *out, double *att, const double *qkv, const uin
                 }
                 for (int j = 0; j < N; j++) {
                     s[j] /= sum;
-                    att[(((size_t)b * H + h) * N + i) * N + j] = s[j];
+                    if (att)
+                        att[(((size_t)b * H + h) * N + i) * N + j] = s[j];
                 }
+                if (lse)
+                    lse[((size_t)b * H + h) * N + i] = mx + log(sum);
                 for (int e = 0; e < hd; e++) {
                     double o = 0.0;
                     for (int j = 0; j < N; j++)
@@ -402,7 +407,7 @@ static void ref_attention(double *out, double *att, const double *qkv, const uin
 static double att_obj(void *p)
 {
     att_ctx *c = p;
-    ref_attention(c->out, c->att, c->qkv, c->valid, c->B, c->N, c->H, c->hd);
+    ref_attention(c->out, NULL, NULL, c->qkv, c->valid, c->B, c->N, c->H, c->hd);
     return dot_d(c->r, c->out, (size_t)c->B * c->N * c->H * c->hd);
 }
 
@@ -410,15 +415,17 @@ static void run_attention(const uint8_t *valid, int B, int N, int H, int hd, uin
 {
     rng_seed(seed);
     const size_t nqkv = (size_t)B * N * 3 * H * hd, nout = (size_t)B * N * H * hd,
-                 natt = (size_t)B * H * N * N;
+                 natt = cpu_attention_saved_floats(B, N, H);
+    ck_assert_int_le(N, CPU_ATT_KEEP_N); /* the probabilities are kept */
+    ck_assert_uint_eq(natt, (size_t)B * H * N * N);
     float *qkv = frand(nqkv, -1.5, 1.5);
     float *r = frand(nout, -1, 1);
     float *out = fbuf(nout, OUT_GARBAGE), *att = fbuf(natt, OUT_GARBAGE);
     att_ctx c = { B, N, H, hd, valid, to_double(qkv, nqkv), to_double(r, nout), dbuf(nout),
-                  dbuf(natt) };
+                  dbuf((size_t)B * H * N * N), dbuf((size_t)B * H * N) };
 
     ck_assert_int_eq(cpu_attention_fwd(out, att, qkv, valid, B, N, H, hd), 0);
-    ref_attention(c.out, c.att, c.qkv, valid, B, N, H, hd);
+    ref_attention(c.out, c.att, NULL, c.qkv, valid, B, N, H, hd);
     check_fwd(valid ? "attention(mask) out" : "attention out", out, c.out, nout);
     check_fwd(valid ? "attention(mask) att" : "attention att", att, c.att, natt);
 
@@ -441,7 +448,7 @@ static void run_attention(const uint8_t *valid, int B, int N, int H, int hd, uin
             }
 
     float *dqkv = fbuf(nqkv, PREFILL);
-    ck_assert_int_eq(cpu_attention_bwd(dqkv, r, qkv, att, B, N, H, hd), 0);
+    ck_assert_int_eq(cpu_attention_bwd(dqkv, r, qkv, att, valid, B, N, H, hd), 0);
     double *g = dbuf(nqkv);
     fd_grad(att_obj, &c, c.qkv, nqkv, g);
     check_grad(valid ? "attention(mask) dqkv" : "attention dqkv", dqkv, g, nqkv);
@@ -481,10 +488,10 @@ static void run_attention(const uint8_t *valid, int B, int N, int H, int hd, uin
             }
 
     /* NULL dqkv is accepted. */
-    ck_assert_int_eq(cpu_attention_bwd(NULL, r, qkv, att, B, N, H, hd), 0);
+    ck_assert_int_eq(cpu_attention_bwd(NULL, r, qkv, att, valid, B, N, H, hd), 0);
 
     free(qkv); free(r); free(out); free(att); free(dqkv); free(g);
-    free(c.qkv); free(c.r); free(c.out); free(c.att);
+    free(c.qkv); free(c.r); free(c.out); free(c.att); free(c.lse);
 }
 
 START_TEST(test_attention_mask)
@@ -506,28 +513,32 @@ START_TEST(test_attention_nomask)
 }
 END_TEST
 
-/* A larger case (exercises the threaded path): the forward against the
- * reference, the backward through directional finite differences. */
-START_TEST(test_attention_large)
+/* Larger cases (the threaded path; with N > CPU_ATT_KEEP_N only the
+ * log-sum-exp is kept and the rows are processed in several blocks): the
+ * forward against the reference, the backward through directional finite
+ * differences. */
+static void run_attention_directional(int B, int N, int H, int hd, uint64_t seed)
 {
-    rng_seed(403);
-    const int B = 2, N = 33, H = 4, hd = 16;
+    rng_seed(seed);
     const size_t nqkv = (size_t)B * N * 3 * H * hd, nout = (size_t)B * N * H * hd,
-                 natt = (size_t)B * H * N * N;
-    uint8_t valid[2 * 33];
+                 natt = cpu_attention_saved_floats(B, N, H);
+    const int keep = N <= CPU_ATT_KEEP_N;
+    ck_assert_uint_eq(natt, keep ? (size_t)B * H * N * N : (size_t)B * H * N);
+    uint8_t *valid = malloc((size_t)B * N);
+    ck_assert_ptr_nonnull(valid);
     for (int i = 0; i < B * N; i++)
         valid[i] = (uint8_t)(rng_uniform() < 0.7 || i % N == 0);
     float *qkv = frand(nqkv, -1.5, 1.5), *r = frand(nout, -1, 1);
     float *out = fbuf(nout, OUT_GARBAGE), *att = fbuf(natt, OUT_GARBAGE);
     att_ctx c = { B, N, H, hd, valid, to_double(qkv, nqkv), to_double(r, nout), dbuf(nout),
-                  dbuf(natt) };
+                  dbuf((size_t)B * H * N * N), dbuf((size_t)B * H * N) };
     ck_assert_int_eq(cpu_attention_fwd(out, att, qkv, valid, B, N, H, hd), 0);
-    ref_attention(c.out, c.att, c.qkv, valid, B, N, H, hd);
-    check_fwd("attention(large) out", out, c.out, nout);
-    check_fwd("attention(large) att", att, c.att, natt);
+    ref_attention(c.out, c.att, c.lse, c.qkv, valid, B, N, H, hd);
+    check_fwd(keep ? "attention(large) out" : "attention(blocks) out", out, c.out, nout);
+    check_fwd(keep ? "attention(large) att" : "attention(blocks) lse", att, keep ? c.att : c.lse, natt);
 
     float *dqkv = fbuf(nqkv, PREFILL);
-    ck_assert_int_eq(cpu_attention_bwd(dqkv, r, qkv, att, B, N, H, hd), 0);
+    ck_assert_int_eq(cpu_attention_bwd(dqkv, r, qkv, att, valid, B, N, H, hd), 0);
     double *ga = dbuf(nqkv), *dir = dbuf(nqkv), *x0 = to_double(qkv, nqkv);
     for (size_t i = 0; i < nqkv; i++)
         ga[i] = (double)dqkv[i] - (double)PREFILL;
@@ -546,12 +557,18 @@ START_TEST(test_attention_large)
         const double fm = att_obj(&c);
         const double fd = (fp - fm) / (2.0 * FD_EPS);
         const double rel = fabs(pred - fd) / fabs(fd);
-        printf("  grad %-32s rel %.3e\n", "attention(large) directional", rel);
+        printf("  grad %-32s rel %.3e\n", keep ? "attention(large) directional" : "attention(blocks) directional",
+               rel);
         ck_assert_msg(rel <= GRAD_TOL, "directional derivative: analytic %g, fd %g", pred, fd);
     }
     free(qkv); free(r); free(out); free(att); free(dqkv); free(ga); free(dir); free(x0);
-    free(c.qkv); free(c.r); free(c.out); free(c.att);
+    free(c.qkv); free(c.r); free(c.out); free(c.att); free(c.lse); free(valid);
 }
+
+START_TEST(test_attention_large) { run_attention_directional(2, 33, 4, 16, 403); }
+END_TEST
+
+START_TEST(test_attention_blocks) { run_attention_directional(1, CPU_ATT_KEEP_N + 85, 2, 8, 404); }
 END_TEST
 
 /* ------------------------------------------------------------------ */
@@ -925,6 +942,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_attention_mask);
     tcase_add_test(tc, test_attention_nomask);
     tcase_add_test(tc, test_attention_large);
+    tcase_add_test(tc, test_attention_blocks);
     tcase_add_test(tc, test_softmax_ce);
     tcase_add_test(tc, test_meanpool_mask);
     tcase_add_test(tc, test_meanpool_nomask);

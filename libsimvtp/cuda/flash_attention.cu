@@ -355,6 +355,7 @@ fa_bwd_q_kernel(float *dqkv, const float *dout, const float *qkv, const float *l
 }
 
 /* ------------------------------------------------------------------ host side */
+#ifndef SV_CUDA_EMULATE
 int sv_cuda_flash_supported(int hd) { return hd == 32 || hd == 64; }
 
 size_t sv_cuda_flash_saved(int B, int N, int H) { return (size_t)B * H * N; }
@@ -413,3 +414,4 @@ int sv_cuda_flash_bwd(float *dqkv, const float *dout, const float *qkv, const fl
     if (hd == 32) return fa_backward<32>(ctx, dqkv, dout, qkv, out, lse, keyvalid, B, N, H);
     return 0;
 }
+#endif /* SV_CUDA_EMULATE */

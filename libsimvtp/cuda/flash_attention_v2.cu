@@ -24,6 +24,14 @@
 
 typedef __nv_bfloat16 bf16;
 
+#ifdef SV_CUDA_EMULATE /* tests/cuda/emu: the same instructions on the CPU */
+__device__ __forceinline__ void f2_cp16(bf16 *dst, const bf16 *src, int bytes) { emu_cp_async16(dst, src, bytes); }
+__device__ __forceinline__ void f2_commit() { emu_cp_async_commit(); }
+template <int PENDING>
+__device__ __forceinline__ void f2_wait() { emu_cp_async_wait(PENDING); }
+__device__ __forceinline__ void f2_ldm_x4_trans(uint32_t r[4], const bf16 *p) { emu_ldmatrix_x4(r, p, 1); }
+__device__ __forceinline__ void f2_ldm_x4(uint32_t r[4], const bf16 *p) { emu_ldmatrix_x4(r, p, 0); }
+#else
 /* 16 bytes global -> shared, asynchronous; bytes < 16 zero-fills the rest */
 __device__ __forceinline__ void f2_cp16(bf16 *dst, const bf16 *src, int bytes)
 {
@@ -39,6 +47,29 @@ __device__ __forceinline__ void f2_wait()
 {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
 }
+
+/* Four 8x8 bf16 matrices from shared memory, transposed: lanes 8j..8j+7 give
+ * the row addresses of matrix j, and register j of a lane holds elements
+ * (2t, g) and (2t+1, g) of matrix j — a B fragment of m16n8k16 when the rows
+ * are 8 consecutive k of a row-major [k][n] tile. */
+__device__ __forceinline__ void f2_ldm_x4_trans(uint32_t r[4], const bf16 *p)
+{
+    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+}
+
+/* Four 8x8 bf16 matrices from shared memory as stored: register j of a lane
+ * holds elements (g, 2t) and (g, 2t+1) of matrix j. */
+__device__ __forceinline__ void f2_ldm_x4(uint32_t r[4], const bf16 *p)
+{
+    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+}
+#endif
 
 /* Queue rows [row0, row0+64) of one head's slice (bf16, row stride ld
  * elements) into the row-major tile dst[64][HD+PAD]; rows >= N become 0. */
@@ -68,28 +99,6 @@ __device__ __forceinline__ void f2_afrag(uint32_t a[HD / 16][4], const bf16 *src
         a[kk][2] = r0 < N ? fa_ld32(p0 + c + 8) : 0u;
         a[kk][3] = r1 < N ? fa_ld32(p1 + c + 8) : 0u;
     }
-}
-
-/* Four 8x8 bf16 matrices from shared memory, transposed: lanes 8j..8j+7 give
- * the row addresses of matrix j, and register j of a lane holds elements
- * (2t, g) and (2t+1, g) of matrix j — a B fragment of m16n8k16 when the rows
- * are 8 consecutive k of a row-major [k][n] tile. */
-__device__ __forceinline__ void f2_ldm_x4_trans(uint32_t r[4], const bf16 *p)
-{
-    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
-}
-
-/* Four 8x8 bf16 matrices from shared memory as stored: register j of a lane
- * holds elements (g, 2t) and (g, 2t+1) of matrix j. */
-__device__ __forceinline__ void f2_ldm_x4(uint32_t r[4], const bf16 *p)
-{
-    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
 }
 
 /* acc[n][.] += A (16 x HD, registers) * T^T, T [64][HD] a row-major tile
@@ -453,6 +462,7 @@ f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse
 }
 
 /* ------------------------------------------------------------------ host side */
+#ifndef SV_CUDA_EMULATE
 template <int HD>
 static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qkv,
                        const uint8_t *keyvalid, int B, int N, int H)
@@ -518,3 +528,4 @@ int sv_cuda_flash2_bwd(float *dqkv, const float *dout, const float *qkv, const f
     else if (hd == 32) f2_backward<32>(ctx, dqkv, dout, qkv, out, lse, keyvalid, B, N, H);
     return 0;
 }
+#endif /* SV_CUDA_EMULATE */

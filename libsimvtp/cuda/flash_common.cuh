@@ -9,9 +9,14 @@
 #ifndef SV_FLASH_COMMON_CUH
 #define SV_FLASH_COMMON_CUH
 
+#ifdef SV_CUDA_EMULATE
+/* compiled by a C++ compiler for tests/cuda/emu (the kernels on the CPU) */
+#include "simt_emu.h"
+#else
 #include <cuda_bf16.h>
 
 #include "cuda/cuda_ops.cuh"
+#endif
 
 #define FA_ROWS 64            /* query (or key) rows per block, 16 per warp */
 #define FA_COLS 64            /* keys (or queries) per streamed tile        */
@@ -31,10 +36,14 @@ __device__ __forceinline__ uint32_t fa_ld32(const __nv_bfloat16 *p)
 
 __device__ __forceinline__ void fa_mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
 {
+#ifdef SV_CUDA_EMULATE
+    emu_mma_m16n8k16_bf16(c, a, b0, b1);
+#else
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
                  "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 /* acc[n][.] += A (16 x HD, registers) * B^T where B is a row-major staged
@@ -56,9 +65,13 @@ __device__ __forceinline__ void fa_mm_rows(float acc[8][4], const uint32_t a[HD 
 /* 2^x with the special-function unit (about 2 ulp; exp2(-inf) = 0) */
 __device__ __forceinline__ float fa_exp2(float x)
 {
+#ifdef SV_CUDA_EMULATE
+    return exp2f(x);
+#else
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
+#endif
 }
 
 /* 0 for a valid key, -inf for a masked or out-of-range one */

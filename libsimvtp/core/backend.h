@@ -13,7 +13,10 @@
  *    before the copy is done, but never reads the source after it returns
  *    (CUDA: it copies the source into a pinned staging ring first).
  *  - Forwards overwrite their outputs; backwards ADD into gradient outputs,
- *    and a NULL gradient output is skipped. Shapes are those of cpu/cpu_ops.h.
+ *    and a NULL gradient output is skipped. Two exceptions overwrite: the
+ *    input gradients of matmul_bwd (dinp) and gelu_bwd, which the graph
+ *    always hands a scratch buffer (no zero fill, no read of it by the
+ *    product). Shapes are those of cpu/cpu_ops.h.
  *  - Ops do not report errors one by one: a failure (launch, library call,
  *    scratch allocation) is remembered and returned by the next finish(),
  *    with the detail message set. The graph calls finish() before it returns
@@ -95,6 +98,7 @@ typedef struct sv_backend {
     /* layers */
     void (*matmul_fwd)(float *out, const float *inp, const float *w, const float *bias,
                        int M, int K, int N);
+    /* dinp = dout . w (overwritten); dw += dout^T . inp; dbias += colsum(dout) */
     void (*matmul_bwd)(float *dinp, float *dw, float *dbias, const float *dout,
                        const float *inp, const float *w, int M, int K, int N);
     void (*layernorm_fwd)(float *out, float *mean, float *rstd, const float *inp,
@@ -103,6 +107,7 @@ typedef struct sv_backend {
                           const float *inp, const float *w, const float *mean,
                           const float *rstd, int M, int C);
     void (*gelu_fwd)(float *out, const float *inp, size_t n);
+    /* dinp = dout * gelu'(inp) (overwritten) */
     void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n);
     /* Floats of the state one attention forward saves for its backward
      * ("att" below): the probabilities, B*H*N*N, or only per-row

@@ -21,7 +21,8 @@
 /* out[M,N] = inp[M,K] . w[N,K]^T + bias[N] (bias may be NULL). */
 void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
                     int M, int K, int N);
-/* dinp[M,K] += dout[M,N] . w[N,K];  dw[N,K] += dout^T . inp;  dbias[N] += sum_m dout. */
+/* dinp[M,K] = dout[M,N] . w[N,K] (overwritten);  dw[N,K] += dout^T . inp;
+ * dbias[N] += sum_m dout (parameter gradients accumulate). */
 void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                     const float *inp, const float *w, int M, int K, int N);
 
@@ -36,6 +37,7 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
 
 /* Exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))). */
 void cpu_gelu_fwd(float *out, const float *inp, size_t n);
+/* dinp = dout * gelu'(inp), overwritten */
 void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* Multi-head self-attention core (no projections; cpu/attention.c).

@@ -78,7 +78,7 @@ SV_CLONES static void gelu_bwd_block(float *dinp, const float *inp, const float 
         float e;
         const float cdf = 0.5f * gelu_q(x, &e);
         const float pdf = SV_INV_SQRT_2PI * e;
-        dinp[i] += dout[i] * (cdf + x * pdf);
+        dinp[i] = dout[i] * (cdf + x * pdf);
     }
 }
 

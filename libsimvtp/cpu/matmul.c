@@ -38,13 +38,18 @@ void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *b
 void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                     const float *inp, const float *w, int M, int K, int N)
 {
-    if (M <= 0 || N <= 0)
+    if (M <= 0)
         return;
+    if (N <= 0) { /* an empty product: dinp = 0 */
+        if (dinp && K > 0)
+            memset(dinp, 0, (size_t)M * (size_t)K * sizeof(float));
+        return;
+    }
     if (K > 0) {
-        /* dinp[M,K] += dout[M,N] . w[N,K] */
+        /* dinp[M,K] = dout[M,N] . w[N,K] */
         if (dinp)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N,
-                        1.0f, dout, N, w, K, 1.0f, dinp, K);
+                        1.0f, dout, N, w, K, 0.0f, dinp, K);
         /* dw[N,K] += dout[M,N]^T . inp[M,K] */
         if (dw)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M,

@@ -24,7 +24,7 @@ __global__ void gelu_bwd_kernel(float *dinp, const float *inp, const float *dout
         const float x = inp[i];
         const float cdf = 0.5f * erfcf(-x * SV_INV_SQRT2);
         const float pdf = SV_INV_SQRT_2PI * expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
+        dinp[i] = dout[i] * (cdf + x * pdf);
     }
 }
 

@@ -433,7 +433,13 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                         const float *inp, const float *w, int M, int K, int N)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
-    if (!ctx || M <= 0 || N <= 0) return;
+    if (!ctx || M <= 0) return;
+    if (N <= 0) { /* an empty product: dinp = 0 */
+        if (dinp && K > 0)
+            sv_cuda_ok(ctx, cudaMemsetAsync(dinp, 0, (size_t)M * K * sizeof(float), ctx->stream),
+                       "matmul_bwd", "cudaMemsetAsync");
+        return;
+    }
     const int prec = sv_cuda_precision();
     if (K > 0 && (dinp || dw)) {
         const int ab16 = bf16_operands(prec);
@@ -451,13 +457,13 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
         }
         if (ab16 && !dout16 && !(dout16 = sv_cuda_to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
         if (dinp) {
-            /* dinp^T[K,M] += (w as K x N) . (dout as N x M) */
+            /* dinp^T[K,M] = (w as K x N) . (dout as N x M), overwritten */
             __nv_bfloat16 *w16 = NULL;
             const void *A = ab16 ? (const void *)operand16(ctx, w, (size_t)N * K, "matmul_bwd (dinp)", &w16) : w;
             const void *B = ab16 ? (const void *)dout16 : dout;
             if (A) {
                 sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, A, B, dinp, ab16);
-                gemm(ctx, &key, A, B, dinp, 1.0f, 1.0f, "matmul_bwd (dinp)");
+                gemm(ctx, &key, A, B, dinp, 1.0f, 0.0f, "matmul_bwd (dinp)");
             }
             sv_cuda_scratch_free(ctx, w16);
         }

@@ -174,11 +174,8 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             be->scale_rows(dbr, dcur, dpm, B, N, C);
             dbranch = dbr;
         }
-        be->zero(dg, RM * sizeof(float));
         be->matmul_bwd(dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, R, M, C);
-        be->zero(dh, RM * sizeof(float));
         be->gelu_bwd(dh, h, dg, RM);
-        be->zero(dln, RC * sizeof(float));
         be->matmul_bwd(dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, R, C, M);
         be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w, s.ln2_mean, s.ln2_rstd, R, C);
 
@@ -188,14 +185,12 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             be->scale_rows(dbr, dcur, dpa, B, N, C);
             dbranch = dbr;
         }
-        be->zero(datty, RC * sizeof(float));
         be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
         be->zero(dqkv, RC * 3 * sizeof(float));
         if (be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H) != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);
             break;
         }
-        be->zero(dln, RC * sizeof(float));
         be->zero(db3, 3 * (size_t)C * sizeof(float));
         be->matmul_bwd(dln, gw->qkvw, db3, dqkv, ln1, w->qkvw, R, C, 3 * C);
         be->add(gw->qb, db3, C);

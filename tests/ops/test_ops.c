@@ -103,14 +103,22 @@ static void check_fwd(const char *what, const float *out, const double *ref, siz
 }
 
 /* g was prefilled with PREFILL, then the backward added into it. */
-static void check_grad(const char *what, const float *g, const double *ref, size_t n)
+/* g - base against ref: base PREFILL for gradients that accumulate into a
+ * prefilled buffer, 0 for the ones an op overwrites (their buffer starts at
+ * OUT_GARBAGE, so an op that added would fail) */
+static void check_grad_from(const char *what, const float *g, float base, const double *ref, size_t n)
 {
     ck_assert_msg(sqrt(dot_d(ref, ref, n)) > 1e-8,
                   "%s: finite-difference gradient is zero, the check would be vacuous", what);
-    const double rel = rel_l2(g, PREFILL, ref, n);
+    const double rel = rel_l2(g, base, ref, n);
     printf("  grad %-32s rel %.3e\n", what, rel);
     fflush(stdout);
     ck_assert_msg(rel <= GRAD_TOL, "%s: gradient relative error %g > %g", what, rel, GRAD_TOL);
+}
+
+static void check_grad(const char *what, const float *g, const double *ref, size_t n)
+{
+    check_grad_from(what, g, PREFILL, ref, n);
 }
 
 typedef double (*objective_fn)(void *ctx);
@@ -175,14 +183,14 @@ static void run_matmul(int with_bias)
     ref_matmul(c.out, c.inp, c.w, c.bias, M, K, N);
     check_fwd(with_bias ? "matmul+bias out" : "matmul out", out, c.out, (size_t)M * N);
 
-    float *dinp = fbuf((size_t)M * K, PREFILL);
+    float *dinp = fbuf((size_t)M * K, OUT_GARBAGE); /* overwritten */
     float *dw = fbuf((size_t)N * K, PREFILL);
     float *db = fbuf((size_t)N, PREFILL);
     cpu_matmul_bwd(dinp, dw, with_bias ? db : NULL, r, inp, w, M, K, N);
 
     double *g = dbuf((size_t)N * K > (size_t)M * K ? (size_t)N * K : (size_t)M * K);
     fd_grad(mm_obj, &c, c.inp, (size_t)M * K, g);
-    check_grad("matmul dinp", dinp, g, (size_t)M * K);
+    check_grad_from("matmul dinp", dinp, 0.0f, g, (size_t)M * K);
     fd_grad(mm_obj, &c, c.w, (size_t)N * K, g);
     check_grad("matmul dw", dw, g, (size_t)N * K);
     if (with_bias) {
@@ -198,6 +206,10 @@ static void run_matmul(int with_bias)
         for (size_t i = 0; i < (size_t)M * K; i++)
             ck_assert_float_eq_tol(dinp2[i], dinp[i], 1e-6f);
         cpu_matmul_bwd(NULL, NULL, NULL, r, inp, w, M, K, N);
+        /* an empty product (N = 0) still overwrites dinp: with zeros */
+        cpu_matmul_bwd(dinp2, NULL, NULL, r, inp, w, M, K, 0);
+        for (size_t i = 0; i < (size_t)M * K; i++)
+            ck_assert_float_eq(dinp2[i], 0.0f);
         free(dinp2);
     }
     free(inp); free(w); free(bias); free(r); free(out); free(dinp); free(dw); free(db);
@@ -331,11 +343,11 @@ START_TEST(test_gelu)
     ref_gelu(c.out, c.x, n);
     check_fwd("gelu out", out, c.out, n);
 
-    float *dx = fbuf(n, PREFILL);
+    float *dx = fbuf(n, OUT_GARBAGE); /* overwritten */
     cpu_gelu_bwd(dx, x, r, n);
     double *g = dbuf(n);
     fd_grad(gelu_obj, &c, c.x, n, g);
-    check_grad("gelu dinp", dx, g, n);
+    check_grad_from("gelu dinp", dx, 0.0f, g, n);
     free(x); free(r); free(out); free(dx); free(g); free(c.x); free(c.r); free(c.out);
 }
 END_TEST

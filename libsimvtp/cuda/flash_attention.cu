@@ -106,7 +106,6 @@ fa_fwd_kernel(float *out, float *lse, const float *qkv, const uint8_t *keyvalid,
     __shared__ __align__(16) __nv_bfloat16 vt[HD * (FA_COLS + FA_PAD)];
     __shared__ float kbias[FA_COLS];
     const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
-    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
     const int C = H * HD;
     const size_t ld = 3 * (size_t)C;
     const float *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
@@ -131,58 +130,11 @@ fa_fwd_kernel(float *out, float *lse, const float *qkv, const uint8_t *keyvalid,
 #pragma unroll
         for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
         fa_mm_rows<HD>(s, qa, ks);
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const float bb0 = kbias[n * 8 + 2 * t], bb1 = kbias[n * 8 + 2 * t + 1];
-            s[n][0] = s[n][0] * scale_log2 + bb0;
-            s[n][1] = s[n][1] * scale_log2 + bb1;
-            s[n][2] = s[n][2] * scale_log2 + bb0;
-            s[n][3] = s[n][3] * scale_log2 + bb1;
-            mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
-        }
-        const float mn0 = fmaxf(m0, fa_quad_max(mx0)), mn1 = fmaxf(m1, fa_quad_max(mx1));
-        /* a row with no valid key so far keeps base 0: exp2(-inf - 0) = 0, no NaN */
-        const float u0 = mn0 == -INFINITY ? 0.0f : mn0, u1 = mn1 == -INFINITY ? 0.0f : mn1;
-        const float al0 = fa_exp2(m0 - u0), al1 = fa_exp2(m1 - u1);
-        m0 = mn0; m1 = mn1;
-        float r0 = 0.0f, r1 = 0.0f;
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            s[n][0] = fa_exp2(s[n][0] - u0);
-            s[n][1] = fa_exp2(s[n][1] - u0);
-            s[n][2] = fa_exp2(s[n][2] - u1);
-            s[n][3] = fa_exp2(s[n][3] - u1);
-            r0 += s[n][0] + s[n][1];
-            r1 += s[n][2] + s[n][3];
-        }
-        l0 = l0 * al0 + r0;
-        l1 = l1 * al1 + r1;
-#pragma unroll
-        for (int d = 0; d < HD / 8; d++) {
-            o[d][0] *= al0; o[d][1] *= al0;
-            o[d][2] *= al1; o[d][3] *= al1;
-        }
+        fa_softmax_tile<HD>(s, o, kbias, scale_log2, m0, m1, l0, l1);
         fa_mm_cols<HD>(o, s, vt);
     }
 
-    l0 = fa_quad_sum(l0);
-    l1 = fa_quad_sum(l1);
-    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    const int r0 = q0 + g, r1 = q0 + g + 8;
-    float *ob = out + (size_t)b * N * C + (size_t)h * HD;
-#pragma unroll
-    for (int d = 0; d < HD / 8; d++) {
-        const int c = d * 8 + 2 * t;
-        if (r0 < N) *reinterpret_cast<float2 *>(ob + (size_t)r0 * C + c) = make_float2(o[d][0] * i0, o[d][1] * i0);
-        if (r1 < N) *reinterpret_cast<float2 *>(ob + (size_t)r1 * C + c) = make_float2(o[d][2] * i1, o[d][3] * i1);
-    }
-    if (t == 0) {
-        float *lb = lse + ((size_t)b * H + h) * N;
-        if (r0 < N) lb[r0] = l0 > 0.0f ? m0 + log2f(l0) : 0.0f;
-        if (r1 < N) lb[r1] = l1 > 0.0f ? m1 + log2f(l1) : 0.0f;
-    }
+    fa_fwd_store<HD>(o, m0, m1, l0, l1, out, lse, b, h, H, N, q0);
 }
 
 /* dK, dV for 64 keys per block; grid (ceil(N/64), H, B). A warp owns 16
@@ -200,7 +152,7 @@ fa_bwd_kv_kernel(float *dqkv, const float *dout, const float *qkv, const float *
     __shared__ __align__(16) __nv_bfloat16 dot[HD * (FA_COLS + FA_PAD)];
     __shared__ float ls[FA_COLS], ds[FA_COLS];
     const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
-    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int g = (threadIdx.x & 31) >> 2;
     const int C = H * HD;
     const size_t ld = 3 * (size_t)C;
     const float *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
@@ -237,43 +189,13 @@ fa_bwd_kv_kernel(float *dqkv, const float *dout, const float *qkv, const float *
             for (int j = 0; j < 4; j++) p[n][j] = dp[n][j] = 0.0f;
         fa_mm_rows<HD>(p, ka, qs);
         fa_mm_rows<HD>(dp, va, dos);
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const int c = n * 8 + 2 * t;
-            const float l0 = ls[c], l1 = ls[c + 1], d0 = ds[c], d1 = ds[c + 1];
-            p[n][0] = fa_exp2(p[n][0] * scale_log2 + kb0 - l0);
-            p[n][1] = fa_exp2(p[n][1] * scale_log2 + kb0 - l1);
-            p[n][2] = fa_exp2(p[n][2] * scale_log2 + kb1 - l0);
-            p[n][3] = fa_exp2(p[n][3] * scale_log2 + kb1 - l1);
-            dp[n][0] = p[n][0] * (dp[n][0] - d0);
-            dp[n][1] = p[n][1] * (dp[n][1] - d1);
-            dp[n][2] = p[n][2] * (dp[n][2] - d0);
-            dp[n][3] = p[n][3] * (dp[n][3] - d1);
-        }
+        fa_bwd_kv_probs(p, dp, kb0, kb1, ls, ds, scale_log2);
         fa_mm_cols<HD>(dv, p, dot);
         fa_mm_cols<HD>(dk, dp, qt);
     }
 
-    const int r0 = k0 + g, r1 = k0 + g + 8;
-    float *dkb = dqkv + (size_t)b * N * ld + C + (size_t)h * HD, *dvb = dkb + C;
-#pragma unroll
-    for (int d = 0; d < HD / 8; d++) {
-        const int c = d * 8 + 2 * t;
-        if (r0 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dkb + (size_t)r0 * ld + c);
-            float2 *y = reinterpret_cast<float2 *>(dvb + (size_t)r0 * ld + c);
-            float2 u = *x, w = *y;
-            *x = make_float2(u.x + dk[d][0] * scale, u.y + dk[d][1] * scale);
-            *y = make_float2(w.x + dv[d][0], w.y + dv[d][1]);
-        }
-        if (r1 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dkb + (size_t)r1 * ld + c);
-            float2 *y = reinterpret_cast<float2 *>(dvb + (size_t)r1 * ld + c);
-            float2 u = *x, w = *y;
-            *x = make_float2(u.x + dk[d][2] * scale, u.y + dk[d][3] * scale);
-            *y = make_float2(w.x + dv[d][2], w.y + dv[d][3]);
-        }
-    }
+    fa_add_rows<HD>(dqkv, dk, scale, 1, b, h, H, N, k0);
+    fa_add_rows<HD>(dqkv, dv, 1.0f, 2, b, h, H, N, k0);
 }
 
 /* dQ for 64 queries per block; grid (ceil(N/64), H, B). A warp owns 16
@@ -289,7 +211,7 @@ fa_bwd_q_kernel(float *dqkv, const float *dout, const float *qkv, const float *l
     __shared__ __align__(16) __nv_bfloat16 vs[FA_COLS * (HD + FA_PAD)];
     __shared__ float kbias[FA_COLS];
     const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
-    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int g = (threadIdx.x & 31) >> 2;
     const int C = H * HD;
     const size_t ld = 3 * (size_t)C;
     const float *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
@@ -322,36 +244,11 @@ fa_bwd_q_kernel(float *dqkv, const float *dout, const float *qkv, const float *l
             for (int j = 0; j < 4; j++) p[n][j] = dp[n][j] = 0.0f;
         fa_mm_rows<HD>(p, qa, ks);
         fa_mm_rows<HD>(dp, da, vs);
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const float bb0 = kbias[n * 8 + 2 * t], bb1 = kbias[n * 8 + 2 * t + 1];
-            p[n][0] = fa_exp2(p[n][0] * scale_log2 + bb0 - l0);
-            p[n][1] = fa_exp2(p[n][1] * scale_log2 + bb1 - l0);
-            p[n][2] = fa_exp2(p[n][2] * scale_log2 + bb0 - l1);
-            p[n][3] = fa_exp2(p[n][3] * scale_log2 + bb1 - l1);
-            dp[n][0] = p[n][0] * (dp[n][0] - d0);
-            dp[n][1] = p[n][1] * (dp[n][1] - d0);
-            dp[n][2] = p[n][2] * (dp[n][2] - d1);
-            dp[n][3] = p[n][3] * (dp[n][3] - d1);
-        }
+        fa_bwd_q_probs(p, dp, kbias, l0, l1, d0, d1, scale_log2);
         fa_mm_cols<HD>(dq, dp, kt);
     }
 
-    float *dqb = dqkv + (size_t)b * N * ld + (size_t)h * HD;
-#pragma unroll
-    for (int d = 0; d < HD / 8; d++) {
-        const int c = d * 8 + 2 * t;
-        if (r0 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dqb + (size_t)r0 * ld + c);
-            const float2 u = *x;
-            *x = make_float2(u.x + dq[d][0] * scale, u.y + dq[d][1] * scale);
-        }
-        if (r1 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dqb + (size_t)r1 * ld + c);
-            const float2 u = *x;
-            *x = make_float2(u.x + dq[d][2] * scale, u.y + dq[d][3] * scale);
-        }
-    }
+    fa_add_rows<HD>(dqkv, dq, scale, 0, b, h, H, N, q0);
 }
 
 /* ------------------------------------------------------------------ host side */

@@ -159,7 +159,6 @@ f2_fwd_kernel(float *out, float *lse, const bf16 *qkv, const uint8_t *keyvalid, 
     __shared__ __align__(16) bf16 vs[2][F2_TILE * F2_LD(HD)];
     __shared__ float kbias[2][F2_TILE];
     const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
-    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
     const int C = H * HD;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
@@ -198,63 +197,13 @@ f2_fwd_kernel(float *out, float *lse, const bf16 *qkv, const uint8_t *keyvalid, 
 #pragma unroll
         for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
         f2_mm_rows<HD>(s, qa, ks[cur]);
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const float bb0 = kbias[cur][n * 8 + 2 * t], bb1 = kbias[cur][n * 8 + 2 * t + 1];
-            s[n][0] = s[n][0] * scale_log2 + bb0;
-            s[n][1] = s[n][1] * scale_log2 + bb1;
-            s[n][2] = s[n][2] * scale_log2 + bb0;
-            s[n][3] = s[n][3] * scale_log2 + bb1;
-            mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
-        }
-        const float mn0 = fmaxf(m0, fa_quad_max(mx0)), mn1 = fmaxf(m1, fa_quad_max(mx1));
-        /* a row with no valid key so far keeps base 0: exp2(-inf - 0) = 0, no NaN */
-        const float u0 = mn0 == -INFINITY ? 0.0f : mn0, u1 = mn1 == -INFINITY ? 0.0f : mn1;
-        const float al0 = fa_exp2(m0 - u0), al1 = fa_exp2(m1 - u1);
-        m0 = mn0;
-        m1 = mn1;
-        float r0 = 0.0f, r1 = 0.0f;
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            s[n][0] = fa_exp2(s[n][0] - u0);
-            s[n][1] = fa_exp2(s[n][1] - u0);
-            s[n][2] = fa_exp2(s[n][2] - u1);
-            s[n][3] = fa_exp2(s[n][3] - u1);
-            r0 += s[n][0] + s[n][1];
-            r1 += s[n][2] + s[n][3];
-        }
-        l0 = l0 * al0 + r0;
-        l1 = l1 * al1 + r1;
-#pragma unroll
-        for (int d = 0; d < HD / 8; d++) {
-            o[d][0] *= al0;
-            o[d][1] *= al0;
-            o[d][2] *= al1;
-            o[d][3] *= al1;
-        }
+        fa_softmax_tile<HD>(s, o, kbias[cur], scale_log2, m0, m1, l0, l1);
         f2_mm_cols<HD>(o, s, vs[cur]);
         if (more && threadIdx.x < F2_TILE) kbias[cur ^ 1][threadIdx.x] = nb;
         __syncthreads(); /* this tile's buffers may be refilled */
     }
 
-    l0 = fa_quad_sum(l0);
-    l1 = fa_quad_sum(l1);
-    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    const int r0 = q0 + g, r1 = q0 + g + 8;
-    float *ob = out + (size_t)b * N * C + (size_t)h * HD;
-#pragma unroll
-    for (int d = 0; d < HD / 8; d++) {
-        const int c = d * 8 + 2 * t;
-        if (r0 < N) *reinterpret_cast<float2 *>(ob + (size_t)r0 * C + c) = make_float2(o[d][0] * i0, o[d][1] * i0);
-        if (r1 < N) *reinterpret_cast<float2 *>(ob + (size_t)r1 * C + c) = make_float2(o[d][2] * i1, o[d][3] * i1);
-    }
-    if (t == 0) {
-        float *lb = lse + ((size_t)b * H + h) * N;
-        if (r0 < N) lb[r0] = l0 > 0.0f ? m0 + log2f(l0) : 0.0f;
-        if (r1 < N) lb[r1] = l1 > 0.0f ? m1 + log2f(l1) : 0.0f;
-    }
+    fa_fwd_store<HD>(o, m0, m1, l0, l1, out, lse, b, h, H, N, q0);
 }
 
 /* ------------------------------------------------------------------ backward
@@ -271,7 +220,7 @@ f2_bwd_kv_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *ls
     __shared__ __align__(16) bf16 dos[2][F2_TILE * F2_LD(HD)];
     __shared__ float ls[2][F2_TILE], ds[2][F2_TILE];
     const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
-    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int g = (threadIdx.x & 31) >> 2;
     const int C = H * HD;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
@@ -325,19 +274,7 @@ f2_bwd_kv_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *ls
             for (int i = 0; i < 4; i++) p[n][i] = dp[n][i] = 0.0f;
         f2_mm_rows<HD>(p, ka, qs[cur]);
         f2_mm_rows<HD>(dp, va, dos[cur]);
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const int c = n * 8 + 2 * t;
-            const float l0 = ls[cur][c], l1 = ls[cur][c + 1], d0 = ds[cur][c], d1 = ds[cur][c + 1];
-            p[n][0] = fa_exp2(p[n][0] * scale_log2 + kb0 - l0);
-            p[n][1] = fa_exp2(p[n][1] * scale_log2 + kb0 - l1);
-            p[n][2] = fa_exp2(p[n][2] * scale_log2 + kb1 - l0);
-            p[n][3] = fa_exp2(p[n][3] * scale_log2 + kb1 - l1);
-            dp[n][0] = p[n][0] * (dp[n][0] - d0);
-            dp[n][1] = p[n][1] * (dp[n][1] - d1);
-            dp[n][2] = p[n][2] * (dp[n][2] - d0);
-            dp[n][3] = p[n][3] * (dp[n][3] - d1);
-        }
+        fa_bwd_kv_probs(p, dp, kb0, kb1, ls[cur], ds[cur], scale_log2);
         f2_mm_cols<HD>(dv, p, dos[cur]);
         f2_mm_cols<HD>(dk, dp, qs[cur]);
         if (more && threadIdx.x < F2_TILE) {
@@ -347,26 +284,8 @@ f2_bwd_kv_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *ls
         __syncthreads();
     }
 
-    const int r0 = k0 + g, r1 = k0 + g + 8;
-    float *dkb = dqkv + (size_t)b * N * ld + C + (size_t)h * HD, *dvb = dkb + C;
-#pragma unroll
-    for (int d = 0; d < HD / 8; d++) {
-        const int c = d * 8 + 2 * t;
-        if (r0 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dkb + (size_t)r0 * ld + c);
-            float2 *y = reinterpret_cast<float2 *>(dvb + (size_t)r0 * ld + c);
-            const float2 u = *x, w = *y;
-            *x = make_float2(u.x + dk[d][0] * scale, u.y + dk[d][1] * scale);
-            *y = make_float2(w.x + dv[d][0], w.y + dv[d][1]);
-        }
-        if (r1 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dkb + (size_t)r1 * ld + c);
-            float2 *y = reinterpret_cast<float2 *>(dvb + (size_t)r1 * ld + c);
-            const float2 u = *x, w = *y;
-            *x = make_float2(u.x + dk[d][2] * scale, u.y + dk[d][3] * scale);
-            *y = make_float2(w.x + dv[d][2], w.y + dv[d][3]);
-        }
-    }
+    fa_add_rows<HD>(dqkv, dk, scale, 1, b, h, H, N, k0);
+    fa_add_rows<HD>(dqkv, dv, 1.0f, 2, b, h, H, N, k0);
 }
 
 /* dQ for 64 queries per block; grid (ceil(N/64), H, B), 4 warps. A warp
@@ -380,7 +299,7 @@ f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse
     __shared__ __align__(16) bf16 vs[2][F2_TILE * F2_LD(HD)];
     __shared__ float kbias[2][F2_TILE];
     const int b = blockIdx.z, h = blockIdx.y, warp = threadIdx.x >> 5;
-    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const int g = (threadIdx.x & 31) >> 2;
     const int C = H * HD;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * N * ld + (size_t)h * HD;
@@ -427,38 +346,13 @@ f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse
             for (int i = 0; i < 4; i++) p[n][i] = dp[n][i] = 0.0f;
         f2_mm_rows<HD>(p, qa, ks[cur]);
         f2_mm_rows<HD>(dp, da, vs[cur]);
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const float bb0 = kbias[cur][n * 8 + 2 * t], bb1 = kbias[cur][n * 8 + 2 * t + 1];
-            p[n][0] = fa_exp2(p[n][0] * scale_log2 + bb0 - l0);
-            p[n][1] = fa_exp2(p[n][1] * scale_log2 + bb1 - l0);
-            p[n][2] = fa_exp2(p[n][2] * scale_log2 + bb0 - l1);
-            p[n][3] = fa_exp2(p[n][3] * scale_log2 + bb1 - l1);
-            dp[n][0] = p[n][0] * (dp[n][0] - d0);
-            dp[n][1] = p[n][1] * (dp[n][1] - d0);
-            dp[n][2] = p[n][2] * (dp[n][2] - d1);
-            dp[n][3] = p[n][3] * (dp[n][3] - d1);
-        }
+        fa_bwd_q_probs(p, dp, kbias[cur], l0, l1, d0, d1, scale_log2);
         f2_mm_cols<HD>(dq, dp, ks[cur]);
         if (more && threadIdx.x < F2_TILE) kbias[cur ^ 1][threadIdx.x] = nb;
         __syncthreads();
     }
 
-    float *dqb = dqkv + (size_t)b * N * ld + (size_t)h * HD;
-#pragma unroll
-    for (int d = 0; d < HD / 8; d++) {
-        const int c = d * 8 + 2 * t;
-        if (r0 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dqb + (size_t)r0 * ld + c);
-            const float2 u = *x;
-            *x = make_float2(u.x + dq[d][0] * scale, u.y + dq[d][1] * scale);
-        }
-        if (r1 < N) {
-            float2 *x = reinterpret_cast<float2 *>(dqb + (size_t)r1 * ld + c);
-            const float2 u = *x;
-            *x = make_float2(u.x + dq[d][2] * scale, u.y + dq[d][3] * scale);
-        }
-    }
+    fa_add_rows<HD>(dqkv, dq, scale, 0, b, h, H, N, q0);
 }
 
 /* ------------------------------------------------------------------ host side */

@@ -92,6 +92,152 @@ __device__ __forceinline__ float fa_quad_sum(float v)
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+/* ------------------------------------------------------------------ the math both versions share
+ * (the same operations in the same order, so v1 and v2 give the same bits) */
+
+/* One 64-key tile of the forward for a warp's 16 rows (this lane: rows g and
+ * g+8): s holds the raw scores Q K^T; scale, add the key bias, update the
+ * running max m and sum l, rescale the output accumulator o; s becomes the
+ * tile's unnormalized probabilities, ready for P.V. */
+template <int HD>
+__device__ __forceinline__ void fa_softmax_tile(float s[8][4], float o[HD / 8][4], const float *kbias,
+                                                float scale_log2, float &m0, float &m1, float &l0,
+                                                float &l1)
+{
+    const int t = threadIdx.x & 3;
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        const float bb0 = kbias[n * 8 + 2 * t], bb1 = kbias[n * 8 + 2 * t + 1];
+        s[n][0] = s[n][0] * scale_log2 + bb0;
+        s[n][1] = s[n][1] * scale_log2 + bb1;
+        s[n][2] = s[n][2] * scale_log2 + bb0;
+        s[n][3] = s[n][3] * scale_log2 + bb1;
+        mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
+        mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
+    }
+    const float mn0 = fmaxf(m0, fa_quad_max(mx0)), mn1 = fmaxf(m1, fa_quad_max(mx1));
+    /* a row with no valid key so far keeps base 0: exp2(-inf - 0) = 0, no NaN */
+    const float u0 = mn0 == -INFINITY ? 0.0f : mn0, u1 = mn1 == -INFINITY ? 0.0f : mn1;
+    const float al0 = fa_exp2(m0 - u0), al1 = fa_exp2(m1 - u1);
+    m0 = mn0;
+    m1 = mn1;
+    float r0 = 0.0f, r1 = 0.0f;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        s[n][0] = fa_exp2(s[n][0] - u0);
+        s[n][1] = fa_exp2(s[n][1] - u0);
+        s[n][2] = fa_exp2(s[n][2] - u1);
+        s[n][3] = fa_exp2(s[n][3] - u1);
+        r0 += s[n][0] + s[n][1];
+        r1 += s[n][2] + s[n][3];
+    }
+    l0 = l0 * al0 + r0;
+    l1 = l1 * al1 + r1;
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) {
+        o[d][0] *= al0;
+        o[d][1] *= al0;
+        o[d][2] *= al1;
+        o[d][3] *= al1;
+    }
+}
+
+/* The forward's results for a warp's rows q0..q0+15 of head h of sample b:
+ * the normalized output rows and each row's log2-domain log-sum-exp (0 for
+ * a row without a valid key, whose output is 0). */
+template <int HD>
+__device__ __forceinline__ void fa_fwd_store(const float o[HD / 8][4], float m0, float m1, float l0,
+                                             float l1, float *out, float *lse, int b, int h, int H,
+                                             int N, int q0)
+{
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3, C = H * HD;
+    l0 = fa_quad_sum(l0);
+    l1 = fa_quad_sum(l1);
+    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    const int r0 = q0 + g, r1 = q0 + g + 8;
+    float *ob = out + (size_t)b * N * C + (size_t)h * HD;
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) {
+        const int c = d * 8 + 2 * t;
+        if (r0 < N) *reinterpret_cast<float2 *>(ob + (size_t)r0 * C + c) = make_float2(o[d][0] * i0, o[d][1] * i0);
+        if (r1 < N) *reinterpret_cast<float2 *>(ob + (size_t)r1 * C + c) = make_float2(o[d][2] * i1, o[d][3] * i1);
+    }
+    if (t == 0) {
+        float *lb = lse + ((size_t)b * H + h) * N;
+        if (r0 < N) lb[r0] = l0 > 0.0f ? m0 + log2f(l0) : 0.0f;
+        if (r1 < N) lb[r1] = l1 > 0.0f ? m1 + log2f(l1) : 0.0f;
+    }
+}
+
+/* The key-side backward of one query tile (rows = keys, columns = queries):
+ * p = K Q^T becomes P^T = exp2(scale S^T + key bias - lse), dp = V dO^T
+ * becomes dS^T = P^T (dP^T - D); ls and ds hold the tile's lse and D. */
+__device__ __forceinline__ void fa_bwd_kv_probs(float p[8][4], float dp[8][4], float kb0, float kb1,
+                                                const float *ls, const float *ds, float scale_log2)
+{
+    const int t = threadIdx.x & 3;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        const int c = n * 8 + 2 * t;
+        const float l0 = ls[c], l1 = ls[c + 1], d0 = ds[c], d1 = ds[c + 1];
+        p[n][0] = fa_exp2(p[n][0] * scale_log2 + kb0 - l0);
+        p[n][1] = fa_exp2(p[n][1] * scale_log2 + kb0 - l1);
+        p[n][2] = fa_exp2(p[n][2] * scale_log2 + kb1 - l0);
+        p[n][3] = fa_exp2(p[n][3] * scale_log2 + kb1 - l1);
+        dp[n][0] = p[n][0] * (dp[n][0] - d0);
+        dp[n][1] = p[n][1] * (dp[n][1] - d1);
+        dp[n][2] = p[n][2] * (dp[n][2] - d0);
+        dp[n][3] = p[n][3] * (dp[n][3] - d1);
+    }
+}
+
+/* The query-side backward of one key tile: p = Q K^T becomes P, dp = dO V^T
+ * becomes dS = P (dP - D); l0/l1 and d0/d1 are this lane's rows' lse and D. */
+__device__ __forceinline__ void fa_bwd_q_probs(float p[8][4], float dp[8][4], const float *kbias,
+                                               float l0, float l1, float d0, float d1, float scale_log2)
+{
+    const int t = threadIdx.x & 3;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        const float bb0 = kbias[n * 8 + 2 * t], bb1 = kbias[n * 8 + 2 * t + 1];
+        p[n][0] = fa_exp2(p[n][0] * scale_log2 + bb0 - l0);
+        p[n][1] = fa_exp2(p[n][1] * scale_log2 + bb1 - l0);
+        p[n][2] = fa_exp2(p[n][2] * scale_log2 + bb0 - l1);
+        p[n][3] = fa_exp2(p[n][3] * scale_log2 + bb1 - l1);
+        dp[n][0] = p[n][0] * (dp[n][0] - d0);
+        dp[n][1] = p[n][1] * (dp[n][1] - d0);
+        dp[n][2] = p[n][2] * (dp[n][2] - d1);
+        dp[n][3] = p[n][3] * (dp[n][3] - d1);
+    }
+}
+
+/* dqkv[rows r0, r1 of slot `which` (0 q, 1 k, 2 v) of head h] += acc * scale:
+ * this lane's two rows of a warp's 16 (rows past N skipped). */
+template <int HD>
+__device__ __forceinline__ void fa_add_rows(float *dqkv, const float acc[HD / 8][4], float scale, int which,
+                                            int b, int h, int H, int N, int row0)
+{
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3, C = H * HD;
+    const size_t ld = 3 * (size_t)C;
+    const int r0 = row0 + g, r1 = row0 + g + 8;
+    float *base = dqkv + (size_t)b * N * ld + (size_t)which * C + (size_t)h * HD;
+#pragma unroll
+    for (int d = 0; d < HD / 8; d++) {
+        const int c = d * 8 + 2 * t;
+        if (r0 < N) {
+            float2 *x = reinterpret_cast<float2 *>(base + (size_t)r0 * ld + c);
+            const float2 u = *x;
+            *x = make_float2(u.x + acc[d][0] * scale, u.y + acc[d][1] * scale);
+        }
+        if (r1 < N) {
+            float2 *x = reinterpret_cast<float2 *>(base + (size_t)r1 * ld + c);
+            const float2 u = *x;
+            *x = make_float2(u.x + acc[d][2] * scale, u.y + acc[d][3] * scale);
+        }
+    }
+}
+
 /* D[b,h,i] = sum_d dO[b,i,h,d] O[b,i,h,d]; one thread per (b, i, h) row */
 template <int HD>
 __global__ void fa_dot_kernel(float *D, const float *dout, const float *out, int B, int N, int H)

@@ -145,12 +145,22 @@ static int adamw_update(simvtp_optimizer *o, float lr, float *norm_out)
     const float b1 = o->p.beta1, b2 = o->p.beta2, eps = o->p.eps;
     const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
     sv_adamw_args a = {clip, 1.0f, b1, b2, eps, lr / bc1, sqrtf(bc2)};
-    /* This rank's shard (all parameters unless sharded), tensor by tensor. */
+    /* This rank's shard (all parameters unless sharded), in runs of tensors
+     * that lie back to back with the same weight-decay setting: one call
+     * per run (the update is elementwise, so the bits do not change; 142
+     * calls instead of 227 for the vit-b pretraining model, 198 instead of
+     * 323 for its two-tower retrieval model). */
     const size_t lo = o->shard_lo, hi = o->shard_lo + o->shard_n;
-    for (int k = 0; k < m->ntensors; k++) {
+    for (int k = 0; k < m->ntensors;) {
         const sv_tensor *tn = &m->tensors[k];
+        size_t end = tn->offset + tn->numel;
+        int next = k + 1;
+        while (next < m->ntensors && m->tensors[next].offset == end &&
+               m->tensors[next].decay == tn->decay)
+            end += m->tensors[next++].numel;
         const size_t a0 = tn->offset > lo ? tn->offset : lo;
-        const size_t a1 = tn->offset + tn->numel < hi ? tn->offset + tn->numel : hi;
+        const size_t a1 = end < hi ? end : hi;
+        k = next;
         if (a0 >= a1) continue;
         a.decay = tn->decay ? 1.0f - lr * o->p.weight_decay : 1.0f;
         be->adamw(m->params + a0, m->grads + a0, o->m + (a0 - lo), o->v + (a0 - lo), a1 - a0, &a);

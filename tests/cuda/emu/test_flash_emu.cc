@@ -131,39 +131,48 @@ void check_same(const char *what, const tcase &c, const std::vector<float> &x, c
     ok ? n_pass++ : n_fail++;
 }
 
+/* One version's outputs, with the buffers its kernels fill (NaN until then;
+ * dqkv starts from the prefill the backward adds to) and D = rowsum(dO O). */
 struct result {
-    std::vector<float> out, lse, dqkv;
+    std::vector<float> out, lse, dqkv, D;
     int rc;
+    result(const tcase &c, int hd, const std::vector<float> &dqkv0)
+        : out((size_t)c.B * c.N * c.H * hd, NAN), lse((size_t)c.B * c.H * c.N, NAN), dqkv(dqkv0),
+          D((size_t)c.B * c.N * c.H, NAN), rc(0)
+    {
+    }
 };
+
+/* D for the backward, by the kernel both versions launch */
+template <int HD>
+int run_dot(const tcase &c, result &r, const std::vector<float> &dout)
+{
+    const unsigned rows = (unsigned)(c.B * c.N * c.H);
+    return emu_launch({(rows + 255) / 256, 1, 1}, {256, 1, 1}, [&] {
+        fa_dot_kernel<HD>(r.D.data(), dout.data(), r.out.data(), c.B, c.N, c.H);
+    });
+}
 
 template <int HD>
 result run_v1(const tcase &c, const std::vector<float> &qkv, const std::vector<float> &dout,
               const uint8_t *valid, const std::vector<float> &dqkv0)
 {
     const int B = c.B, N = c.N, H = c.H;
-    result r;
-    r.out.assign((size_t)B * N * H * HD, NAN);
-    r.lse.assign((size_t)B * H * N, NAN);
-    r.dqkv = dqkv0;
-    std::vector<float> D((size_t)B * N * H, NAN);
+    result r(c, HD, dqkv0);
     const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;
     const emu_dim3 grid = {(unsigned)((N + FA_ROWS - 1) / FA_ROWS), (unsigned)H, (unsigned)B};
     r.rc = emu_launch(grid, {FA_THREADS, 1, 1}, [&] {
         fa_fwd_kernel<HD>(r.out.data(), r.lse.data(), qkv.data(), valid, N, H, scale_log2);
     });
-    const unsigned rows = (unsigned)(B * N * H);
-    if (!r.rc)
-        r.rc = emu_launch({(rows + 255) / 256, 1, 1}, {256, 1, 1}, [&] {
-            fa_dot_kernel<HD>(D.data(), dout.data(), r.out.data(), B, N, H);
-        });
+    if (!r.rc) r.rc = run_dot<HD>(c, r, dout);
     if (!r.rc)
         r.rc = emu_launch(grid, {FA_THREADS, 1, 1}, [&] {
-            fa_bwd_kv_kernel<HD>(r.dqkv.data(), dout.data(), qkv.data(), r.lse.data(), D.data(), valid, N, H,
+            fa_bwd_kv_kernel<HD>(r.dqkv.data(), dout.data(), qkv.data(), r.lse.data(), r.D.data(), valid, N, H,
                                  scale_log2, scale);
         });
     if (!r.rc)
         r.rc = emu_launch(grid, {FA_THREADS, 1, 1}, [&] {
-            fa_bwd_q_kernel<HD>(r.dqkv.data(), dout.data(), qkv.data(), r.lse.data(), D.data(), valid, N, H,
+            fa_bwd_q_kernel<HD>(r.dqkv.data(), dout.data(), qkv.data(), r.lse.data(), r.D.data(), valid, N, H,
                                 scale_log2, scale);
         });
     return r;
@@ -181,11 +190,7 @@ result run_v2(const tcase &c, const std::vector<float> &qkv, const std::vector<f
               const uint8_t *valid, const std::vector<float> &dqkv0)
 {
     const int B = c.B, N = c.N, H = c.H;
-    result r;
-    r.out.assign((size_t)B * N * H * HD, NAN);
-    r.lse.assign((size_t)B * H * N, NAN);
-    r.dqkv = dqkv0;
-    std::vector<float> D((size_t)B * N * H, NAN);
+    result r(c, HD, dqkv0);
     /* 16-byte aligned bf16 copies, as the pool gives them */
     std::vector<bf16> q16v = to_bf16(qkv), d16v = to_bf16(dout);
     bf16 *q16 = (bf16 *)aligned_alloc(16, (q16v.size() * 2 + 15) / 16 * 16);
@@ -197,19 +202,15 @@ result run_v2(const tcase &c, const std::vector<float> &qkv, const std::vector<f
     r.rc = emu_launch({(unsigned)((N + fr - 1) / fr), (unsigned)H, (unsigned)B}, {F2_FWD_WARPS * 32, 1, 1}, [&] {
         f2_fwd_kernel<HD>(r.out.data(), r.lse.data(), q16, valid, N, H, scale_log2);
     });
-    const unsigned rows = (unsigned)(B * N * H);
-    if (!r.rc)
-        r.rc = emu_launch({(rows + 255) / 256, 1, 1}, {256, 1, 1}, [&] {
-            fa_dot_kernel<HD>(D.data(), dout.data(), r.out.data(), B, N, H);
-        });
+    if (!r.rc) r.rc = run_dot<HD>(c, r, dout);
     const emu_dim3 bgrid = {(unsigned)((N + br - 1) / br), (unsigned)H, (unsigned)B};
     if (!r.rc)
         r.rc = emu_launch(bgrid, {F2_BWD_WARPS * 32, 1, 1}, [&] {
-            f2_bwd_kv_kernel<HD>(r.dqkv.data(), d16, q16, r.lse.data(), D.data(), valid, N, H, scale_log2, scale);
+            f2_bwd_kv_kernel<HD>(r.dqkv.data(), d16, q16, r.lse.data(), r.D.data(), valid, N, H, scale_log2, scale);
         });
     if (!r.rc)
         r.rc = emu_launch(bgrid, {F2_BWD_WARPS * 32, 1, 1}, [&] {
-            f2_bwd_q_kernel<HD>(r.dqkv.data(), d16, q16, r.lse.data(), D.data(), valid, N, H, scale_log2, scale);
+            f2_bwd_q_kernel<HD>(r.dqkv.data(), d16, q16, r.lse.data(), r.D.data(), valid, N, H, scale_log2, scale);
         });
     free(q16);
     free(d16);

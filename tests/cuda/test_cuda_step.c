@@ -12,7 +12,9 @@
  *     gradient (simvtp_model_grad_get, ||g_cuda - g_cpu|| / ||g_cpu||) and
  *     the gradient of the whole model;
  *  3. the same two calls again on CUDA: bit-identical losses and gradients;
- *     in bf16 also without the weight mirror (SIMVTP_CUDA_WEIGHT_MIRROR=0);
+ *     also with activation checkpointing (whole blocks, selective), and in
+ *     bf16 without the weight mirror (SIMVTP_CUDA_WEIGHT_MIRROR=0) and with
+ *     the first fused attention (SIMVTP_CUDA_ATTENTION=flash1);
  *  4. simvtp_model_forward and simvtp_encode_videos / simvtp_encode_texts;
  *  5. STEPS AdamW steps (simvtp_train_step) from the same weights and
  *     optimizer seed: losses of every step and the weights afterwards;
@@ -133,6 +135,18 @@ static void *xmalloc(size_t n)
                    simvtp_last_error());                                                    \
             n_fail++;                                                                       \
             return -1;                                                                      \
+        }                                                                                   \
+    } while (0)
+
+/* the same in a function without a status to return */
+#define CHECK_VOID(call)                                                                    \
+    do {                                                                                    \
+        int rc_ = (call);                                                                   \
+        if (rc_ != SIMVTP_OK) {                                                             \
+            printf("%s %s failed: %s: %s  FAIL\n", pname(), #call, simvtp_strerror(rc_),    \
+                   simvtp_last_error());                                                    \
+            n_fail++;                                                                       \
+            return;                                                                         \
         }                                                                                   \
     } while (0)
 
@@ -339,6 +353,30 @@ static int fb_pair(simvtp_model *m, const hbatch *hb, simvtp_losses l[2])
     return 0;
 }
 
+/* fb_pair on m again with the environment variable env=val (NULL: none) and
+ * the checkpointing mode ckpt, both restored afterwards: the losses l and
+ * gradients gr of the plain run, bit for bit. */
+static void same_bits(simvtp_model *m, const hbatch *hb, const tens *t, const simvtp_losses l[2],
+                      const float *gr, const char *kind, const char *label, const char *env,
+                      const char *val, int ckpt)
+{
+    simvtp_losses l2[2];
+    if (ckpt) CHECK_VOID(simvtp_model_set_option(m, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, ckpt));
+    if (env) setenv(env, val, 1);
+    const int bad = fb_pair(m, hb, l2);
+    if (env) unsetenv(env);
+    if (ckpt) CHECK_VOID(simvtp_model_set_option(m, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, 0));
+    if (bad) return;
+    float *g2 = get_all(m, t, 1);
+    const int same_l = !memcmp(&l[0], &l2[0], sizeof l[0]) && !memcmp(&l[1], &l2[1], sizeof l[1]);
+    const int same_g = gr && g2 && !memcmp(gr, g2, t->total * sizeof(float));
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", kind, label);
+    verdict(same_l && same_g, "%-34s losses %s, gradients %s", what, same_l ? "bit-identical" : "DIFFER",
+            same_g ? "bit-identical" : "DIFFER");
+    free(g2);
+}
+
 static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const hbatch *hb,
                       const simvtp_config *cfg, int retrieval)
 {
@@ -375,24 +413,20 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
                 same_l ? "bit-identical" : "DIFFER", same_g ? "bit-identical" : "DIFFER");
         free(gg2);
     }
-    /* 3b. bf16: the products read a bf16 mirror of the weights made once
-     * per call; converting each weight at every product instead gives the
-     * same values, so the results must be the same bit for bit. */
+    /* 3b. variants that must give the same bits as the run above:
+     *  - bf16: the products read a bf16 mirror of the weights made once per
+     *    call; converting each weight at every product gives the same values;
+     *  - bf16: the first fused attention (v1) makes the same products of the
+     *    same bf16 values as v2 (tests/cuda/emu finds them equal);
+     *  - activation checkpointing, whole blocks and selective: the same
+     *    kernels recompute the same activations. */
     if (g_prec) {
-        simvtp_losses lg3[2];
-        setenv("SIMVTP_CUDA_WEIGHT_MIRROR", "0", 1);
-        const int bad = fb_pair(g, hb, lg3);
-        unsetenv("SIMVTP_CUDA_WEIGHT_MIRROR");
-        if (!bad) {
-            float *gg3 = get_all(g, &t, 1);
-            const int same_l = !memcmp(&lg[0], &lg3[0], sizeof lg[0]) && !memcmp(&lg[1], &lg3[1], sizeof lg[1]);
-            const int same_g = gg && gg3 && !memcmp(gg, gg3, t.total * sizeof(float));
-            snprintf(what, sizeof what, "%s without the weight mirror", kind);
-            verdict(same_l && same_g, "%-34s losses %s, gradients %s", what,
-                    same_l ? "bit-identical" : "DIFFER", same_g ? "bit-identical" : "DIFFER");
-            free(gg3);
-        }
+        same_bits(g, hb, &t, lg, gg, kind, "without the weight mirror", "SIMVTP_CUDA_WEIGHT_MIRROR", "0", 0);
+        same_bits(g, hb, &t, lg, gg, kind, "with attention v1", "SIMVTP_CUDA_ATTENTION", "flash1", 0);
     }
+    same_bits(g, hb, &t, lg, gg, kind, "with checkpointing", NULL, NULL, SIMVTP_CHECKPOINT_BLOCKS);
+    same_bits(g, hb, &t, lg, gg, kind, "with selective checkpointing", NULL, NULL,
+              SIMVTP_CHECKPOINT_SELECTIVE);
     free(gc);
     free(gg);
     /* 4. forward only and embeddings */

@@ -13,10 +13,10 @@
  *    before the copy is done, but never reads the source after it returns
  *    (CUDA: it copies the source into a pinned staging ring first).
  *  - Forwards overwrite their outputs; backwards ADD into gradient outputs,
- *    and a NULL gradient output is skipped. Two exceptions overwrite: the
- *    input gradients of matmul_bwd (dinp) and gelu_bwd, which the graph
- *    always hands a scratch buffer (no zero fill, no read of it by the
- *    product). Shapes are those of cpu/cpu_ops.h.
+ *    and a NULL gradient output is skipped. Three exceptions overwrite: the
+ *    input gradients of matmul_bwd (dinp), gelu_bwd and attention_bwd
+ *    (dqkv), which the graph always hands a scratch buffer (no zero fill,
+ *    no read of it by the op). Shapes are those of cpu/cpu_ops.h.
  *  - Ops do not report errors one by one: a failure (launch, library call,
  *    scratch allocation) is remembered and returned by the next finish(),
  *    with the detail message set. The graph calls finish() before it returns
@@ -117,6 +117,7 @@ typedef struct sv_backend {
     size_t (*attention_saved)(int B, int N, int H, int hd);
     int (*attention_fwd)(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                          int B, int N, int H, int hd);
+    /* dqkv = the gradient w.r.t. qkv (overwritten) */
     int (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *out,
                          const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
     /* probs may be logits (the logits are then replaced by the

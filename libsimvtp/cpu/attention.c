@@ -207,13 +207,15 @@ int cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const fl
                     for (int j = 0; j < N; j++)
                         d[j] = p[j] * (d[j] - dot);
                 }
-                /* dQ += scale dS . K;  dK += scale dS^T . Q;  dV += P^T . dO */
+                /* dQ = scale dS . K (the block's rows);  dK, dV: the first block
+                 * sets them, the others add: dK += scale dS^T . Q;  dV += P^T . dO */
+                const float acc = i0 ? 1.0f : 0.0f;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, N,
-                            scale, dS, N, s.k, ld, 1.0f, dq + (size_t)i0 * ld, ld);
+                            scale, dS, N, s.k, ld, 0.0f, dq + (size_t)i0 * ld, ld);
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, hd, nb,
-                            scale, dS, N, qb, ld, 1.0f, dk, ld);
+                            scale, dS, N, qb, ld, acc, dk, ld);
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, hd, nb,
-                            1.0f, P, N, dO, C, 1.0f, dv, ld);
+                            1.0f, P, N, dO, C, acc, dv, ld);
             }
         }
         free(scratch);

@@ -54,8 +54,8 @@ void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 size_t cpu_attention_saved_floats(int B, int N, int H);
 int cpu_attention_fwd(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                       int B, int N, int H, int hd);
-/* dqkv[B,N,3,H,hd] += gradient w.r.t. qkv, given dout[B,N,H,hd] and the
- * forward's att and keyvalid. */
+/* dqkv[B,N,3,H,hd] = gradient w.r.t. qkv (overwritten), given dout[B,N,H,hd]
+ * and the forward's att and keyvalid. */
 int cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
                       const uint8_t *keyvalid, int B, int N, int H, int hd);
 

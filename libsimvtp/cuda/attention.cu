@@ -6,9 +6,9 @@
  * Forward, per head h (a strided batch over the samples b):
  *   S = (Q K^T) / sqrt(hd) into att (cuBLAS), masked row softmax in place
  *   (one warp per row), O = P V into out (cuBLAS).
- * Backward, per head h (dqkv accumulates):
+ * Backward, per head h (dqkv is overwritten, core/backend.h):
  *   dP = dO V^T (scratch), dS = P * (dP - rowsum(P * dP)) (one warp per row),
- *   dQ += dS K / sqrt(hd), dK += dS^T Q / sqrt(hd), dV += P^T dO.
+ *   dQ = dS K / sqrt(hd), dK = dS^T Q / sqrt(hd), dV = P^T dO.
  * Every product reads q/k/v/dq/dk/dv in place through leading dimension
  * 3*H*hd. Row-major products are issued as their column-major transposes
  * (gemm_rm). The per-head loop keeps each batch's matrices disjoint and
@@ -169,17 +169,17 @@ int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, cons
         attn_dsoftmax_kernel<<<warp_row_blocks(ctx, rows), ATT_WARPS * 32, 0, ctx->stream>>>(
             dS, P, (size_t)H * NN, B, N);
         if (!SV_LAUNCH_OK(ctx, op)) break;
-        /* dQ += scale dS K */
-        if (!gemm_rm(ctx, prec, 0, 0, N, hd, N, scale, dS, N, NN, k, ld, (long long)N * ld, 1.0f,
+        /* dQ = scale dS K (dqkv is overwritten: beta 0) */
+        if (!gemm_rm(ctx, prec, 0, 0, N, hd, N, scale, dS, N, NN, k, ld, (long long)N * ld, 0.0f,
                      dq, ld, (long long)N * ld, B, op))
             break;
-        /* dK += scale dS^T Q */
-        if (!gemm_rm(ctx, prec, 1, 0, N, hd, N, scale, dS, N, NN, q, ld, (long long)N * ld, 1.0f,
+        /* dK = scale dS^T Q */
+        if (!gemm_rm(ctx, prec, 1, 0, N, hd, N, scale, dS, N, NN, q, ld, (long long)N * ld, 0.0f,
                      dk, ld, (long long)N * ld, B, op))
             break;
-        /* dV += P^T dO */
+        /* dV = P^T dO */
         if (!gemm_rm(ctx, prec, 1, 0, N, hd, N, 1.0f, P, N, (long long)H * NN, dO, C,
-                     (long long)N * C, 1.0f, dv, ld, (long long)N * ld, B, op))
+                     (long long)N * C, 0.0f, dv, ld, (long long)N * ld, B, op))
             break;
     }
     sv_cuda_scratch_free(ctx, dS);

@@ -194,8 +194,8 @@ fa_bwd_kv_kernel(float *dqkv, const float *dout, const float *qkv, const float *
         fa_mm_cols<HD>(dk, dp, qt);
     }
 
-    fa_add_rows<HD>(dqkv, dk, scale, 1, b, h, H, N, k0);
-    fa_add_rows<HD>(dqkv, dv, 1.0f, 2, b, h, H, N, k0);
+    fa_store_rows<HD>(dqkv, dk, scale, 1, b, h, H, N, k0);
+    fa_store_rows<HD>(dqkv, dv, 1.0f, 2, b, h, H, N, k0);
 }
 
 /* dQ for 64 queries per block; grid (ceil(N/64), H, B). A warp owns 16
@@ -248,7 +248,7 @@ fa_bwd_q_kernel(float *dqkv, const float *dout, const float *qkv, const float *l
         fa_mm_cols<HD>(dq, dp, kt);
     }
 
-    fa_add_rows<HD>(dqkv, dq, scale, 0, b, h, H, N, q0);
+    fa_store_rows<HD>(dqkv, dq, scale, 0, b, h, H, N, q0);
 }
 
 /* ------------------------------------------------------------------ host side */

@@ -287,8 +287,8 @@ f2_bwd_kv_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *ls
         __syncthreads();
     }
 
-    fa_add_rows<HD>(dqkv, dk, scale, 1, b, h, H, N, k0);
-    fa_add_rows<HD>(dqkv, dv, 1.0f, 2, b, h, H, N, k0);
+    fa_store_rows<HD>(dqkv, dk, scale, 1, b, h, H, N, k0);
+    fa_store_rows<HD>(dqkv, dv, 1.0f, 2, b, h, H, N, k0);
 }
 
 /* dQ for 128 queries per block; grid (ceil(N/128), H, B), 8 warps. A warp
@@ -355,7 +355,7 @@ f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse
         __syncthreads();
     }
 
-    fa_add_rows<HD>(dqkv, dq, scale, 0, b, h, H, N, q0);
+    fa_store_rows<HD>(dqkv, dq, scale, 0, b, h, H, N, q0);
 }
 
 /* ------------------------------------------------------------------ host side */

@@ -212,11 +212,12 @@ __device__ __forceinline__ void fa_bwd_q_probs(float p[8][4], float dp[8][4], co
     }
 }
 
-/* dqkv[rows r0, r1 of slot `which` (0 q, 1 k, 2 v) of head h] += acc * scale:
+/* dqkv[rows r0, r1 of slot `which` (0 q, 1 k, 2 v) of head h] = acc * scale
+ * (attention_bwd overwrites dqkv; every element has exactly one writer):
  * this lane's two rows of a warp's 16 (rows past N skipped). */
 template <int HD>
-__device__ __forceinline__ void fa_add_rows(float *dqkv, const float acc[HD / 8][4], float scale, int which,
-                                            int b, int h, int H, int N, int row0)
+__device__ __forceinline__ void fa_store_rows(float *dqkv, const float acc[HD / 8][4], float scale, int which,
+                                              int b, int h, int H, int N, int row0)
 {
     const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3, C = H * HD;
     const size_t ld = 3 * (size_t)C;
@@ -225,16 +226,10 @@ __device__ __forceinline__ void fa_add_rows(float *dqkv, const float acc[HD / 8]
 #pragma unroll
     for (int d = 0; d < HD / 8; d++) {
         const int c = d * 8 + 2 * t;
-        if (r0 < N) {
-            float2 *x = reinterpret_cast<float2 *>(base + (size_t)r0 * ld + c);
-            const float2 u = *x;
-            *x = make_float2(u.x + acc[d][0] * scale, u.y + acc[d][1] * scale);
-        }
-        if (r1 < N) {
-            float2 *x = reinterpret_cast<float2 *>(base + (size_t)r1 * ld + c);
-            const float2 u = *x;
-            *x = make_float2(u.x + acc[d][2] * scale, u.y + acc[d][3] * scale);
-        }
+        if (r0 < N)
+            *reinterpret_cast<float2 *>(base + (size_t)r0 * ld + c) = make_float2(acc[d][0] * scale, acc[d][1] * scale);
+        if (r1 < N)
+            *reinterpret_cast<float2 *>(base + (size_t)r1 * ld + c) = make_float2(acc[d][2] * scale, acc[d][3] * scale);
     }
 }
 

@@ -186,7 +186,6 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             dbranch = dbr;
         }
         be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
-        be->zero(dqkv, RC * 3 * sizeof(float));
         if (be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H) != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);
             break;

@@ -107,7 +107,7 @@ typedef struct sv_backend {
                           const float *inp, const float *w, const float *mean,
                           const float *rstd, int M, int C);
     void (*gelu_fwd)(float *out, const float *inp, size_t n);
-    /* dinp = dout * gelu'(inp) (overwritten) */
+    /* dinp = dout * gelu'(inp) (overwritten; dinp may be dout) */
     void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n);
     /* Floats of the state one attention forward saves for its backward
      * ("att" below): the probabilities, B*H*N*N, or only per-row

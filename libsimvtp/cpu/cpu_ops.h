@@ -37,7 +37,7 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
 
 /* Exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))). */
 void cpu_gelu_fwd(float *out, const float *inp, size_t n);
-/* dinp = dout * gelu'(inp), overwritten */
+/* dinp = dout * gelu'(inp), overwritten (dinp may be dout: elementwise) */
 void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* Multi-head self-attention core (no projections; cpu/attention.c).

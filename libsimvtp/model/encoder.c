@@ -129,10 +129,12 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     float *dcur = SV_AF(&a, RC);   /* gradient w.r.t. the current residual stream */
     /* gradient w.r.t. a residual branch output: only drop path makes it differ from dcur */
     float *dbr = p->droppath ? SV_AF(&a, RC) : NULL;
+    /* scratch shared where lifetimes do not overlap: datty dies with the
+     * attention backward before dln is written again; gelu_bwd works in place */
     float *dln = SV_AF(&a, RC);
-    float *datty = SV_AF(&a, RC);
+    float *datty = dln;
     float *dg = SV_AF(&a, RM);
-    float *dh = SV_AF(&a, RM);
+    float *dh = dg;
     float *dqkv = SV_AF(&a, RC * 3);
     float *db3 = SV_AF(&a, 3 * (size_t)C);
     if (a.failed) {

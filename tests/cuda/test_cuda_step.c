@@ -127,28 +127,20 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-#define CHECK(call)                                                                         \
+/* a failed library call: one FAIL line, then `fail_return` (return -1 or
+ * return) */
+#define CHECK_OR(call, fail_return)                                                         \
     do {                                                                                    \
         int rc_ = (call);                                                                   \
         if (rc_ != SIMVTP_OK) {                                                             \
             printf("%s %s failed: %s: %s  FAIL\n", pname(), #call, simvtp_strerror(rc_),    \
                    simvtp_last_error());                                                    \
             n_fail++;                                                                       \
-            return -1;                                                                      \
+            fail_return;                                                                    \
         }                                                                                   \
     } while (0)
-
-/* the same in a function without a status to return */
-#define CHECK_VOID(call)                                                                    \
-    do {                                                                                    \
-        int rc_ = (call);                                                                   \
-        if (rc_ != SIMVTP_OK) {                                                             \
-            printf("%s %s failed: %s: %s  FAIL\n", pname(), #call, simvtp_strerror(rc_),    \
-                   simvtp_last_error());                                                    \
-            n_fail++;                                                                       \
-            return;                                                                         \
-        }                                                                                   \
-    } while (0)
+#define CHECK(call) CHECK_OR(call, return -1)
+#define CHECK_VOID(call) CHECK_OR(call, return)
 
 static uint64_t rng_s;
 static uint64_t rnext(void)

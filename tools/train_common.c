@@ -537,6 +537,9 @@ int tr_ckpt_recover(const char *dir)
     } else if (tk_file_exists(p.model_new)) { /* half a pair: the previous one stands */
         remove(p.model_new);
     }
+    if (!tk_file_exists(p.model)) /* that half pair was the first checkpoint */
+        return tk_fail("nothing to resume in %s: its first checkpoint was interrupted before it "
+                       "was complete; start the run again (without --resume)", dir);
     return 0;
 }
 

@@ -12,9 +12,12 @@ seed=${SVTP_KILL_SEED:-$(date +%s)}
 RANDOM=$seed
 echo "kill delays from seed $seed (set SVTP_KILL_SEED to replay)"
 kills=0
+# a checkpoint to resume from: a complete one, or a complete pair whose renames
+# were interrupted (half a pair, model.svtp.new alone, is dropped on --resume)
+resumable() { [ -e killed/model.svtp ] || [ -e killed/state.svtpt.new ]; }
 for attempt in $(seq 1 40); do
     [ $kills -ge 6 ] && break
-    if [ -e killed/model.svtp ] || [ -e killed/model.svtp.new ]; then
+    if resumable; then
         "$PRETRAIN" --out killed --resume --quiet > /dev/null 2>&1 &
     else
         rm -rf killed
@@ -34,7 +37,7 @@ for attempt in $(seq 1 40); do
 done
 [ $kills -ge 1 ] || fail "the run was never interrupted"
 # finish: resume until complete (a checkpoint must exist by now, or start over)
-if [ -e killed/model.svtp ] || [ -e killed/model.svtp.new ]; then
+if resumable; then
     "$PRETRAIN" --out killed --resume --quiet > finish.out 2>&1 || { cat finish.out; fail "final resume"; }
 else
     rm -rf killed

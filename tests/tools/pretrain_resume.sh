@@ -39,6 +39,11 @@ cp crash/model.svtp crash/model.svtp.new
 "$PRETRAIN" --out crash --resume --stop-at 2 --quiet | grep -q 'resuming after update 1 of 4' \
     || fail "half a checkpoint pair was not dropped"
 [ -e crash/model.svtp.new ] && fail "model.svtp.new left behind"
+# ... and when that half pair was the first checkpoint, nothing is left to resume
+mkdir first && cp crash/run.txt first/ && cp crash/model.svtp first/model.svtp.new
+"$PRETRAIN" --out first --resume --quiet > first.out 2>&1 && fail "resumed from half of the first checkpoint"
+grep -q 'first checkpoint was interrupted' first.out || fail "no clear message for half a first checkpoint: $(cat first.out)"
+[ -e first/model.svtp.new ] && fail "half of the first checkpoint left behind"
 "$PRETRAIN" $args --out crash3 --stop-at 3 > /dev/null || fail "run stopped at 3"
 cp crash3/model.svtp crash/model.svtp.new && cp crash3/state.svtpt crash/state.svtpt.new
 "$PRETRAIN" --out crash --resume --quiet | grep -q 'resuming after update 3 of 4' \

@@ -14,7 +14,8 @@
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
 #      of short bench_step runs (AB=mirror [default]: without the bf16 weight mirror,
-#      AB=gemm: fp32 GEMM operands, AB=attn: the first fused attention, AB=none); short
+#      AB=gemm: fp32 GEMM operands, AB=attn: the first fused attention, AB=pin: fp32
+#      product inputs, AB=none); short
 #      runs with activation checkpointing, whole blocks and selective (CKPT=0 skips
 #      them); bench_step:
 #      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
@@ -50,7 +51,8 @@ OVERALL=0
 # (SIMVTP_CUDA_WEIGHT_MIRROR=0: every product converts its weight itself); AB=gemm: with
 # fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in); AB=attn: the first fused attention
 # (SIMVTP_CUDA_ATTENTION=flash1; bench_ops times both versions per op in any case);
-# AB=none (or AB_GEMM=0): none. Their
+# AB=pin: the blocks' LayerNorm and GELU outputs kept in fp32 and converted by each product
+# (SIMVTP_CUDA_PIN16=0) instead of written in bf16; AB=none (or AB_GEMM=0): none. Their
 # RESULT lines are renamed so that the table tells them apart.
 AB=${AB:-mirror}
 [ "${AB_GEMM:-1}" = 0 ] && AB=none
@@ -58,6 +60,7 @@ case $AB in
     mirror) AB_ENV=SIMVTP_CUDA_WEIGHT_MIRROR=0 AB_TAG=RESULT_AB AB_LABEL="weight mirror off" ;;
     gemm) AB_ENV=SIMVTP_CUDA_GEMM=fp32in AB_TAG=RESULT_AB AB_LABEL="GEMM operands fp32" ;;
     attn) AB_ENV=SIMVTP_CUDA_ATTENTION=flash1 AB_TAG=RESULT_AB AB_LABEL="attention v1" ;;
+    pin) AB_ENV=SIMVTP_CUDA_PIN16=0 AB_TAG=RESULT_AB AB_LABEL="product inputs fp32" ;;
     *) AB=none ;;
 esac
 
@@ -273,7 +276,7 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
     tl=$(grep -E '^ *[0-9]+/[0-9]+ ' "$LOGS/tests.log" 2>/dev/null | grep -v ' RUNNING' |
          sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/^[^ ]+:[^ ]+ \/ //')
     printf '%-28s %-10s %6s  %s\n' "meson test --suite cuda" "$(status_word $TESTS_RC)" "" \
-        "$(grep -hoE '(test_cuda_ops|test_cuda_step \([a-z-]+\)): [0-9]+ passed, [0-9]+ failed' "$LOGS/tests.log" 2>/dev/null | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+        "$(grep -hoE '(test_cuda_ops|test_cuda_pin|test_cuda_step \([a-z-]+\)): [0-9]+ passed, [0-9]+ failed' "$LOGS/tests.log" 2>/dev/null | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
     [ -n "$tl" ] && printf '%s\n' "$tl" | awk '{ printf "    %-36s %s %s\n", $1, $2, $3 }'
     nf=$(grep -E ' FAIL( |$)' "$LOGS/tests.log" 2>/dev/null | grep -cv '^ *[0-9]*/[0-9]* ')
     if [ "${nf:-0}" -gt 0 ]; then

@@ -151,6 +151,24 @@ typedef struct sv_backend {
     void (*weights_begin)(const float *params, size_t n);
     void (*weights_end)(void);
 
+    /* optional (NULL, or pin_bytes() == 0: not used): "product inputs",
+     * activations whose only readers are matmul_fwd and matmul_bwd as
+     * `inp` (an encoder block's two LayerNorm outputs and its GELU output),
+     * stored in the backend's own element type of pin_bytes() bytes (2:
+     * bf16, the CUDA bf16 table, whose products read bf16 operands anyway;
+     * results are then bit for bit those of the fp32 ops). The graph asks
+     * pin_bytes() once per pass, sizes those buffers with it and gives them
+     * only to these four ops, which are the plain ones with `out` (the two
+     * forwards) or `inp` (the two products) in that type. */
+    size_t (*pin_bytes)(void);
+    void (*layernorm_fwd_pin)(void *out, float *mean, float *rstd, const float *inp,
+                              const float *w, const float *b, int M, int C, float eps);
+    void (*gelu_fwd_pin)(void *out, const float *inp, size_t n);
+    void (*matmul_fwd_pin)(float *out, const void *inp, const float *w, const float *bias,
+                           int M, int K, int N);
+    void (*matmul_bwd_pin)(float *dinp, float *dw, float *dbias, const float *dout,
+                           const void *inp, const float *w, int M, int K, int N);
+
     /* optional (NULL: the host's order): the queue the backend's work runs
      * on, for a communicator that orders its own queue after it (CUDA: the
      * cudaStream_t of the calling thread's context), or NULL. */

@@ -532,6 +532,13 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     t->mse_bwd = sv_cuda_mse_bwd;
     t->sumsq = sv_cuda_sumsq;
     t->adamw = sv_cuda_adamw;
+    if (bf16) {
+        t->pin_bytes = sv_cuda_pin_bytes;
+        t->layernorm_fwd_pin = sv_cuda_layernorm_fwd_pin;
+        t->gelu_fwd_pin = sv_cuda_gelu_fwd_pin;
+        t->matmul_fwd_pin = sv_cuda_matmul_fwd_pin;
+        t->matmul_bwd_pin = sv_cuda_matmul_bwd_pin;
+    }
     t->weights_begin = sv_cuda_weights_begin;
     t->weights_end = sv_cuda_weights_end;
     t->queue = cuda_queue;

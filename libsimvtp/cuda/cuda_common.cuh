@@ -40,7 +40,7 @@ typedef struct sv_mm_key {
     uint8_t ta, tb;     /* 1: transposed                                   */
     uint8_t epi_bias;   /* 1: CUBLASLT_EPILOGUE_BIAS                        */
     uint8_t prec;       /* enum sv_precision                                */
-    uint8_t al_a, al_b, al_c; /* log2 of the pointers' alignment (2..8)     */
+    uint8_t al_a, al_b, al_c; /* log2 of the pointers' alignment (<= 4) */
     uint8_t ab16;       /* 1: A and B are bf16 copies (C, D stay fp32); keys are
                            compared with memcmp, so every byte is set         */
 } sv_mm_key;

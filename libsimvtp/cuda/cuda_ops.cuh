@@ -38,6 +38,17 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
 /* A bf16 copy of src[n] in stream-ordered scratch (sv_cuda_scratch_free it
  * after queuing its readers); NULL on failure, recorded for finish. */
 __nv_bfloat16 *sv_cuda_to_bf16(sv_cuda_ctx *ctx, const float *src, size_t n, const char *op);
+/* Product inputs (core/backend.h pin_bytes): 2 in the bf16 table with bf16
+ * products (SIMVTP_CUDA_PIN16=0: 0), else 0; the products with a bf16 inp,
+ * and the two forwards that write one (layernorm.cu, gelu.cu). */
+size_t sv_cuda_pin_bytes(void);
+void sv_cuda_matmul_fwd_pin(float *out, const void *inp, const float *w, const float *bias,
+                            int M, int K, int N);
+void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *dout,
+                            const void *inp, const float *w, int M, int K, int N);
+void sv_cuda_layernorm_fwd_pin(void *out, float *mean, float *rstd, const float *inp,
+                               const float *w, const float *b, int M, int C, float eps);
+void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
 /* Releases the context's cached matmul plans (cuBLASLt descriptors). */
 void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx);
 

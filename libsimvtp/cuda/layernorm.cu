@@ -4,20 +4,27 @@
  * mean[M] and rstd[M] = 1/sqrt(var + eps) as floats; the backward computes
  * dinp per row (one warp per row) and dw/db as deterministic two-stage
  * column reductions: per-chunk partial sums into scratch, then one ordered
- * sum per column added into dw/db. No atomics. */
+ * sum per column added into dw/db. No atomics. The bf16 table's blocks
+ * write their LayerNorm outputs in bf16 (product inputs, cuda/matmul.cu). */
 #include "cuda/cuda_ops.cuh"
 
 #define LN_WARPS 4   /* rows (warps) per block in the per-row kernels */
 
+/* the output as float, or as bf16 (a product input: bf16(y), rounded to
+ * nearest even as to_bf16 rounds) */
+static __device__ __forceinline__ void ln_store(float *p, float v) { *p = v; }
+static __device__ __forceinline__ void ln_store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+
+template <typename T>
 __global__ void __launch_bounds__(LN_WARPS * 32)
-layernorm_fwd_kernel(float *out, float *mean, float *rstd, const float *inp, const float *w,
+layernorm_fwd_kernel(T *out, float *mean, float *rstd, const float *inp, const float *w,
                      const float *b, int M, int C, float eps)
 {
     const int lane = threadIdx.x & 31;
     const long nwarps = (long)gridDim.x * LN_WARPS;
     for (long m = (long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5); m < M; m += nwarps) {
         const float *x = inp + (size_t)m * C;
-        float *y = out + (size_t)m * C;
+        T *y = out + (size_t)m * C;
         double s = 0.0;
         for (int c = lane; c < C; c += 32) s += (double)x[c];
         s = sv_warp_sum(s);
@@ -30,7 +37,7 @@ layernorm_fwd_kernel(float *out, float *mean, float *rstd, const float *inp, con
         v = sv_warp_sum(v) / C;
         const float fm = (float)mu;
         const float rs = (float)(1.0 / sqrt(v + (double)eps));
-        for (int c = lane; c < C; c += 32) y[c] = (x[c] - fm) * rs * w[c] + b[c];
+        for (int c = lane; c < C; c += 32) ln_store(&y[c], (x[c] - fm) * rs * w[c] + b[c]);
         if (lane == 0) {
             if (mean) mean[m] = fm;
             if (rstd) rstd[m] = rs;
@@ -122,14 +129,28 @@ static unsigned row_blocks(const sv_cuda_ctx *ctx, int M)
     return sv_min_u(((size_t)M + LN_WARPS - 1) / LN_WARPS, (size_t)ctx->sm_count * 64);
 }
 
-void sv_cuda_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
-                           const float *w, const float *b, int M, int C, float eps)
+template <typename T>
+static void layernorm_fwd(T *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, int M, int C, float eps)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || C <= 0) return;
-    layernorm_fwd_kernel<<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+    layernorm_fwd_kernel<T><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
         out, mean, rstd, inp, w, b, M, C, eps);
     SV_LAUNCH_OK(ctx, "layernorm_fwd");
+}
+
+void sv_cuda_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
+                           const float *w, const float *b, int M, int C, float eps)
+{
+    layernorm_fwd(out, mean, rstd, inp, w, b, M, C, eps);
+}
+
+/* out in bf16: a product input (core/backend.h pin_bytes, cuda/matmul.cu) */
+void sv_cuda_layernorm_fwd_pin(void *out, float *mean, float *rstd, const float *inp,
+                               const float *w, const float *b, int M, int C, float eps)
+{
+    layernorm_fwd((__nv_bfloat16 *)out, mean, rstd, inp, w, b, M, C, eps);
 }
 
 void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,

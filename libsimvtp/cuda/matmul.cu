@@ -27,12 +27,16 @@
  * Plans
  * ------------------------------------------------------------------------ */
 
-/* log2 of the largest power of two (at most 256) dividing the address. */
+/* log2 of the largest power of two (at most 16) dividing the address. 16
+ * bytes is what the tensor-core kernels ask of an operand (128-bit loads,
+ * TMA); stopping there gives operands that differ only in a coarser
+ * alignment (a scratch copy, an arena slice, a slice of the weight mirror)
+ * one plan, so one algorithm and the same bits. */
 static uint8_t align_log2(const void *p)
 {
     const uintptr_t a = (uintptr_t)p;
     uint8_t k = 0;
-    while (k < 8 && (a & (((uintptr_t)2 << k) - 1)) == 0) k++;
+    while (k < 4 && (a & (((uintptr_t)2 << k) - 1)) == 0) k++;
     return k;
 }
 
@@ -300,6 +304,9 @@ static const __nv_bfloat16 *operand16(sv_cuda_ctx *ctx, const float *src, size_t
     if (ctx->wm_valid && src >= ctx->wm_src && n <= ctx->wm_n && (size_t)(src - ctx->wm_src) <= ctx->wm_n - n)
         p = (const __nv_bfloat16 *)ctx->wm_buf + (src - ctx->wm_src);
     pthread_mutex_unlock(&ctx->mm_lock);
+    /* a slice off 16 bytes (vtm_head.weight follows a 2-float bias) would
+     * get a plan of its own, maybe another algorithm: copy it instead */
+    if (p && ((uintptr_t)p & 15)) p = NULL;
     if (p) return p;
     *owned = sv_cuda_to_bf16(ctx, src, n, op);
     return *owned;
@@ -384,8 +391,10 @@ static int colsum_add(sv_cuda_ctx *ctx, float *dst, const float *x, int M, int N
 /* ------------------------------------------------------------------------
  * The ops
  * ------------------------------------------------------------------------ */
-void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
-                        int M, int K, int N)
+/* inp16: inp is already bf16 (a product input, core/backend.h pin_bytes;
+ * only in the bf16 table with bf16 operands) */
+static void matmul_fwd(float *out, const void *inp, int inp16, const float *w, const float *bias,
+                       int M, int K, int N)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || N <= 0) return;
@@ -398,11 +407,15 @@ void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const floa
         return;
     }
     const int ab16 = bf16_operands(prec);
+    if (inp16 && !ab16) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL, "matmul_fwd: a bf16 input without bf16 products");
+        return;
+    }
     const void *A = w, *B = inp;
-    __nv_bfloat16 *w16 = NULL, *inp16 = NULL; /* owned copies */
+    __nv_bfloat16 *w16 = NULL, *inp_copy = NULL; /* owned copies */
     if (ab16) {
         A = operand16(ctx, w, (size_t)N * K, "matmul_fwd", &w16);
-        B = A ? operand16(ctx, inp, (size_t)M * K, "matmul_fwd", &inp16) : NULL;
+        B = !A ? NULL : inp16 ? inp : operand16(ctx, (const float *)inp, (size_t)M * K, "matmul_fwd", &inp_copy);
         if (!B) {
             sv_cuda_scratch_free(ctx, w16);
             return;
@@ -426,11 +439,11 @@ void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const floa
         if (!bias || SV_LAUNCH_OK(ctx, "matmul_fwd")) gemm(ctx, &key, A, B, out, 1.0f, beta, "matmul_fwd");
     }
     sv_cuda_scratch_free(ctx, w16);
-    sv_cuda_scratch_free(ctx, inp16);
+    sv_cuda_scratch_free(ctx, inp_copy);
 }
 
-void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
-                        const float *inp, const float *w, int M, int K, int N)
+static void matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
+                       int inp16, const float *w, int M, int K, int N)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0) return;
@@ -443,6 +456,10 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
     const int prec = sv_cuda_precision();
     if (K > 0 && (dinp || dw)) {
         const int ab16 = bf16_operands(prec);
+        if (inp16 && !ab16) {
+            sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL, "matmul_bwd: a bf16 input without bf16 products");
+            return;
+        }
         __nv_bfloat16 *dout16 = NULL;
         if (ab16 && dbias) {
             /* one pass over dout: its bf16 copy and the bias gradient */
@@ -469,16 +486,57 @@ void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
         }
         if (dw) {
             /* dw^T[K,N] += (inp as K x M) . (dout as N x M)^T */
-            __nv_bfloat16 *inp16 = NULL;
-            const void *A = ab16 ? (const void *)operand16(ctx, inp, (size_t)M * K, "matmul_bwd (dw)", &inp16) : inp;
+            __nv_bfloat16 *inp_copy = NULL;
+            const void *A = !ab16 || inp16 ? inp
+                                           : (const void *)operand16(ctx, (const float *)inp, (size_t)M * K,
+                                                                     "matmul_bwd (dw)", &inp_copy);
             const void *B = ab16 ? (const void *)dout16 : dout;
             if (A) {
                 sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, A, B, dw, ab16);
                 gemm(ctx, &key, A, B, dw, 1.0f, 1.0f, "matmul_bwd (dw)");
             }
-            sv_cuda_scratch_free(ctx, inp16);
+            sv_cuda_scratch_free(ctx, inp_copy);
         }
         sv_cuda_scratch_free(ctx, dout16);
     }
     if (dbias) (void)colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)", NULL);
+}
+
+void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
+                        int M, int K, int N)
+{
+    matmul_fwd(out, inp, 0, w, bias, M, K, N);
+}
+
+void sv_cuda_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
+                        const float *inp, const float *w, int M, int K, int N)
+{
+    matmul_bwd(dinp, dw, dbias, dout, inp, 0, w, M, K, N);
+}
+
+/* ------------------------------------------------------------------------
+ * Product inputs stored as bf16 (core/backend.h pin_bytes): the LayerNorm
+ * and GELU kernels write bf16(x) where they wrote x, the value to_bf16
+ * would make of it, and the products read it as they read that copy: the
+ * same bits, one pass and one launch fewer per product (forward and
+ * backward), half the bytes kept. SIMVTP_CUDA_PIN16=0 turns it off (read
+ * once per encoder pass; for comparison).
+ * ------------------------------------------------------------------------ */
+size_t sv_cuda_pin_bytes(void)
+{
+    const char *e = getenv("SIMVTP_CUDA_PIN16");
+    if (e && !strcmp(e, "0")) return 0;
+    return bf16_operands(sv_cuda_precision()) ? sizeof(__nv_bfloat16) : 0;
+}
+
+void sv_cuda_matmul_fwd_pin(float *out, const void *inp, const float *w, const float *bias,
+                            int M, int K, int N)
+{
+    matmul_fwd(out, inp, 1, w, bias, M, K, N);
+}
+
+void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *dout,
+                            const void *inp, const float *w, int M, int K, int N)
+{
+    matmul_bwd(dinp, dw, dbias, dout, inp, 1, w, M, K, N);
 }

@@ -22,19 +22,21 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     const size_t R = (size_t)B * N, L = (size_t)depth;
     const size_t S = ckpt == SIMVTP_CHECKPOINT_BLOCKS ? 1 : L, Sc = ckpt ? 1 : L;
     p->att_stride = be->attention_saved(B, N, H, C / H);
+    p->pin = be->pin_bytes ? be->pin_bytes() : 0;
+    const size_t es = p->pin ? p->pin : sizeof(float);
     p->res = SV_AF(a, (L + 1) * R * C);
-    p->ln1 = SV_AF(a, Sc * R * C);
+    p->ln1 = sv_arena_alloc(a, Sc * R * C * es);
     p->ln1_mean = SV_AF(a, S * R);
     p->ln1_rstd = SV_AF(a, S * R);
     p->qkv = SV_AF(a, S * R * 3 * C);
     p->att = SV_AF(a, S * p->att_stride);
     p->atty = SV_AF(a, S * R * C);
     p->x1 = SV_AF(a, S * R * C);
-    p->ln2 = SV_AF(a, Sc * R * C);
+    p->ln2 = sv_arena_alloc(a, Sc * R * C * es);
     p->ln2_mean = SV_AF(a, S * R);
     p->ln2_rstd = SV_AF(a, S * R);
     p->h = SV_AF(a, S * R * M);
-    p->g = SV_AF(a, Sc * R * M);
+    p->g = sv_arena_alloc(a, Sc * R * M * es);
     p->bias3 = SV_AF(a, S * 3 * C);
     if (has_norm) {
         p->out = SV_AF(a, R * C);
@@ -53,26 +55,62 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
  * the one slice all blocks share (refilled by recomputation in the backward;
  * with selective checkpointing only ln1, ln2 and g are shared). */
 typedef struct blk_acts {
-    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2, *ln2_mean, *ln2_rstd, *h, *g, *bias3;
+    float *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *h, *bias3;
+    void *ln1, *ln2, *g; /* product inputs */
 } blk_acts;
 
 static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
 {
     const size_t k = p->ckpt == SIMVTP_CHECKPOINT_BLOCKS ? 0 : (size_t)l, kc = p->ckpt ? 0 : (size_t)l;
     const size_t R = (size_t)p->B * p->N, RC = R * p->C, RM = R * p->M;
-    s->ln1 = p->ln1 + kc * RC;
+    const size_t es = p->pin ? p->pin : sizeof(float);
+    s->ln1 = (char *)p->ln1 + kc * RC * es;
     s->ln1_mean = p->ln1_mean + k * R;
     s->ln1_rstd = p->ln1_rstd + k * R;
     s->qkv = p->qkv + k * RC * 3;
     s->att = p->att + k * p->att_stride;
     s->atty = p->atty + k * RC;
     s->x1 = p->x1 + k * RC;
-    s->ln2 = p->ln2 + kc * RC;
+    s->ln2 = (char *)p->ln2 + kc * RC * es;
     s->ln2_mean = p->ln2_mean + k * R;
     s->ln2_rstd = p->ln2_rstd + k * R;
     s->h = p->h + k * RM;
-    s->g = p->g + kc * RM;
+    s->g = (char *)p->g + kc * RM * es;
     s->bias3 = p->bias3 + k * 3 * (size_t)p->C;
+}
+
+/* The product inputs (core/backend.h: pin_bytes) go through the backend's
+ * _pin ops when it stores them in its own type, else through the plain ones. */
+static void ln_pin(const sv_backend *be, const sv_enc_pass *p, void *out, float *mean, float *rstd,
+                   const float *inp, const float *w, const float *b)
+{
+    const int R = p->B * p->N;
+    if (p->pin) be->layernorm_fwd_pin(out, mean, rstd, inp, w, b, R, p->C, p->eps);
+    else be->layernorm_fwd((float *)out, mean, rstd, inp, w, b, R, p->C, p->eps);
+}
+
+static void gelu_pin(const sv_backend *be, const sv_enc_pass *p, void *out, const float *inp)
+{
+    const size_t n = (size_t)p->B * p->N * p->M;
+    if (p->pin) be->gelu_fwd_pin(out, inp, n);
+    else be->gelu_fwd((float *)out, inp, n);
+}
+
+static void mm_fwd_pin(const sv_backend *be, const sv_enc_pass *p, float *out, const void *inp,
+                       const float *w, const float *bias, int K, int N)
+{
+    const int R = p->B * p->N;
+    if (p->pin) be->matmul_fwd_pin(out, inp, w, bias, R, K, N);
+    else be->matmul_fwd(out, (const float *)inp, w, bias, R, K, N);
+}
+
+static void mm_bwd_pin(const sv_backend *be, const sv_enc_pass *p, float *dinp, float *dw,
+                       float *dbias, const float *dout, const void *inp, const float *w, int K,
+                       int N)
+{
+    const int R = p->B * p->N;
+    if (p->pin) be->matmul_bwd_pin(dinp, dw, dbias, dout, inp, w, R, K, N);
+    else be->matmul_bwd(dinp, dw, dbias, dout, (const float *)inp, w, R, K, N);
 }
 
 /* Block l from its input res[l]: every saved activation, and with xout the
@@ -83,7 +121,7 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
                          float *xout)
 {
     const int B = p->B, N = p->N, C = p->C, H = p->H, M = p->M, R = B * N;
-    const size_t RC = (size_t)R * C, RM = (size_t)R * M;
+    const size_t RC = (size_t)R * C;
     const float *xin = p->res + (size_t)l * RC;
     const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
     const float *dpm = p->droppath ? dpa + B : NULL;
@@ -91,17 +129,17 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
     acts_of(p, l, &s);
     be->copy(s.bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
     be->copy(s.bias3 + 2 * C, w->vb, C * sizeof(float));
-    be->layernorm_fwd(s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b, R, C, p->eps);
-    be->matmul_fwd(s.qkv, s.ln1, w->qkvw, s.bias3, R, C, 3 * C);
+    ln_pin(be, p, s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b);
+    mm_fwd_pin(be, p, s.qkv, s.ln1, w->qkvw, s.bias3, C, 3 * C);
     if (be->attention_fwd(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H) != 0)
         return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
     be->matmul_fwd(s.x1, s.atty, w->projw, w->projb, R, C, C);
     be->residual(s.x1, xin, dpa, B, N, C);
-    be->layernorm_fwd(s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b, R, C, p->eps);
-    be->matmul_fwd(s.h, s.ln2, w->fc1w, w->fc1b, R, C, M);
-    be->gelu_fwd(s.g, s.h, RM);
+    ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
+    mm_fwd_pin(be, p, s.h, s.ln2, w->fc1w, w->fc1b, C, M);
+    gelu_pin(be, p, s.g, s.h);
     if (!xout) return SIMVTP_OK;
-    be->matmul_fwd(xout, s.g, w->fc2w, w->fc2b, R, M, C);
+    mm_fwd_pin(be, p, xout, s.g, w->fc2w, w->fc2b, M, C);
     be->residual(xout, s.x1, dpm, B, N, C);
     return SIMVTP_OK;
 }
@@ -159,12 +197,12 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         acts_of(p, l, &s);
         float *xin = p->res + l * RC;
         if (p->ckpt == SIMVTP_CHECKPOINT_SELECTIVE) {
-            be->layernorm_fwd(s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b, R, C, p->eps);
-            be->layernorm_fwd(s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b, R, C, p->eps);
-            be->gelu_fwd(s.g, s.h, RM);
+            ln_pin(be, p, s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b);
+            ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
+            gelu_pin(be, p, s.g, s.h);
         }
-        float *ln1 = s.ln1, *qkv = s.qkv, *atty = s.atty, *att = s.att, *x1 = s.x1;
-        float *ln2 = s.ln2, *h = s.h, *g = s.g;
+        float *qkv = s.qkv, *atty = s.atty, *att = s.att, *x1 = s.x1, *h = s.h;
+        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g;
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
         const float *dpm = p->droppath ? dpa + B : NULL;
 
@@ -176,9 +214,9 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             be->scale_rows(dbr, dcur, dpm, B, N, C);
             dbranch = dbr;
         }
-        be->matmul_bwd(dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, R, M, C);
+        mm_bwd_pin(be, p, dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, M, C);
         be->gelu_bwd(dh, h, dg, RM);
-        be->matmul_bwd(dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, R, C, M);
+        mm_bwd_pin(be, p, dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, C, M);
         be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w, s.ln2_mean, s.ln2_rstd, R, C);
 
         /* x1 = xin + s_a * proj(attn(qkv(ln1(xin)))) ; dcur becomes d xin */
@@ -193,7 +231,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             break;
         }
         be->zero(db3, 3 * (size_t)C * sizeof(float));
-        be->matmul_bwd(dln, gw->qkvw, db3, dqkv, ln1, w->qkvw, R, C, 3 * C);
+        mm_bwd_pin(be, p, dln, gw->qkvw, db3, dqkv, ln1, w->qkvw, C, 3 * C);
         be->add(gw->qb, db3, C);
         be->add(gw->vb, db3 + 2 * C, C);
         be->layernorm_bwd(dcur, gw->n1w, gw->n1b, dln, xin, w->n1w, s.ln1_mean, s.ln1_rstd, R, C);

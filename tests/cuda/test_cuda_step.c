@@ -14,7 +14,8 @@
  *  3. the same two calls again on CUDA: bit-identical losses and gradients;
  *     also with activation checkpointing (whole blocks, selective), and in
  *     bf16 without the weight mirror (SIMVTP_CUDA_WEIGHT_MIRROR=0) and with
- *     the first fused attention (SIMVTP_CUDA_ATTENTION=flash1);
+ *     the first fused attention (SIMVTP_CUDA_ATTENTION=flash1) and with the
+ *     product inputs kept as floats (SIMVTP_CUDA_PIN16=0);
  *  4. simvtp_model_forward and simvtp_encode_videos / simvtp_encode_texts;
  *  5. STEPS AdamW steps (simvtp_train_step) from the same weights and
  *     optimizer seed: losses of every step and the weights afterwards;
@@ -410,11 +411,15 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
      *    call; converting each weight at every product gives the same values;
      *  - bf16: the first fused attention (v1) makes the same products of the
      *    same bf16 values as v2 (tests/cuda/emu finds them equal);
+     *  - bf16: the blocks' LayerNorm and GELU outputs kept as floats and
+     *    converted by each product, instead of written in bf16 (the same
+     *    round to nearest even of the same floats);
      *  - activation checkpointing, whole blocks and selective: the same
      *    kernels recompute the same activations. */
     if (g_prec) {
         same_bits(g, hb, &t, lg, gg, kind, "without the weight mirror", "SIMVTP_CUDA_WEIGHT_MIRROR", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with attention v1", "SIMVTP_CUDA_ATTENTION", "flash1", 0);
+        same_bits(g, hb, &t, lg, gg, kind, "with fp32 product inputs", "SIMVTP_CUDA_PIN16", "0", 0);
     }
     same_bits(g, hb, &t, lg, gg, kind, "with checkpointing", NULL, NULL, SIMVTP_CHECKPOINT_BLOCKS);
     same_bits(g, hb, &t, lg, gg, kind, "with selective checkpointing", NULL, NULL,

@@ -2,7 +2,8 @@
  * gradients of the full pretraining and fine-tuning losses, save/load
  * bit-exactness, bit-exact resume (with and without gradient accumulation),
  * embeddings, reconstruction, the learning-rate schedule, the non-finite
- * guard and reading version-1 training-state files. */
+ * guard, reading version-1 training-state files, and product inputs kept in
+ * a backend's 2-byte type. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -213,6 +214,206 @@ START_TEST(test_ckpt_memory)
                   a0.bytes, saved);
     sv_arena_free(&a0);
     sv_arena_free(&a1);
+    sv_arena_free(&a2);
+}
+END_TEST
+
+/* Product inputs (core/backend.h pin_bytes): two host tables stand in for
+ * a backend that keeps the blocks' LayerNorm and GELU outputs in its own
+ * type. pin2 stores them as bf16 bits (2 bytes); pin4 as floats holding the
+ * same bf16 values. Both must give the same bits: that checks the encoder's
+ * byte offsets, sizes and op choice for a 2-byte type on the CPU, where the
+ * CUDA bf16 table (which does this for real) cannot run. */
+static uint16_t to_bf16_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);                                         /* nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16_bits(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static size_t pin_n(size_t n, int store16, void *dst, const float *src)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t h = to_bf16_bits(src[i]);
+        if (store16) ((uint16_t *)dst)[i] = h;
+        else ((float *)dst)[i] = from_bf16_bits(h);
+    }
+    return n;
+}
+
+static size_t pin_bytes2(void) { return 2; }
+static size_t pin_bytes4(void) { return 4; }
+static int g_pin_calls;
+
+static void ln_pin2(void *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                    int M, int C, float eps)
+{
+    float *t = malloc((size_t)M * C * sizeof(float));
+    sv_backend_cpu.layernorm_fwd(t, mean, rstd, inp, w, b, M, C, eps);
+    g_pin_calls += pin_n((size_t)M * C, 1, out, t) > 0;
+    free(t);
+}
+
+static void ln_pin4(void *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                    int M, int C, float eps)
+{
+    sv_backend_cpu.layernorm_fwd(out, mean, rstd, inp, w, b, M, C, eps);
+    g_pin_calls += pin_n((size_t)M * C, 0, out, out) > 0;
+}
+
+static void gelu_pin2(void *out, const float *inp, size_t n)
+{
+    float *t = malloc(n * sizeof(float));
+    sv_backend_cpu.gelu_fwd(t, inp, n);
+    g_pin_calls += pin_n(n, 1, out, t) > 0;
+    free(t);
+}
+
+static void gelu_pin4(void *out, const float *inp, size_t n)
+{
+    sv_backend_cpu.gelu_fwd(out, inp, n);
+    g_pin_calls += pin_n(n, 0, out, out) > 0;
+}
+
+static float *widen(const void *inp, size_t n)
+{
+    float *t = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) t[i] = from_bf16_bits(((const uint16_t *)inp)[i]);
+    return t;
+}
+
+static void mmf_pin2(float *out, const void *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    float *t = widen(inp, (size_t)M * K);
+    sv_backend_cpu.matmul_fwd(out, t, w, bias, M, K, N);
+    free(t);
+}
+
+static void mmf_pin4(float *out, const void *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    sv_backend_cpu.matmul_fwd(out, inp, w, bias, M, K, N);
+}
+
+static void mmb_pin2(float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
+                     const float *w, int M, int K, int N)
+{
+    float *t = widen(inp, (size_t)M * K);
+    sv_backend_cpu.matmul_bwd(dinp, dw, dbias, dout, t, w, M, K, N);
+    free(t);
+}
+
+static void mmb_pin4(float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
+                     const float *w, int M, int K, int N)
+{
+    sv_backend_cpu.matmul_bwd(dinp, dw, dbias, dout, inp, w, M, K, N);
+}
+
+static sv_backend pin_table(int bytes)
+{
+    sv_backend t = sv_backend_cpu;
+    t.pin_bytes = bytes == 2 ? pin_bytes2 : pin_bytes4;
+    t.layernorm_fwd_pin = bytes == 2 ? ln_pin2 : ln_pin4;
+    t.gelu_fwd_pin = bytes == 2 ? gelu_pin2 : gelu_pin4;
+    t.matmul_fwd_pin = bytes == 2 ? mmf_pin2 : mmf_pin4;
+    t.matmul_bwd_pin = bytes == 2 ? mmb_pin2 : mmb_pin4;
+    return t;
+}
+
+/* Two accumulated forward_backward calls (drop path on); losses and
+ * gradients into l[2] and a copy of the gradients. */
+static float *pin_run(int retrieval, const sv_backend *be, int ckpt, const fixture *f, simvtp_losses l[2])
+{
+    simvtp_model *m = make_model(&f->c, 21, retrieval);
+    if (be) m->be = be;
+    ck_assert_int_eq(simvtp_model_set_option(m, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, ckpt), SIMVTP_OK);
+    simvtp_model_zero_grad(m);
+    for (int k = 0; k < 2; k++) {
+        simvtp_losses z = {sizeof z};
+        l[k] = z;
+        ck_assert_int_eq(simvtp_model_forward_backward(m, &f->b, 40 + k, 1.0f - 0.5f * k, &l[k]), SIMVTP_OK);
+    }
+    float *g = malloc(m->nparams * sizeof(float));
+    memcpy(g, m->grads, m->nparams * sizeof(float));
+    simvtp_model_free(m);
+    return g;
+}
+
+static size_t grads_differing(const float *a, const float *b, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+static void pin_check(int retrieval)
+{
+    fixture f;
+    fixture_init(&f, 9);
+    simvtp_model *probe = make_model(&f.c, 21, retrieval);
+    const size_t n = probe->nparams;
+    simvtp_model_free(probe);
+    const sv_backend t2 = pin_table(2), t4 = pin_table(4);
+    simvtp_losses lc[2], l4[2], l2[2], lk[2];
+    float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
+    g_pin_calls = 0;
+    float *g4 = pin_run(retrieval, &t4, SIMVTP_CHECKPOINT_OFF, &f, l4);
+    ck_assert_msg(g_pin_calls > 0, "the encoder never called the _pin ops");
+    float *g2 = pin_run(retrieval, &t2, SIMVTP_CHECKPOINT_OFF, &f, l2);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(memcmp(&l2[k], &l4[k], sizeof l2[k]) == 0, "bf16-stored product inputs: loss %.9g vs %.9g",
+                      (double)l2[k].total, (double)l4[k].total);
+    size_t d = grads_differing(g2, g4, n);
+    ck_assert_msg(d == 0, "%zu of %zu gradients differ between 2- and 4-byte product inputs", d, n);
+    /* the rounding is real: close to the plain fp32 run, but not equal */
+    ck_assert_msg(fabs(l2[0].total - lc[0].total) < 1e-2 * fabs(lc[0].total), "loss %.6g vs fp32 %.6g",
+                  (double)l2[0].total, (double)lc[0].total);
+    ck_assert_msg(grads_differing(g2, gc, n) > n / 4, "bf16 product inputs changed too few gradients");
+    for (int mode = SIMVTP_CHECKPOINT_BLOCKS; mode <= SIMVTP_CHECKPOINT_SELECTIVE; mode++) {
+        float *gk = pin_run(retrieval, &t2, mode, &f, lk);
+        ck_assert(memcmp(lk, l2, sizeof lk) == 0);
+        d = grads_differing(gk, g2, n);
+        ck_assert_msg(d == 0, "%zu gradients differ with 2-byte product inputs and checkpointing %d", d, mode);
+        free(gk);
+    }
+    free(gc);
+    free(g4);
+    free(g2);
+    free(f.frames);
+}
+
+START_TEST(test_pin_pretrain) { pin_check(0); }
+END_TEST
+
+START_TEST(test_pin_retrieval) { pin_check(1); }
+END_TEST
+
+/* ... and the memory: ln1, ln2 and g (2C + M per token and block) take half. */
+START_TEST(test_pin_memory)
+{
+    const sv_backend t2 = pin_table(2);
+    sv_arena a4 = {0}, a2 = {.be = &t2};
+    sv_enc_pass p4, p2;
+    const int nb = 2, nt = 50, nc = 32, nm = 128, depth = 6;
+    ck_assert_int_eq(sv_enc_pass_init(&p4, &a4, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
+                     SIMVTP_OK);
+    ck_assert_int_eq(sv_enc_pass_init(&p2, &a2, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
+                     SIMVTP_OK);
+    ck_assert_uint_eq(p2.pin, 2);
+    const size_t saved = (size_t)depth * nb * nt * (2 * nc + nm) * 2;
+    ck_assert_msg(a4.bytes - a2.bytes >= saved && a4.bytes - a2.bytes < saved + 4096,
+                  "2-byte product inputs keep %zu bytes, %zu as floats: expected %zu less", a2.bytes, a4.bytes,
+                  saved);
+    sv_arena_free(&a4);
     sv_arena_free(&a2);
 }
 END_TEST
@@ -735,6 +936,9 @@ int main(void)
     tcase_add_test(tc, test_ckpt_selective_pretrain);
     tcase_add_test(tc, test_ckpt_selective_retrieval);
     tcase_add_test(tc, test_ckpt_memory);
+    tcase_add_test(tc, test_pin_pretrain);
+    tcase_add_test(tc, test_pin_retrieval);
+    tcase_add_test(tc, test_pin_memory);
     tcase_add_test(tc, test_fd_pretrain);
     tcase_add_test(tc, test_fd_retrieval);
     tcase_add_test(tc, test_save_load_bitexact);

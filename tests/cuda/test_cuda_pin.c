@@ -1,0 +1,239 @@
+/* tests/cuda/test_cuda_pin.c — product inputs in bf16 (core/backend.h
+ * pin_bytes) on the CUDA bf16 table: each _pin op against its plain op on
+ * the same device, bit for bit.
+ *   layernorm_fwd_pin, gelu_fwd_pin: out16 == bf16(out) (round to nearest
+ *     even, NaN aside), and the same mean and rstd;
+ *   matmul_fwd_pin, matmul_bwd_pin on bf16(x) == matmul_fwd, matmul_bwd on
+ *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias.
+ * Shapes: vit-b's qkv, fc1 and fc2 products and odd ones (row counts and
+ * widths that are not multiples of the tiles, a missing bias, dw only).
+ *
+ * Exit: 0 pass, 1 failure, 77 (skip) without CUDA or a device. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "simvtp/simvtp.h"
+#include "simvtp_build_config.h"
+
+static int n_pass, n_fail;
+static uint64_t rng_s = 0x5eed;
+
+static double runif(void)
+{
+    uint64_t z = (rng_s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "test_cuda_pin: out of host memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static float *frand(size_t n, double lo, double hi)
+{
+    float *p = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = (float)(lo + (hi - lo) * runif());
+    return p;
+}
+
+static uint16_t bf16_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static uint16_t *to_bf16(const float *x, size_t n)
+{
+    uint16_t *h = xmalloc(n * 2);
+    for (size_t i = 0; i < n; i++) h[i] = bf16_bits(x[i]);
+    return h;
+}
+
+static void verdict(int ok, const char *op, const char *shape, const char *why)
+{
+    printf("%-18s %-40s %s%s%s\n", op, shape, ok ? "PASS" : "FAIL", why[0] ? "  " : "", why);
+    if (ok) n_pass++; else n_fail++;
+}
+
+/* device buffer with host contents (or zeros when src is NULL) */
+static void *up(const sv_backend *g, const void *src, size_t bytes)
+{
+    void *d = g->alloc(bytes ? bytes : 1);
+    if (!d) {
+        fprintf(stderr, "test_cuda_pin: device allocation of %zu bytes failed\n", bytes);
+        exit(1);
+    }
+    if (src) g->memcpy_h2d(d, src, bytes);
+    return d;
+}
+
+static void *down(const sv_backend *g, const void *d, size_t bytes)
+{
+    void *h = xmalloc(bytes);
+    g->memcpy_d2h(h, d, bytes);
+    return h;
+}
+
+/* How many of n floats differ in their bits. */
+static size_t ndiff(const void *a, const void *b, size_t n, size_t es)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp((const char *)a + i * es, (const char *)b + i * es, es) != 0;
+    return d;
+}
+
+static void check_finish(const sv_backend *g, const char *op, const char *shape, char *why, size_t len)
+{
+    const int rc = g->finish(g);
+    if (rc != SIMVTP_OK && !why[0]) snprintf(why, len, "finish: %s: %s", simvtp_strerror(rc), simvtp_last_error());
+    (void)op;
+    (void)shape;
+}
+
+static void layernorm_case(const sv_backend *g, int M, int C)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "M=%d C=%d", M, C);
+    const size_t n = (size_t)M * C;
+    float *x = frand(n, -3, 3), *w = frand(C, 0.5, 1.5), *b = frand(C, -0.5, 0.5);
+    float *dx = up(g, x, n * 4), *dw = up(g, w, C * 4), *db = up(g, b, C * 4);
+    float *o32 = up(g, NULL, n * 4), *m1 = up(g, NULL, M * 4), *r1 = up(g, NULL, M * 4);
+    float *m2 = up(g, NULL, M * 4), *r2 = up(g, NULL, M * 4);
+    void *o16 = up(g, NULL, n * 2);
+    g->layernorm_fwd(o32, m1, r1, dx, dw, db, M, C, 1e-6f);
+    g->layernorm_fwd_pin(o16, m2, r2, dx, dw, db, M, C, 1e-6f);
+    check_finish(g, "layernorm_fwd_pin", shape, why, sizeof why);
+    float *h32 = down(g, o32, n * 4), *hm1 = down(g, m1, M * 4), *hr1 = down(g, r1, M * 4);
+    float *hm2 = down(g, m2, M * 4), *hr2 = down(g, r2, M * 4);
+    uint16_t *h16 = down(g, o16, n * 2), *want = to_bf16(h32, n);
+    size_t d = ndiff(h16, want, n, 2);
+    if (!why[0] && d) snprintf(why, sizeof why, "%zu of %zu outputs are not bf16(out)", d, n);
+    if (!why[0] && (ndiff(hm1, hm2, M, 4) || ndiff(hr1, hr2, M, 4))) snprintf(why, sizeof why, "mean/rstd differ");
+    verdict(!why[0], "layernorm_fwd_pin", shape, why);
+    free(x); free(w); free(b); free(h32); free(hm1); free(hr1); free(hm2); free(hr2); free(h16); free(want);
+    g->free(dx); g->free(dw); g->free(db); g->free(o32); g->free(m1); g->free(r1); g->free(m2); g->free(r2);
+    g->free(o16);
+}
+
+static void gelu_case(const sv_backend *g, size_t n)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "n=%zu", n);
+    float *x = frand(n, -8, 8);
+    float *dx = up(g, x, n * 4), *o32 = up(g, NULL, n * 4);
+    void *o16 = up(g, NULL, n * 2);
+    g->gelu_fwd(o32, dx, n);
+    g->gelu_fwd_pin(o16, dx, n);
+    check_finish(g, "gelu_fwd_pin", shape, why, sizeof why);
+    float *h32 = down(g, o32, n * 4);
+    uint16_t *h16 = down(g, o16, n * 2), *want = to_bf16(h32, n);
+    const size_t d = ndiff(h16, want, n, 2);
+    if (!why[0] && d) snprintf(why, sizeof why, "%zu of %zu outputs are not bf16(out)", d, n);
+    verdict(!why[0], "gelu_fwd_pin", shape, why);
+    free(x); free(h32); free(h16); free(want);
+    g->free(dx); g->free(o32); g->free(o16);
+}
+
+/* flags: 1 bias (forward) / dbias (backward), 2 dinp (backward) */
+static void matmul_case(const sv_backend *g, const char *name, int M, int K, int N, int flags)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "%s M=%d K=%d N=%d%s%s", name, M, K, N, flags & 1 ? "" : " no bias",
+             flags & 2 ? "" : " dw only");
+    const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
+    float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *bias = frand(N, -0.5, 0.5);
+    float *dout = frand(mn, -1, 1), *dw0 = frand(nk, -1, 1), *db0 = frand(N, -1, 1);
+    uint16_t *x16 = to_bf16(x, mk);
+    float *gx = up(g, x, mk * 4), *gw = up(g, w, nk * 4), *gb = up(g, bias, N * 4), *gdo = up(g, dout, mn * 4);
+    void *gx16 = up(g, x16, mk * 2);
+    float *out[2], *dinp[2], *dwt[2], *dbt[2];
+    for (int v = 0; v < 2; v++) {
+        out[v] = up(g, NULL, mn * 4);
+        dinp[v] = up(g, NULL, mk * 4);
+        dwt[v] = up(g, dw0, nk * 4);
+        dbt[v] = up(g, db0, N * 4);
+    }
+    const float *b = flags & 1 ? gb : NULL;
+    g->matmul_fwd(out[0], gx, gw, b, M, K, N);
+    g->matmul_fwd_pin(out[1], gx16, gw, b, M, K, N);
+    g->matmul_bwd(flags & 2 ? dinp[0] : NULL, dwt[0], flags & 1 ? dbt[0] : NULL, gdo, gx, gw, M, K, N);
+    g->matmul_bwd_pin(flags & 2 ? dinp[1] : NULL, dwt[1], flags & 1 ? dbt[1] : NULL, gdo, gx16, gw, M, K, N);
+    check_finish(g, "matmul_pin", shape, why, sizeof why);
+    const struct { const char *what; float **p; size_t n; } R[] = {
+        {"out", out, mn}, {"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
+    size_t changed = 0;
+    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
+        float *a = down(g, R[r].p[0], R[r].n * 4), *c = down(g, R[r].p[1], R[r].n * 4);
+        const size_t d = ndiff(a, c, R[r].n, 4);
+        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
+        if (r == 2) changed = ndiff(a, dw0, R[r].n, 4);
+        free(a);
+        free(c);
+    }
+    if (!why[0] && changed < nk / 2) snprintf(why, sizeof why, "dw hardly changed (%zu of %zu)", changed, nk);
+    verdict(!why[0], "matmul_fwd/bwd_pin", shape, why);
+    free(x); free(w); free(bias); free(dout); free(dw0); free(db0); free(x16);
+    g->free(gx); g->free(gw); g->free(gb); g->free(gdo); g->free(gx16);
+    for (int v = 0; v < 2; v++) {
+        g->free(out[v]); g->free(dinp[v]); g->free(dwt[v]); g->free(dbt[v]);
+    }
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+#if !SIMVTP_HAVE_CUDA
+    printf("SKIP: libsimvtp was built without CUDA\n");
+    return 77;
+#else
+    if (sv_cuda_device_count() <= 0) {
+        printf("SKIP: no CUDA device\n");
+        return 77;
+    }
+    const sv_backend *g = NULL;
+    int rc = sv_backend_get("cuda:0", &g);
+    if (rc != SIMVTP_OK || !g || g->activate(g) != SIMVTP_OK) {
+        printf("cuda:0 unavailable: %s  FAIL\n", simvtp_last_error());
+        return 1;
+    }
+    if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin) {
+        printf("the bf16 table has no product-input ops  FAIL\n");
+        return 1;
+    }
+    const size_t pb = g->pin_bytes();
+    const char *env = getenv("SIMVTP_CUDA_PIN16");
+    if (env && !strcmp(env, "0")) {
+        printf("pin_bytes() with SIMVTP_CUDA_PIN16=0: %zu (want 0)  %s\n", pb, pb == 0 ? "PASS" : "FAIL");
+        return pb == 0 ? 0 : 1;
+    }
+    if (pb != 2) {
+        printf("pin_bytes() = %zu, want 2 (bf16)  FAIL\n", pb);
+        return 1;
+    }
+    layernorm_case(g, 378, 768);
+    layernorm_case(g, 5, 33);
+    gelu_case(g, (size_t)378 * 3072);
+    gelu_case(g, 1001);
+    matmul_case(g, "qkv", 378, 768, 2304, 1);
+    matmul_case(g, "fc1", 378, 768, 3072, 3);
+    matmul_case(g, "fc2", 378, 3072, 768, 3);
+    matmul_case(g, "odd", 37, 50, 13, 2);
+    matmul_case(g, "odd", 37, 50, 13, 1);
+    printf("test_cuda_pin: %d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+#endif
+}

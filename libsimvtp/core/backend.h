@@ -168,6 +168,19 @@ typedef struct sv_backend {
                            int M, int K, int N);
     void (*matmul_bwd_pin)(float *dinp, float *dw, float *dbias, const float *dout,
                            const void *inp, const float *w, int M, int K, int N);
+    /* optional, with the above (NULL, or attention_pin(hd) == 0: not used):
+     * a block's qkv kept in the same type, for attention with head dim hd.
+     * matmul_fwd_pin_out is matmul_fwd with inp and out in that type; the
+     * attention pair are attention_fwd/bwd with qkv in it (the CUDA bf16
+     * table's fused attention reads bf16 q/k/v anyway: the same bits). The
+     * graph asks attention_pin once per pass. */
+    int (*attention_pin)(int hd);
+    void (*matmul_fwd_pin_out)(void *out, const void *inp, const float *w, const float *bias,
+                               int M, int K, int N);
+    int (*attention_fwd_pin)(float *out, float *att, const void *qkv, const uint8_t *keyvalid,
+                             int B, int N, int H, int hd);
+    int (*attention_bwd_pin)(float *dqkv, const float *dout, const void *qkv, const float *out,
+                             const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
     /* optional (NULL: the host's order): the queue the backend's work runs
      * on, for a communicator that orders its own queue after it (CUDA: the

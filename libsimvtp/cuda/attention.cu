@@ -247,3 +247,39 @@ int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv,
                ? sv_cuda_flash_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd)
                : sv_cuda_flash2_bwd(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
 }
+
+/* ------------------------------------------------------------------------
+ * qkv kept in bf16 (core/backend.h attention_pin): the second fused version
+ * reads it as it reads the bf16 copy it would otherwise make of the fp32
+ * qkv, in the forward and again in the backward. Offered where that version
+ * runs (the default; SIMVTP_CUDA_ATTENTION=flash1 or gemm, another head dim,
+ * or SIMVTP_CUDA_PIN16=0 keep qkv in fp32).
+ * ------------------------------------------------------------------------ */
+int sv_cuda_attention_pin(int hd)
+{
+    return sv_cuda_pin_bytes() == 2 && use_flash(hd) && flash_version() == 2;
+}
+
+int sv_cuda_attention_fwd_pin(float *out, float *att, const void *qkv, const uint8_t *keyvalid,
+                              int B, int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (ctx && !(use_flash(hd) && aligned16(out) && aligned16(qkv))) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
+                     "attention_fwd: a bf16 qkv needs the fused kernel (head dim %d) and 16-byte alignment", hd);
+        return 0;
+    }
+    return sv_cuda_flash2_fwd16(out, att, qkv, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_attention_bwd_pin(float *dqkv, const float *dout, const void *qkv, const float *out,
+                              const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (ctx && !(use_flash(hd) && aligned16(dqkv) && aligned16(dout) && aligned16(qkv) && aligned16(out))) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
+                     "attention_bwd: a bf16 qkv needs the fused kernel (head dim %d) and 16-byte alignment", hd);
+        return 0;
+    }
+    return sv_cuda_flash2_bwd16(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
+}

@@ -49,6 +49,9 @@ void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *d
 void sv_cuda_layernorm_fwd_pin(void *out, float *mean, float *rstd, const float *inp,
                                const float *w, const float *b, int M, int C, float eps);
 void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
+/* out = bf16(inp . w^T + bias), inp in bf16: the qkv product when qkv is kept in bf16 */
+void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, const float *bias,
+                                int M, int K, int N);
 /* Releases the context's cached matmul plans (cuBLASLt descriptors). */
 void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx);
 
@@ -69,13 +72,19 @@ int sv_cuda_attention_fwd(float *out, float *att, const float *qkv, const uint8_
                           int B, int N, int H, int hd);
 int sv_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
                           const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
-/* the bf16 table's entries: flash_attention.cu where it applies, else the above */
+/* the bf16 table's entries: flash_attention.cu where it applies, else the above;
+ * attention_pin and the _pin pair: qkv kept in bf16 (core/backend.h) */
 size_t sv_cuda_attention_saved_bf16(int B, int N, int H, int hd);
 int sv_cuda_attention_fwd_bf16(float *out, float *att, const float *qkv, const uint8_t *keyvalid,
                                int B, int N, int H, int hd);
 int sv_cuda_attention_bwd_bf16(float *dqkv, const float *dout, const float *qkv, const float *out,
                                const float *att, const uint8_t *keyvalid, int B, int N, int H,
                                int hd);
+int sv_cuda_attention_pin(int hd);
+int sv_cuda_attention_fwd_pin(float *out, float *att, const void *qkv, const uint8_t *keyvalid,
+                              int B, int N, int H, int hd);
+int sv_cuda_attention_bwd_pin(float *dqkv, const float *dout, const void *qkv, const float *out,
+                              const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* flash_attention.cu, the first version (SIMVTP_CUDA_ATTENTION=flash1), and
  * flash_attention_v2.cu, the default: bf16 inputs, head dims 32 and 64;
@@ -91,6 +100,11 @@ int sv_cuda_flash2_fwd(float *out, float *lse, const float *qkv, const uint8_t *
                        int N, int H, int hd);
 int sv_cuda_flash2_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
                        const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
+/* the same with qkv already in bf16 (the bf16 table's attention_fwd_pin/bwd_pin) */
+int sv_cuda_flash2_fwd16(float *out, float *lse, const void *qkv16, const uint8_t *keyvalid, int B,
+                         int N, int H, int hd);
+int sv_cuda_flash2_bwd16(float *dqkv, const float *dout, const void *qkv16, const float *out,
+                         const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* softmax_ce.cu */
 void sv_cuda_softmax_ce_fwd(float *losses, float *probs, const float *logits,

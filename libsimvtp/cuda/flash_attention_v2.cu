@@ -360,12 +360,15 @@ f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse
 
 /* ------------------------------------------------------------------ host side */
 #ifndef SV_CUDA_EMULATE
+/* qkv in fp32 (converted here, once per call) or, qkv16 non-NULL, already
+ * in bf16 (the bf16 table keeps it so: attention_fwd_pin / attention_bwd_pin) */
 template <int HD>
-static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qkv,
+static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qkv, const bf16 *qkv16,
                        const uint8_t *keyvalid, int B, int N, int H)
 {
     const char *op = "attention_fwd (flash v2)";
-    bf16 *q16 = sv_cuda_to_bf16(ctx, qkv, (size_t)B * N * 3 * H * HD, op);
+    bf16 *owned = qkv16 ? NULL : sv_cuda_to_bf16(ctx, qkv, (size_t)B * N * 3 * H * HD, op);
+    const bf16 *q16 = qkv16 ? qkv16 : owned;
     if (!q16) return;
     const int rows = 16 * F2_FWD_WARPS;
     const dim3 grid((unsigned)((N + rows - 1) / rows), (unsigned)H, (unsigned)B);
@@ -373,19 +376,20 @@ static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qk
     f2_fwd_kernel<HD><<<grid, F2_FWD_WARPS * 32, 0, ctx->stream>>>(out, lse, q16, keyvalid, N, H,
                                                                   scale_log2);
     SV_LAUNCH_OK(ctx, op);
-    sv_cuda_scratch_free(ctx, q16);
+    sv_cuda_scratch_free(ctx, owned);
 }
 
 template <int HD>
 static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const float *qkv,
-                        const float *out, const float *lse, const uint8_t *keyvalid, int B, int N,
-                        int H)
+                        const bf16 *qkv16, const float *out, const float *lse,
+                        const uint8_t *keyvalid, int B, int N, int H)
 {
     const char *op = "attention_bwd (flash v2)";
     const size_t rows = (size_t)B * N * H;
     float *D = (float *)sv_cuda_scratch(ctx, rows * sizeof(float), op, 1);
-    bf16 *q16 = D ? sv_cuda_to_bf16(ctx, qkv, rows * 3 * HD, op) : NULL;
-    bf16 *do16 = q16 ? sv_cuda_to_bf16(ctx, dout, rows * HD, op) : NULL;
+    bf16 *owned = D && !qkv16 ? sv_cuda_to_bf16(ctx, qkv, rows * 3 * HD, op) : NULL;
+    const bf16 *q16 = qkv16 ? qkv16 : owned;
+    bf16 *do16 = D && q16 ? sv_cuda_to_bf16(ctx, dout, rows * HD, op) : NULL;
     if (do16) {
         fa_dot_kernel<HD><<<sv_blocks_for(ctx, rows, 256), 256, 0, ctx->stream>>>(D, dout, out, B, N, H);
         const int per = 16 * F2_BWD_WARPS;
@@ -402,27 +406,56 @@ static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const 
         }
     }
     sv_cuda_scratch_free(ctx, do16);
-    sv_cuda_scratch_free(ctx, q16);
+    sv_cuda_scratch_free(ctx, owned);
     sv_cuda_scratch_free(ctx, D);
+}
+
+/* qkv16: qkv is already bf16 */
+static int flash2_fwd(float *out, float *lse, const void *qkv, int qkv16, const uint8_t *keyvalid,
+                      int B, int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || B <= 0 || N <= 0 || H <= 0) return 0;
+    const float *q32 = qkv16 ? NULL : (const float *)qkv;
+    const bf16 *q16 = qkv16 ? (const bf16 *)qkv : NULL;
+    if (hd == 64) f2_forward<64>(ctx, out, lse, q32, q16, keyvalid, B, N, H);
+    else if (hd == 32) f2_forward<32>(ctx, out, lse, q32, q16, keyvalid, B, N, H);
+    return 0;
+}
+
+static int flash2_bwd(float *dqkv, const float *dout, const void *qkv, int qkv16, const float *out,
+                      const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || !dqkv || B <= 0 || N <= 0 || H <= 0) return 0;
+    const float *q32 = qkv16 ? NULL : (const float *)qkv;
+    const bf16 *q16 = qkv16 ? (const bf16 *)qkv : NULL;
+    if (hd == 64) f2_backward<64>(ctx, dqkv, dout, q32, q16, out, lse, keyvalid, B, N, H);
+    else if (hd == 32) f2_backward<32>(ctx, dqkv, dout, q32, q16, out, lse, keyvalid, B, N, H);
+    return 0;
 }
 
 int sv_cuda_flash2_fwd(float *out, float *lse, const float *qkv, const uint8_t *keyvalid, int B,
                        int N, int H, int hd)
 {
-    sv_cuda_ctx *ctx = sv_cuda_current();
-    if (!ctx || B <= 0 || N <= 0 || H <= 0) return 0;
-    if (hd == 64) f2_forward<64>(ctx, out, lse, qkv, keyvalid, B, N, H);
-    else if (hd == 32) f2_forward<32>(ctx, out, lse, qkv, keyvalid, B, N, H);
-    return 0;
+    return flash2_fwd(out, lse, qkv, 0, keyvalid, B, N, H, hd);
 }
 
 int sv_cuda_flash2_bwd(float *dqkv, const float *dout, const float *qkv, const float *out,
                        const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
 {
-    sv_cuda_ctx *ctx = sv_cuda_current();
-    if (!ctx || !dqkv || B <= 0 || N <= 0 || H <= 0) return 0;
-    if (hd == 64) f2_backward<64>(ctx, dqkv, dout, qkv, out, lse, keyvalid, B, N, H);
-    else if (hd == 32) f2_backward<32>(ctx, dqkv, dout, qkv, out, lse, keyvalid, B, N, H);
-    return 0;
+    return flash2_bwd(dqkv, dout, qkv, 0, out, lse, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_flash2_fwd16(float *out, float *lse, const void *qkv16, const uint8_t *keyvalid, int B,
+                         int N, int H, int hd)
+{
+    return flash2_fwd(out, lse, qkv16, 1, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_flash2_bwd16(float *dqkv, const float *dout, const void *qkv16, const float *out,
+                         const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
+{
+    return flash2_bwd(dqkv, dout, qkv16, 1, out, lse, keyvalid, B, N, H, hd);
 }
 #endif /* SV_CUDA_EMULATE */

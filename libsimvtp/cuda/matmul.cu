@@ -540,3 +540,21 @@ void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *d
 {
     matmul_bwd(dinp, dw, dbias, dout, inp, 1, w, M, K, N);
 }
+
+/* The product into fp32 scratch, then one to_bf16 pass into out: the values
+ * the fused attention would make of an fp32 qkv itself. */
+void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, const float *bias,
+                                int M, int K, int N)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0 || N <= 0) return;
+    const size_t n = (size_t)M * N;
+    float *tmp = (float *)sv_cuda_scratch(ctx, n * sizeof(float), "matmul_fwd (bf16 out)", 1);
+    if (!tmp) return;
+    matmul_fwd(tmp, inp, 1, w, bias, M, K, N);
+    const int vec = ((uintptr_t)out & 7) == 0; /* its 4-wide stores are 8 bytes */
+    to_bf16_kernel<<<sv_blocks_for(ctx, vec ? n / 4 + 1 : n, 256), 256, 0, ctx->stream>>>(
+        (__nv_bfloat16 *)out, tmp, n, vec);
+    SV_LAUNCH_OK(ctx, "matmul_fwd (bf16 out)");
+    sv_cuda_scratch_free(ctx, tmp);
+}

@@ -2,7 +2,9 @@
  * mask and optional per-sample drop path; forward and backward, optionally
  * with activation checkpointing (only the blocks' inputs are kept and each
  * block is recomputed just before its backward, or selectively: only the
- * LayerNorm and GELU outputs are recomputed). */
+ * LayerNorm and GELU outputs are recomputed). A backend may keep the
+ * LayerNorm and GELU outputs and qkv in its own 2-byte type (core/backend.h
+ * pin_bytes, attention_pin). */
 #include <string.h>
 
 #include "core/status_internal.h"
@@ -23,12 +25,13 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     const size_t S = ckpt == SIMVTP_CHECKPOINT_BLOCKS ? 1 : L, Sc = ckpt ? 1 : L;
     p->att_stride = be->attention_saved(B, N, H, C / H);
     p->pin = be->pin_bytes ? be->pin_bytes() : 0;
-    const size_t es = p->pin ? p->pin : sizeof(float);
+    p->qkv_pin = p->pin && be->attention_pin && be->attention_pin(C / H);
+    const size_t es = p->pin ? p->pin : sizeof(float), qes = p->qkv_pin ? es : sizeof(float);
     p->res = SV_AF(a, (L + 1) * R * C);
     p->ln1 = sv_arena_alloc(a, Sc * R * C * es);
     p->ln1_mean = SV_AF(a, S * R);
     p->ln1_rstd = SV_AF(a, S * R);
-    p->qkv = SV_AF(a, S * R * 3 * C);
+    p->qkv = sv_arena_alloc(a, S * R * 3 * C * qes);
     p->att = SV_AF(a, S * p->att_stride);
     p->atty = SV_AF(a, S * R * C);
     p->x1 = SV_AF(a, S * R * C);
@@ -55,8 +58,9 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
  * the one slice all blocks share (refilled by recomputation in the backward;
  * with selective checkpointing only ln1, ln2 and g are shared). */
 typedef struct blk_acts {
-    float *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *h, *bias3;
+    float *ln1_mean, *ln1_rstd, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *h, *bias3;
     void *ln1, *ln2, *g; /* product inputs */
+    void *qkv;
 } blk_acts;
 
 static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
@@ -67,7 +71,7 @@ static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
     s->ln1 = (char *)p->ln1 + kc * RC * es;
     s->ln1_mean = p->ln1_mean + k * R;
     s->ln1_rstd = p->ln1_rstd + k * R;
-    s->qkv = p->qkv + k * RC * 3;
+    s->qkv = (char *)p->qkv + k * RC * 3 * (p->qkv_pin ? es : sizeof(float));
     s->att = p->att + k * p->att_stride;
     s->atty = p->atty + k * RC;
     s->x1 = p->x1 + k * RC;
@@ -130,9 +134,15 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
     be->copy(s.bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
     be->copy(s.bias3 + 2 * C, w->vb, C * sizeof(float));
     ln_pin(be, p, s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b);
-    mm_fwd_pin(be, p, s.qkv, s.ln1, w->qkvw, s.bias3, C, 3 * C);
-    if (be->attention_fwd(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H) != 0)
-        return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
+    int arc;
+    if (p->qkv_pin) {
+        be->matmul_fwd_pin_out(s.qkv, s.ln1, w->qkvw, s.bias3, R, C, 3 * C);
+        arc = be->attention_fwd_pin(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
+    } else {
+        mm_fwd_pin(be, p, s.qkv, s.ln1, w->qkvw, s.bias3, C, 3 * C);
+        arc = be->attention_fwd(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
+    }
+    if (arc != 0) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
     be->matmul_fwd(s.x1, s.atty, w->projw, w->projb, R, C, C);
     be->residual(s.x1, xin, dpa, B, N, C);
     ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
@@ -201,8 +211,8 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
             gelu_pin(be, p, s.g, s.h);
         }
-        float *qkv = s.qkv, *atty = s.atty, *att = s.att, *x1 = s.x1, *h = s.h;
-        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g;
+        float *atty = s.atty, *att = s.att, *x1 = s.x1, *h = s.h;
+        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g, *qkv = s.qkv;
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
         const float *dpm = p->droppath ? dpa + B : NULL;
 
@@ -226,7 +236,8 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             dbranch = dbr;
         }
         be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
-        if (be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H) != 0) {
+        if ((p->qkv_pin ? be->attention_bwd_pin(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H)
+                        : be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H)) != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);
             break;
         }

@@ -14,9 +14,11 @@ typedef struct sv_enc_pass {
     const float *droppath;   /* [depth,2,B] residual-branch multipliers or NULL */
     float *res;              /* [(depth+1), B*N*C] residual stream */
     size_t att_stride;       /* floats of saved attention state per block (backend's) */
-    float *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *h;
+    float *ln1_mean, *ln1_rstd, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *h;
     void *ln1, *ln2, *g;     /* product inputs: floats, or pin-byte elements */
+    void *qkv;               /* floats, or pin-byte elements when qkv_pin */
     size_t pin;              /* the backend's pin_bytes() for this pass (0: floats, plain ops) */
+    int qkv_pin;             /* qkv kept in that type too (backend attention_pin) */
     float *bias3;            /* [depth, 3C]: q_bias, 0, v_bias */
     float *out;              /* [B*N*C] after the final norm (or res[depth]) */
     float *fn_mean, *fn_rstd;

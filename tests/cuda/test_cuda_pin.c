@@ -4,7 +4,10 @@
  *   layernorm_fwd_pin, gelu_fwd_pin: out16 == bf16(out) (round to nearest
  *     even, NaN aside), and the same mean and rstd;
  *   matmul_fwd_pin, matmul_bwd_pin on bf16(x) == matmul_fwd, matmul_bwd on
- *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias.
+ *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias;
+ *   matmul_fwd_pin_out == bf16(matmul_fwd_pin);
+ *   attention_fwd_pin, attention_bwd_pin on bf16(qkv) == attention_fwd,
+ *     attention_bwd on qkv (the default fused attention, v2): out, lse, dqkv.
  * Shapes: vit-b's qkv, fc1 and fc2 products and odd ones (row counts and
  * widths that are not multiples of the tiles, a missing bias, dw only).
  *
@@ -193,6 +196,80 @@ static void matmul_case(const sv_backend *g, const char *name, int M, int K, int
     }
 }
 
+/* matmul_fwd_pin_out == bf16(matmul_fwd), bit for bit */
+static void matmul_out_case(const sv_backend *g, int M, int K, int N)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "M=%d K=%d N=%d", M, K, N);
+    const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
+    float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *bias = frand(N, -0.5, 0.5);
+    uint16_t *x16 = to_bf16(x, mk);
+    void *gx16 = up(g, x16, mk * 2), *o16 = up(g, NULL, mn * 2);
+    float *gw = up(g, w, nk * 4), *gb = up(g, bias, N * 4), *o32 = up(g, NULL, mn * 4);
+    g->matmul_fwd_pin(o32, gx16, gw, gb, M, K, N);
+    g->matmul_fwd_pin_out(o16, gx16, gw, gb, M, K, N);
+    check_finish(g, "matmul_fwd_pin_out", shape, why, sizeof why);
+    float *h32 = down(g, o32, mn * 4);
+    uint16_t *h16 = down(g, o16, mn * 2), *want = to_bf16(h32, mn);
+    const size_t d = ndiff(h16, want, mn, 2);
+    if (!why[0] && d) snprintf(why, sizeof why, "%zu of %zu outputs are not bf16(out)", d, mn);
+    verdict(!why[0], "matmul_fwd_pin_out", shape, why);
+    free(x); free(w); free(bias); free(x16); free(h32); free(h16); free(want);
+    g->free(gx16); g->free(o16); g->free(gw); g->free(gb); g->free(o32);
+}
+
+/* attention_fwd_pin / attention_bwd_pin on bf16(qkv) == attention_fwd /
+ * attention_bwd on qkv (the fused kernels round q/k/v to bf16 themselves) */
+static void attention_case(const sv_backend *g, int B, int N, int H, int hd, int holes)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "B=%d N=%d H=%d hd=%d%s", B, N, H, hd, holes ? " holes" : "");
+    if (!g->attention_pin(hd)) {
+        const char *e = getenv("SIMVTP_CUDA_ATTENTION");
+        if (e && *e) { /* another attention chosen: qkv stays fp32, nothing to compare */
+            printf("%-18s %-40s skipped (SIMVTP_CUDA_ATTENTION=%s)\n", "attention_pin", shape, e);
+            return;
+        }
+        verdict(0, "attention_pin", shape, "attention_pin(hd) is 0 in the default configuration");
+        return;
+    }
+    const size_t C = (size_t)H * hd, rows = (size_t)B * N, nq = rows * 3 * C, no = rows * C;
+    const size_t ns = g->attention_saved(B, N, H, hd);
+    float *qkv = frand(nq, -2, 2), *dout = frand(no, -1, 1);
+    uint8_t *kv = xmalloc(rows);
+    for (size_t i = 0; i < rows; i++) kv[i] = (i % N) == 0 || !holes || runif() > 0.2;
+    uint16_t *q16 = to_bf16(qkv, nq);
+    float *gq = up(g, qkv, nq * 4), *gdo = up(g, dout, no * 4);
+    void *gq16 = up(g, q16, nq * 2);
+    uint8_t *gkv = up(g, kv, rows);
+    float *out[2], *att[2], *dq[2];
+    for (int v = 0; v < 2; v++) {
+        out[v] = up(g, NULL, no * 4);
+        att[v] = up(g, NULL, (ns ? ns : 1) * 4);
+        dq[v] = up(g, NULL, nq * 4);
+    }
+    int r0 = g->attention_fwd(out[0], att[0], gq, gkv, B, N, H, hd);
+    int r1 = g->attention_fwd_pin(out[1], att[1], gq16, gkv, B, N, H, hd);
+    r0 |= g->attention_bwd(dq[0], gdo, gq, out[0], att[0], gkv, B, N, H, hd);
+    r1 |= g->attention_bwd_pin(dq[1], gdo, gq16, out[1], att[1], gkv, B, N, H, hd);
+    check_finish(g, "attention_pin", shape, why, sizeof why);
+    if (!why[0] && (r0 || r1)) snprintf(why, sizeof why, "returned %d / %d", r0, r1);
+    const struct { const char *what; float **p; size_t n; } R[] = {{"out", out, no}, {"lse", att, ns}, {"dqkv", dq, nq}};
+    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
+        float *a = down(g, R[r].p[0], R[r].n * 4), *c = down(g, R[r].p[1], R[r].n * 4);
+        const size_t d = ndiff(a, c, R[r].n, 4);
+        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
+        free(a);
+        free(c);
+    }
+    verdict(!why[0], "attention_fwd/bwd_pin", shape, why);
+    free(qkv); free(dout); free(kv); free(q16);
+    g->free(gq); g->free(gdo); g->free(gq16); g->free(gkv);
+    for (int v = 0; v < 2; v++) {
+        g->free(out[v]); g->free(att[v]); g->free(dq[v]);
+    }
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -210,15 +287,18 @@ int main(void)
         printf("cuda:0 unavailable: %s  FAIL\n", simvtp_last_error());
         return 1;
     }
-    if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin) {
+    if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin ||
+        !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin) {
         printf("the bf16 table has no product-input ops  FAIL\n");
         return 1;
     }
     const size_t pb = g->pin_bytes();
     const char *env = getenv("SIMVTP_CUDA_PIN16");
     if (env && !strcmp(env, "0")) {
-        printf("pin_bytes() with SIMVTP_CUDA_PIN16=0: %zu (want 0)  %s\n", pb, pb == 0 ? "PASS" : "FAIL");
-        return pb == 0 ? 0 : 1;
+        const int ap = g->attention_pin(64);
+        printf("pin_bytes() with SIMVTP_CUDA_PIN16=0: %zu, attention_pin(64): %d (want 0, 0)  %s\n", pb, ap,
+               pb == 0 && ap == 0 ? "PASS" : "FAIL");
+        return pb == 0 && ap == 0 ? 0 : 1;
     }
     if (pb != 2) {
         printf("pin_bytes() = %zu, want 2 (bf16)  FAIL\n", pb);
@@ -233,6 +313,11 @@ int main(void)
     matmul_case(g, "fc2", 378, 3072, 768, 3);
     matmul_case(g, "odd", 37, 50, 13, 2);
     matmul_case(g, "odd", 37, 50, 13, 1);
+    matmul_out_case(g, 378, 768, 2304);
+    matmul_out_case(g, 37, 64, 24);
+    attention_case(g, 2, 189, 12, 64, 1);
+    attention_case(g, 2, 300, 6, 64, 1);
+    attention_case(g, 3, 77, 4, 32, 0);
     printf("test_cuda_pin: %d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 #endif

@@ -219,8 +219,8 @@ START_TEST(test_ckpt_memory)
 END_TEST
 
 /* Product inputs (core/backend.h pin_bytes): two host tables stand in for
- * a backend that keeps the blocks' LayerNorm and GELU outputs in its own
- * type. pin2 stores them as bf16 bits (2 bytes); pin4 as floats holding the
+ * a backend that keeps the blocks' LayerNorm and GELU outputs (and, with
+ * attention_pin, qkv) in its own type. pin2 stores them as bf16 bits (2 bytes); pin4 as floats holding the
  * same bf16 values. Both must give the same bits: that checks the encoder's
  * byte offsets, sizes and op choice for a 2-byte type on the CPU, where the
  * CUDA bf16 table (which does this for real) cannot run. */
@@ -318,7 +318,57 @@ static void mmb_pin4(float *dinp, float *dw, float *dbias, const float *dout, co
     sv_backend_cpu.matmul_bwd(dinp, dw, dbias, dout, inp, w, M, K, N);
 }
 
-static sv_backend pin_table(int bytes)
+static void mmo_pin2(void *out, const void *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    float *t = malloc((size_t)M * N * sizeof(float));
+    mmf_pin2(t, inp, w, bias, M, K, N);
+    pin_n((size_t)M * N, 1, out, t);
+    free(t);
+}
+
+static void mmo_pin4(void *out, const void *inp, const float *w, const float *bias, int M, int K, int N)
+{
+    sv_backend_cpu.matmul_fwd(out, inp, w, bias, M, K, N);
+    pin_n((size_t)M * N, 0, out, out);
+}
+
+static int g_att_pin_calls;
+
+static int attf_pin2(float *out, float *att, const void *qkv, const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    float *t = widen(qkv, (size_t)nb * nt * 3 * nh * hd);
+    const int rc = sv_backend_cpu.attention_fwd(out, att, t, kv, nb, nt, nh, hd);
+    free(t);
+    g_att_pin_calls++;
+    return rc;
+}
+
+static int attf_pin4(float *out, float *att, const void *qkv, const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    g_att_pin_calls++;
+    return sv_backend_cpu.attention_fwd(out, att, qkv, kv, nb, nt, nh, hd);
+}
+
+static int attb_pin2(float *dqkv, const float *dout, const void *qkv, const float *out, const float *att,
+                     const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    float *t = widen(qkv, (size_t)nb * nt * 3 * nh * hd);
+    const int rc = sv_backend_cpu.attention_bwd(dqkv, dout, t, out, att, kv, nb, nt, nh, hd);
+    free(t);
+    return rc;
+}
+
+static int attb_pin4(float *dqkv, const float *dout, const void *qkv, const float *out, const float *att,
+                     const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    return sv_backend_cpu.attention_bwd(dqkv, dout, qkv, out, att, kv, nb, nt, nh, hd);
+}
+
+static int att_pin_yes(int hd) { return hd > 0; }
+static int att_pin_no(int hd) { (void)hd; return 0; }
+
+/* bytes: 2 or 4; qkv: qkv kept in that type as well (attention_pin) */
+static sv_backend pin_table(int bytes, int qkv)
 {
     sv_backend t = sv_backend_cpu;
     t.pin_bytes = bytes == 2 ? pin_bytes2 : pin_bytes4;
@@ -326,6 +376,10 @@ static sv_backend pin_table(int bytes)
     t.gelu_fwd_pin = bytes == 2 ? gelu_pin2 : gelu_pin4;
     t.matmul_fwd_pin = bytes == 2 ? mmf_pin2 : mmf_pin4;
     t.matmul_bwd_pin = bytes == 2 ? mmb_pin2 : mmb_pin4;
+    t.attention_pin = qkv ? att_pin_yes : att_pin_no;
+    t.matmul_fwd_pin_out = bytes == 2 ? mmo_pin2 : mmo_pin4;
+    t.attention_fwd_pin = bytes == 2 ? attf_pin2 : attf_pin4;
+    t.attention_bwd_pin = bytes == 2 ? attb_pin2 : attb_pin4;
     return t;
 }
 
@@ -355,19 +409,21 @@ static size_t grads_differing(const float *a, const float *b, size_t n)
     return d;
 }
 
-static void pin_check(int retrieval)
+static void pin_check(int retrieval, int qkv)
 {
     fixture f;
     fixture_init(&f, 9);
     simvtp_model *probe = make_model(&f.c, 21, retrieval);
     const size_t n = probe->nparams;
     simvtp_model_free(probe);
-    const sv_backend t2 = pin_table(2), t4 = pin_table(4);
+    const sv_backend t2 = pin_table(2, qkv), t4 = pin_table(4, qkv);
     simvtp_losses lc[2], l4[2], l2[2], lk[2];
     float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
-    g_pin_calls = 0;
+    g_pin_calls = g_att_pin_calls = 0;
     float *g4 = pin_run(retrieval, &t4, SIMVTP_CHECKPOINT_OFF, &f, l4);
     ck_assert_msg(g_pin_calls > 0, "the encoder never called the _pin ops");
+    ck_assert_msg(qkv ? g_att_pin_calls > 0 : g_att_pin_calls == 0, "attention_fwd_pin called %d times",
+                  g_att_pin_calls);
     float *g2 = pin_run(retrieval, &t2, SIMVTP_CHECKPOINT_OFF, &f, l2);
     for (int k = 0; k < 2; k++)
         ck_assert_msg(memcmp(&l2[k], &l4[k], sizeof l2[k]) == 0, "bf16-stored product inputs: loss %.9g vs %.9g",
@@ -391,30 +447,40 @@ static void pin_check(int retrieval)
     free(f.frames);
 }
 
-START_TEST(test_pin_pretrain) { pin_check(0); }
+START_TEST(test_pin_pretrain) { pin_check(0, 0); }
 END_TEST
 
-START_TEST(test_pin_retrieval) { pin_check(1); }
+START_TEST(test_pin_retrieval) { pin_check(1, 0); }
 END_TEST
 
-/* ... and the memory: ln1, ln2 and g (2C + M per token and block) take half. */
+START_TEST(test_pin_qkv_pretrain) { pin_check(0, 1); }
+END_TEST
+
+START_TEST(test_pin_qkv_retrieval) { pin_check(1, 1); }
+END_TEST
+
+/* ... and the memory: ln1, ln2 and g (2C + M per token and block) take
+ * half, and qkv (3C) too when the attention takes it. */
 START_TEST(test_pin_memory)
 {
-    const sv_backend t2 = pin_table(2);
-    sv_arena a4 = {0}, a2 = {.be = &t2};
-    sv_enc_pass p4, p2;
-    const int nb = 2, nt = 50, nc = 32, nm = 128, depth = 6;
-    ck_assert_int_eq(sv_enc_pass_init(&p4, &a4, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
-                     SIMVTP_OK);
-    ck_assert_int_eq(sv_enc_pass_init(&p2, &a2, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
-                     SIMVTP_OK);
-    ck_assert_uint_eq(p2.pin, 2);
-    const size_t saved = (size_t)depth * nb * nt * (2 * nc + nm) * 2;
-    ck_assert_msg(a4.bytes - a2.bytes >= saved && a4.bytes - a2.bytes < saved + 4096,
-                  "2-byte product inputs keep %zu bytes, %zu as floats: expected %zu less", a2.bytes, a4.bytes,
-                  saved);
-    sv_arena_free(&a4);
-    sv_arena_free(&a2);
+    for (int qkv = 0; qkv < 2; qkv++) {
+        const sv_backend t2 = pin_table(2, qkv);
+        sv_arena a4 = {0}, a2 = {.be = &t2};
+        sv_enc_pass p4, p2;
+        const int nb = 2, nt = 50, nc = 32, nm = 128, depth = 6;
+        ck_assert_int_eq(sv_enc_pass_init(&p4, &a4, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
+                         SIMVTP_OK);
+        ck_assert_int_eq(sv_enc_pass_init(&p2, &a2, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
+                         SIMVTP_OK);
+        ck_assert_uint_eq(p2.pin, 2);
+        ck_assert_int_eq(p2.qkv_pin, qkv);
+        const size_t saved = (size_t)depth * nb * nt * (2 * nc + nm + (qkv ? 3 * nc : 0)) * 2;
+        ck_assert_msg(a4.bytes - a2.bytes >= saved && a4.bytes - a2.bytes < saved + 4096,
+                      "2-byte product inputs (qkv %d) keep %zu bytes, %zu as floats: expected %zu less", qkv,
+                      a2.bytes, a4.bytes, saved);
+        sv_arena_free(&a4);
+        sv_arena_free(&a2);
+    }
 }
 END_TEST
 
@@ -938,6 +1004,8 @@ int main(void)
     tcase_add_test(tc, test_ckpt_memory);
     tcase_add_test(tc, test_pin_pretrain);
     tcase_add_test(tc, test_pin_retrieval);
+    tcase_add_test(tc, test_pin_qkv_pretrain);
+    tcase_add_test(tc, test_pin_qkv_retrieval);
     tcase_add_test(tc, test_pin_memory);
     tcase_add_test(tc, test_fd_pretrain);
     tcase_add_test(tc, test_fd_retrieval);

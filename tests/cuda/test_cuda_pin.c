@@ -99,12 +99,25 @@ static size_t ndiff(const void *a, const void *b, size_t n, size_t es)
     return d;
 }
 
-static void check_finish(const sv_backend *g, const char *op, const char *shape, char *why, size_t len)
+/* waits for the queued work; a failure goes into why (if still empty) */
+static void check_finish(const sv_backend *g, char *why, size_t len)
 {
     const int rc = g->finish(g);
     if (rc != SIMVTP_OK && !why[0]) snprintf(why, len, "finish: %s: %s", simvtp_strerror(rc), simvtp_last_error());
-    (void)op;
-    (void)shape;
+}
+
+/* why (if still empty) says how many of the n bf16 values at o16 are not
+ * bf16 of the floats at o32 (both device memory) */
+static void expect_rounded(const sv_backend *g, const void *o16, const float *o32, size_t n, char *why,
+                           size_t len)
+{
+    float *h32 = down(g, o32, n * 4);
+    uint16_t *h16 = down(g, o16, n * 2), *want = to_bf16(h32, n);
+    const size_t d = ndiff(h16, want, n, 2);
+    if (!why[0] && d) snprintf(why, len, "%zu of %zu outputs are not bf16(out)", d, n);
+    free(h32);
+    free(h16);
+    free(want);
 }
 
 static void layernorm_case(const sv_backend *g, int M, int C)
@@ -119,15 +132,13 @@ static void layernorm_case(const sv_backend *g, int M, int C)
     void *o16 = up(g, NULL, n * 2);
     g->layernorm_fwd(o32, m1, r1, dx, dw, db, M, C, 1e-6f);
     g->layernorm_fwd_pin(o16, m2, r2, dx, dw, db, M, C, 1e-6f);
-    check_finish(g, "layernorm_fwd_pin", shape, why, sizeof why);
-    float *h32 = down(g, o32, n * 4), *hm1 = down(g, m1, M * 4), *hr1 = down(g, r1, M * 4);
+    check_finish(g, why, sizeof why);
+    expect_rounded(g, o16, o32, n, why, sizeof why);
+    float *hm1 = down(g, m1, M * 4), *hr1 = down(g, r1, M * 4);
     float *hm2 = down(g, m2, M * 4), *hr2 = down(g, r2, M * 4);
-    uint16_t *h16 = down(g, o16, n * 2), *want = to_bf16(h32, n);
-    size_t d = ndiff(h16, want, n, 2);
-    if (!why[0] && d) snprintf(why, sizeof why, "%zu of %zu outputs are not bf16(out)", d, n);
     if (!why[0] && (ndiff(hm1, hm2, M, 4) || ndiff(hr1, hr2, M, 4))) snprintf(why, sizeof why, "mean/rstd differ");
     verdict(!why[0], "layernorm_fwd_pin", shape, why);
-    free(x); free(w); free(b); free(h32); free(hm1); free(hr1); free(hm2); free(hr2); free(h16); free(want);
+    free(x); free(w); free(b); free(hm1); free(hr1); free(hm2); free(hr2);
     g->free(dx); g->free(dw); g->free(db); g->free(o32); g->free(m1); g->free(r1); g->free(m2); g->free(r2);
     g->free(o16);
 }
@@ -141,13 +152,10 @@ static void gelu_case(const sv_backend *g, size_t n)
     void *o16 = up(g, NULL, n * 2);
     g->gelu_fwd(o32, dx, n);
     g->gelu_fwd_pin(o16, dx, n);
-    check_finish(g, "gelu_fwd_pin", shape, why, sizeof why);
-    float *h32 = down(g, o32, n * 4);
-    uint16_t *h16 = down(g, o16, n * 2), *want = to_bf16(h32, n);
-    const size_t d = ndiff(h16, want, n, 2);
-    if (!why[0] && d) snprintf(why, sizeof why, "%zu of %zu outputs are not bf16(out)", d, n);
+    check_finish(g, why, sizeof why);
+    expect_rounded(g, o16, o32, n, why, sizeof why);
     verdict(!why[0], "gelu_fwd_pin", shape, why);
-    free(x); free(h32); free(h16); free(want);
+    free(x);
     g->free(dx); g->free(o32); g->free(o16);
 }
 
@@ -175,7 +183,7 @@ static void matmul_case(const sv_backend *g, const char *name, int M, int K, int
     g->matmul_fwd_pin(out[1], gx16, gw, b, M, K, N);
     g->matmul_bwd(flags & 2 ? dinp[0] : NULL, dwt[0], flags & 1 ? dbt[0] : NULL, gdo, gx, gw, M, K, N);
     g->matmul_bwd_pin(flags & 2 ? dinp[1] : NULL, dwt[1], flags & 1 ? dbt[1] : NULL, gdo, gx16, gw, M, K, N);
-    check_finish(g, "matmul_pin", shape, why, sizeof why);
+    check_finish(g, why, sizeof why);
     const struct { const char *what; float **p; size_t n; } R[] = {
         {"out", out, mn}, {"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
     size_t changed = 0;
@@ -208,13 +216,10 @@ static void matmul_out_case(const sv_backend *g, int M, int K, int N)
     float *gw = up(g, w, nk * 4), *gb = up(g, bias, N * 4), *o32 = up(g, NULL, mn * 4);
     g->matmul_fwd_pin(o32, gx16, gw, gb, M, K, N);
     g->matmul_fwd_pin_out(o16, gx16, gw, gb, M, K, N);
-    check_finish(g, "matmul_fwd_pin_out", shape, why, sizeof why);
-    float *h32 = down(g, o32, mn * 4);
-    uint16_t *h16 = down(g, o16, mn * 2), *want = to_bf16(h32, mn);
-    const size_t d = ndiff(h16, want, mn, 2);
-    if (!why[0] && d) snprintf(why, sizeof why, "%zu of %zu outputs are not bf16(out)", d, mn);
+    check_finish(g, why, sizeof why);
+    expect_rounded(g, o16, o32, mn, why, sizeof why);
     verdict(!why[0], "matmul_fwd_pin_out", shape, why);
-    free(x); free(w); free(bias); free(x16); free(h32); free(h16); free(want);
+    free(x); free(w); free(bias); free(x16);
     g->free(gx16); g->free(o16); g->free(gw); g->free(gb); g->free(o32);
 }
 
@@ -252,7 +257,7 @@ static void attention_case(const sv_backend *g, int B, int N, int H, int hd, int
     int r1 = g->attention_fwd_pin(out[1], att[1], gq16, gkv, B, N, H, hd);
     r0 |= g->attention_bwd(dq[0], gdo, gq, out[0], att[0], gkv, B, N, H, hd);
     r1 |= g->attention_bwd_pin(dq[1], gdo, gq16, out[1], att[1], gkv, B, N, H, hd);
-    check_finish(g, "attention_pin", shape, why, sizeof why);
+    check_finish(g, why, sizeof why);
     if (!why[0] && (r0 || r1)) snprintf(why, sizeof why, "returned %d / %d", r0, r1);
     const struct { const char *what; float **p; size_t n; } R[] = {{"out", out, no}, {"lse", att, ns}, {"dqkv", dq, nq}};
     for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {

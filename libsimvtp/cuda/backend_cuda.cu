@@ -220,6 +220,7 @@ static void ctx_destroy(sv_cuda_ctx *ctx)
     if (!ctx) return;
     sv_cuda_matmul_cache_clear(ctx);
     if (ctx->wm_buf && ctx->stream) cudaFreeAsync(ctx->wm_buf, ctx->stream);
+    if (ctx->cs_counters && ctx->stream) cudaFreeAsync(ctx->cs_counters, ctx->stream);
     if (ctx->blas) sv_blas.cublasDestroy(ctx->blas);
     if (ctx->lt) sv_blas.cublasLtDestroy(ctx->lt);
     if (ctx->workspace) cudaFree(ctx->workspace);

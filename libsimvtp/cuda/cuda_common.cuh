@@ -90,6 +90,9 @@ typedef struct sv_cuda_ctx {
     size_t wm_n, wm_cap;
     void *wm_buf;
     int wm_valid;
+    /* zeroed counters of the one-launch column sums (cuda/colsum.cuh), made
+     * on first use under mm_lock (cuda/matmul.cu sv_cuda_colsum_counters) */
+    unsigned *cs_counters;
 } sv_cuda_ctx;
 
 /* The calling thread's context (set by activate). A thread that never

@@ -52,6 +52,11 @@ void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
 /* out = bf16(inp . w^T + bias), inp in bf16: the qkv product when qkv is kept in bf16 */
 void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, const float *bias,
                                 int M, int K, int N);
+/* The one-launch column sums (colsum.cuh): the context's zeroed counters for
+ * `tiles` column tiles, or NULL (then a second launch sums the partials);
+ * rows per chunk and chunks for M rows. */
+unsigned *sv_cuda_colsum_counters(sv_cuda_ctx *ctx, size_t tiles);
+void sv_cuda_colsum_chunks(long M, int *rows_per_chunk, int *nchunks);
 /* Releases the context's cached matmul plans (cuBLASLt descriptors). */
 void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx);
 

@@ -3,9 +3,11 @@
  * biased variance in double (one warp per row, butterfly reductions), saves
  * mean[M] and rstd[M] = 1/sqrt(var + eps) as floats; the backward computes
  * dinp per row (one warp per row) and dw/db as deterministic two-stage
- * column reductions: per-chunk partial sums into scratch, then one ordered
- * sum per column added into dw/db. No atomics. The bf16 table's blocks
+ * column reductions (cuda/colsum.cuh): per-chunk partial sums into
+ * scratch, then one ordered sum per column added into dw/db by the last
+ * block of each column tile. No float atomics. The bf16 table's blocks
  * write their LayerNorm outputs in bf16 (product inputs, cuda/matmul.cu). */
+#include "cuda/colsum.cuh"
 #include "cuda/cuda_ops.cuh"
 
 #define LN_WARPS 4   /* rows (warps) per block in the per-row kernels */
@@ -74,56 +76,6 @@ layernorm_bwd_dinp_kernel(float *dinp, const float *dout, const float *inp, cons
     }
 }
 
-#define LNC_TX 32
-#define LNC_TY 8
-#define LNC_ROWS 256   /* rows per chunk, a multiple of LNC_TY */
-
-/* pw[chunk,c] = sum dy (x - mu) rs, pb[chunk,c] = sum dy over the chunk's
- * rows, in a fixed order (row lanes, then lanes 0..7 in turn). */
-__global__ void layernorm_bwd_partial_kernel(float *pw, float *pb, const float *dout,
-                                             const float *inp, const float *mean,
-                                             const float *rstd, int M, int C, int rows_per_chunk)
-{
-    __shared__ float shw[LNC_TY][LNC_TX + 1], shb[LNC_TY][LNC_TX + 1];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int c = blockIdx.x * LNC_TX + tx;
-    const long r0 = (long)blockIdx.y * rows_per_chunk;
-    const long r1 = r0 + rows_per_chunk < (long)M ? r0 + rows_per_chunk : (long)M;
-    float aw = 0.0f, ab = 0.0f;
-    if (c < C)
-        for (long r = r0 + ty; r < r1; r += LNC_TY) {
-            const float dy = dout[(size_t)r * C + c];
-            aw += dy * (inp[(size_t)r * C + c] - mean[r]) * rstd[r];
-            ab += dy;
-        }
-    shw[ty][tx] = aw;
-    shb[ty][tx] = ab;
-    __syncthreads();
-    if (ty == 0 && c < C) {
-        float sw = shw[0][tx], sb = shb[0][tx];
-        for (int i = 1; i < LNC_TY; i++) {
-            sw += shw[i][tx];
-            sb += shb[i][tx];
-        }
-        pw[(size_t)blockIdx.y * C + c] = sw;
-        pb[(size_t)blockIdx.y * C + c] = sb;
-    }
-}
-
-__global__ void layernorm_bwd_final_kernel(float *dw, float *db, const float *pw, const float *pb,
-                                           int nchunks, int C)
-{
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < C; c += gridDim.x * blockDim.x) {
-        float sw = 0.0f, sb = 0.0f;
-        for (int j = 0; j < nchunks; j++) {
-            sw += pw[(size_t)j * C + c];
-            sb += pb[(size_t)j * C + c];
-        }
-        if (dw) dw[c] += sw;
-        if (db) db[c] += sb;
-    }
-}
-
 static unsigned row_blocks(const sv_cuda_ctx *ctx, int M)
 {
     return sv_min_u(((size_t)M + LN_WARPS - 1) / LN_WARPS, (size_t)ctx->sm_count * 64);
@@ -165,20 +117,19 @@ void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
         if (!SV_LAUNCH_OK(ctx, "layernorm_bwd (dinp)")) return;
     }
     if (!dw && !db) return;
-    int rows_per_chunk = LNC_ROWS;
-    const long need = ((long)M + 65534) / 65535;   /* keep gridDim.y <= 65535 */
-    if (need > rows_per_chunk) rows_per_chunk = (int)((need + LNC_TY - 1) / LNC_TY * LNC_TY);
-    const int nchunks = (int)(((long)M + rows_per_chunk - 1) / rows_per_chunk);
+    int rows_per_chunk, nchunks;
+    sv_cuda_colsum_chunks(M, &rows_per_chunk, &nchunks);
     float *pw = (float *)sv_cuda_scratch(ctx, (size_t)2 * nchunks * C * sizeof(float),
                                          "layernorm_bwd (dw, db)", 1);
     if (!pw) return;
     float *pb = pw + (size_t)nchunks * C;
-    dim3 grid((unsigned)((C + LNC_TX - 1) / LNC_TX), (unsigned)nchunks), block(LNC_TX, LNC_TY);
-    layernorm_bwd_partial_kernel<<<grid, block, 0, ctx->stream>>>(pw, pb, dout, inp, mean, rstd, M,
-                                                                  C, rows_per_chunk);
-    if (SV_LAUNCH_OK(ctx, "layernorm_bwd (dw, db)")) {
-        layernorm_bwd_final_kernel<<<sv_blocks_for(ctx, (size_t)C, 256), 256, 0, ctx->stream>>>(
-            dw, db, pw, pb, nchunks, C);
+    dim3 grid((unsigned)((C + CS_TX - 1) / CS_TX), (unsigned)nchunks), block(CS_TX, CS_TY);
+    unsigned *counters = sv_cuda_colsum_counters(ctx, grid.x);
+    layernorm_bwd_partial_kernel<<<grid, block, 0, ctx->stream>>>(pw, pb, dout, inp, mean, rstd, M, C,
+                                                                  rows_per_chunk, dw, db, counters);
+    if (SV_LAUNCH_OK(ctx, "layernorm_bwd (dw, db)") && !counters) {
+        colsum_final_kernel<<<sv_blocks_for(ctx, (size_t)C, 256), 256, 0, ctx->stream>>>(pw, dw, pb, db,
+                                                                                       nchunks, C);
         SV_LAUNCH_OK(ctx, "layernorm_bwd (dw, db)");
     }
     sv_cuda_scratch_free(ctx, pw);

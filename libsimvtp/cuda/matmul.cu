@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/colsum.cuh"
 #include "cuda/cuda_ops.cuh"
 
 /* ------------------------------------------------------------------------
@@ -313,7 +314,7 @@ static const __nv_bfloat16 *operand16(sv_cuda_ctx *ctx, const float *src, size_t
 }
 
 /* ------------------------------------------------------------------------
- * Kernels: bias broadcast, column sums
+ * Kernels: bias broadcast (the column sums are in colsum.cuh)
  * ------------------------------------------------------------------------ */
 
 /* out[m,:] = bias (bias NULL: 0) for every row m < M. */
@@ -324,46 +325,37 @@ __global__ void bias_rows_kernel(float *out, const float *bias, int M, int N)
             out[(size_t)m * N + n] = bias ? bias[n] : 0.0f;
 }
 
-#define CS_TX 32       /* columns per block */
-#define CS_TY 8        /* row lanes per block */
-#define CS_ROWS 256    /* rows per chunk (a multiple of CS_TY) */
-
-/* partial[chunk, c] = sum of x[r, c] over the chunk's rows, in a fixed order:
- * each row lane ty sums rows r0+ty, r0+ty+8, ... then lanes 0..7 in turn.
- * x16 (or NULL) receives bf16(x) on the way: the bf16 table's backward needs
- * that copy of dout anyway, and this saves it a second pass over dout. */
-__global__ void colsum_partial_kernel(const float *x, int M, int N, int rows_per_chunk,
-                                      float *partial, __nv_bfloat16 *x16)
+/* The counters of the one-launch column sums for `tiles` column tiles: the
+ * context's zeroed array (made on first use), or NULL (more tiles than it
+ * holds, no memory, or SIMVTP_CUDA_COLSUM=2pass: the partial sums then go
+ * through colsum_final_kernel, the same sums in a second launch). */
+#define SV_CS_COUNTERS 8192
+unsigned *sv_cuda_colsum_counters(sv_cuda_ctx *ctx, size_t tiles)
 {
-    __shared__ float sh[CS_TY][CS_TX + 1];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int c = blockIdx.x * CS_TX + tx;
-    const long r0 = (long)blockIdx.y * rows_per_chunk;
-    const long r1 = r0 + rows_per_chunk < (long)M ? r0 + rows_per_chunk : (long)M;
-    float acc = 0.0f;
-    if (c < N)
-        for (long r = r0 + ty; r < r1; r += CS_TY) {
-            const float v = x[(size_t)r * N + c];
-            acc += v;
-            if (x16) x16[(size_t)r * N + c] = __float2bfloat16_rn(v);
-        }
-    sh[ty][tx] = acc;
-    __syncthreads();
-    if (ty == 0 && c < N) {
-        float s = sh[0][tx];
-        for (int i = 1; i < CS_TY; i++) s += sh[i][tx];
-        partial[(size_t)blockIdx.y * N + c] = s;
+    const char *e = getenv("SIMVTP_CUDA_COLSUM"); /* read per call: tests compare both */
+    if (tiles > SV_CS_COUNTERS || (e && !strcmp(e, "2pass"))) return NULL;
+    pthread_mutex_lock(&ctx->mm_lock);
+    if (!ctx->cs_counters) {
+        unsigned *p = (unsigned *)sv_cuda_scratch(ctx, SV_CS_COUNTERS * sizeof(unsigned), "colsum", 0);
+        if (p && cudaMemsetAsync(p, 0, SV_CS_COUNTERS * sizeof(unsigned), ctx->stream) == cudaSuccess)
+            ctx->cs_counters = p;
+        else if (p)
+            sv_cuda_scratch_free(ctx, p);
+        (void)cudaGetLastError();
     }
+    unsigned *c = ctx->cs_counters;
+    pthread_mutex_unlock(&ctx->mm_lock);
+    return c;
 }
 
-/* dst[c] += sum over chunks j (in order) of partial[j, c]. */
-__global__ void colsum_final_kernel(const float *partial, int nchunks, int N, float *dst)
+/* Rows per chunk and chunks of a column sum over M rows (gridDim.y <= 65535). */
+void sv_cuda_colsum_chunks(long M, int *rows_per_chunk, int *nchunks)
 {
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < N; c += gridDim.x * blockDim.x) {
-        float s = 0.0f;
-        for (int j = 0; j < nchunks; j++) s += partial[(size_t)j * N + c];
-        dst[c] += s;
-    }
+    int r = CS_ROWS;
+    const long need = (M + 65534) / 65535;
+    if (need > r) r = (int)((need + CS_TY - 1) / CS_TY * CS_TY);
+    *rows_per_chunk = r;
+    *nchunks = (int)((M + r - 1) / r);
 }
 
 /* dst[N] += column sums of x[M,N]; deterministic for given M and N. x16 (or
@@ -371,18 +363,19 @@ __global__ void colsum_final_kernel(const float *partial, int nchunks, int N, fl
 static int colsum_add(sv_cuda_ctx *ctx, float *dst, const float *x, int M, int N, const char *op,
                       __nv_bfloat16 *x16)
 {
-    int rows_per_chunk = CS_ROWS;
-    long need = ((long)M + 65534) / 65535;          /* keep gridDim.y <= 65535 */
-    if (need > rows_per_chunk) rows_per_chunk = (int)((need + CS_TY - 1) / CS_TY * CS_TY);
-    const int nchunks = (int)(((long)M + rows_per_chunk - 1) / rows_per_chunk);
+    int rows_per_chunk, nchunks;
+    sv_cuda_colsum_chunks(M, &rows_per_chunk, &nchunks);
     float *partial = (float *)sv_cuda_scratch(ctx, (size_t)nchunks * N * sizeof(float), op, 1);
     if (!partial) return -1;
     int rc = -1;
     dim3 grid((unsigned)((N + CS_TX - 1) / CS_TX), (unsigned)nchunks), block(CS_TX, CS_TY);
-    colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(x, M, N, rows_per_chunk, partial, x16);
+    unsigned *counters = sv_cuda_colsum_counters(ctx, grid.x);
+    colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(x, M, N, rows_per_chunk, partial, x16, dst, counters);
     if (SV_LAUNCH_OK(ctx, op)) {
-        colsum_final_kernel<<<sv_blocks_for(ctx, (size_t)N, 256), 256, 0, ctx->stream>>>(partial, nchunks, N, dst);
-        if (SV_LAUNCH_OK(ctx, op)) rc = 0;
+        if (!counters)
+            colsum_final_kernel<<<sv_blocks_for(ctx, (size_t)N, 256), 256, 0, ctx->stream>>>(partial, dst, NULL,
+                                                                                           NULL, nchunks, N);
+        if (counters || SV_LAUNCH_OK(ctx, op)) rc = 0;
     }
     sv_cuda_scratch_free(ctx, partial);
     return rc;

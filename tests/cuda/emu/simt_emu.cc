@@ -9,11 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 emu_dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
 int emu_cp_mode = EMU_CP_EAGER;
-uint64_t emu_schedule_seed;
+uint64_t emu_schedule_seed, emu_block_order_seed;
 
 namespace {
 
@@ -218,13 +219,14 @@ void emu_cp_async_wait(int pending)
     cur->pending.swap(keep);
 }
 
-static int run_block(unsigned nthreads)
+static int run_block(emu_dim3 block)
 {
+    const unsigned nthreads = block.x * block.y * block.z;
     threads.assign(nthreads, ethread());
     if (stacks.size() < nthreads * STACK_BYTES) stacks.resize(nthreads * STACK_BYTES);
     for (unsigned i = 0; i < nthreads; i++) {
         ethread &t = threads[i];
-        t.tid = {i, 0, 0};
+        t.tid = {i % block.x, i / block.x % block.y, i / (block.x * block.y)}; /* x fastest, as CUDA */
         t.finished = 0;
         t.wait = RUNNABLE;
         t.next_group = 0;
@@ -282,8 +284,9 @@ static int run_block(unsigned nthreads)
 
 int emu_launch(emu_dim3 grid, emu_dim3 block, const std::function<void()> &body)
 {
-    if (block.y != 1 || block.z != 1 || block.x % 32 || !block.x) {
-        fprintf(stderr, "simt_emu: blocks must be 1-D with a multiple of 32 threads\n");
+    const unsigned nthreads = block.x * block.y * block.z;
+    if (!nthreads || nthreads % 32) {
+        fprintf(stderr, "simt_emu: blocks must have a multiple of 32 threads\n");
         return -1;
     }
     failed = 0;
@@ -291,11 +294,20 @@ int emu_launch(emu_dim3 grid, emu_dim3 block, const std::function<void()> &body)
     rnd_state = emu_schedule_seed * 0x9e3779b97f4a7c15ull + 1;
     emu_grid_dim = grid;
     emu_block_dim = block;
+    std::vector<emu_dim3> order;
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                emu_block_idx = {x, y, z};
-                if (run_block(block.x) != 0) return -1;
-            }
+            for (unsigned x = 0; x < grid.x; x++) order.push_back({x, y, z});
+    if (emu_block_order_seed) { /* Fisher-Yates with its own stream */
+        uint64_t st = emu_block_order_seed * 0x9e3779b97f4a7c15ull + 7;
+        for (size_t i = order.size(); i > 1; i--) {
+            st ^= st << 13; st ^= st >> 7; st ^= st << 17;
+            std::swap(order[i - 1], order[(size_t)((st >> 11) % i)]);
+        }
+    }
+    for (const emu_dim3 &b : order) {
+        emu_block_idx = b;
+        if (run_block(block) != 0) return -1;
+    }
     return 0;
 }

@@ -5,7 +5,8 @@
  * indices and warp-level instructions from here instead of from CUDA:
  *
  *   - every CUDA thread of a block is a coroutine (ucontext) on one OS
- *     thread; blocks run one after the other, so __shared__ is `static`;
+ *     thread; blocks run one after the other (in grid order or a random
+ *     one), so __shared__ is `static` and atomics are plain updates;
  *   - __syncthreads waits for the whole block; the warp instructions the
  *     kernels use (mma.sync m16n8k16 bf16, ldmatrix x4 [.trans], shfl.xor)
  *     wait for the 32 lanes and are then computed from all lanes' operands,
@@ -65,6 +66,11 @@ extern emu_dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
 
 void __syncthreads();
 float __shfl_xor_sync(unsigned mask, float v, int lanemask);
+/* Blocks run one at a time and threads switch only at barriers and warp
+ * instructions, so these are atomic and ordered as they stand. */
+inline void __threadfence() {}
+inline unsigned atomicAdd(unsigned *p, unsigned v) { const unsigned o = *p; *p = o + v; return o; }
+inline float __ldcg(const float *p) { return *p; }
 
 /* d = a * b + c for one warp: a 16x16 (4 regs of bf16 pairs), b 16x8 (2
  * regs), c and d 16x8 fp32 (4 regs), row.col, each lane passing its own */
@@ -83,9 +89,12 @@ extern int emu_cp_mode;
  * schedule where each ready warp goes on with probability 1/2 per round, so
  * warps drift apart and a missing barrier shows. */
 extern uint64_t emu_schedule_seed;
+/* 0: blocks run in x, y, z order; else the seed of a random order (a grid
+ * whose result depends on which block finishes last shows it). */
+extern uint64_t emu_block_order_seed;
 
 /* Runs body() as every thread of every block of the grid (blocks in x, y,
- * z order). Returns 0, or -1 after printing why the emulation stopped
+ * z order, or shuffled by emu_block_order_seed; threads x fastest). Returns 0, or -1 after printing why the emulation stopped
  * (divergent warp instruction, deadlock). */
 int emu_launch(emu_dim3 grid, emu_dim3 block, const std::function<void()> &body);
 

@@ -168,6 +168,12 @@ typedef struct sv_backend {
                            int M, int K, int N);
     void (*matmul_bwd_pin)(float *dinp, float *dw, float *dbias, const float *dout,
                            const void *inp, const float *w, int M, int K, int N);
+    /* optional, with the above (NULL: gelu_bwd, then matmul_bwd_pin): the fc1
+     * product's backward with the GELU backward folded in, dout =
+     * gelu_bwd(h, dg) (dg, h [M,N]; dg is not changed); inp in the product-
+     * input type; the same results as the two ops. */
+    void (*gelu_matmul_bwd)(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
+                            const void *inp, const float *w, int M, int K, int N);
     /* optional, with the above (NULL, or attention_pin(hd) == 0: not used):
      * a block's qkv kept in the same type, for attention with head dim hd.
      * matmul_fwd_pin_out is matmul_fwd with inp and out in that type; the

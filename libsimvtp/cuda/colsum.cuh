@@ -1,6 +1,7 @@
 /* cuda/colsum.cuh — the backward's column sums, deterministic and in one
  * launch: the bias gradient of a product (sum of dout over its rows, with
- * dout's bf16 copy written on the way; cuda/matmul.cu) and a LayerNorm's
+ * dout's bf16 copy written on the way; for the fc1 product dout can be the
+ * GELU backward computed on the fly; cuda/matmul.cu) and a LayerNorm's
  * weight and bias gradients (cuda/layernorm.cu). Blocks of 32 columns x 8
  * row lanes; block (x, y) sums chunk y of the rows (CS_ROWS of them) for
  * column tile x in a fixed order (each lane its rows r0+ty, r0+ty+8, ...,
@@ -18,6 +19,8 @@
 #else
 #include <cuda_bf16.h>
 #endif
+
+#include "cuda/gelu_math.cuh"
 
 #define CS_TX 32       /* columns per block */
 #define CS_TY 8        /* row lanes per block */
@@ -53,11 +56,24 @@ static __device__ __forceinline__ void cs_finish(const float *p0, float *d0, con
     if (threadIdx.x == 0 && threadIdx.y == 0) counters[blockIdx.x] = 0;
 }
 
-/* Bias gradient: dst[c] += sum over rows of x[r, c]; x16 (or NULL) receives
- * bf16(x) on the way (the bf16 table's backward needs that copy of dout
- * anyway: one pass over dout instead of two). */
-static __global__ void colsum_partial_kernel(const float *x, int M, int N, int rows_per_chunk,
-                                      float *partial, __nv_bfloat16 *x16, float *dst, unsigned *counters)
+/* What a bias gradient sums: dout itself, or (the fc1 product's backward
+ * in the bf16 table) dout = gelu_bwd(h, dg) made on the way and never
+ * stored in fp32. */
+struct cs_plain {
+    const float *x;
+    __device__ __forceinline__ float operator()(size_t i) const { return x[i]; }
+};
+struct cs_gelu_grad {
+    const float *dg, *h;
+    __device__ __forceinline__ float operator()(size_t i) const { return sv_gelu_grad(h[i], dg[i]); }
+};
+
+/* Bias gradient: dst[c] += sum over rows of x[r, c] (x[i] = load(i));
+ * x16 (or NULL) receives bf16(x) on the way (the bf16 table's backward
+ * needs that copy of dout anyway: one pass over dout instead of two). */
+template <typename Load>
+static __global__ void colsum_partial_kernel(Load load, int M, int N, int rows_per_chunk,
+                                             float *partial, __nv_bfloat16 *x16, float *dst, unsigned *counters)
 {
     __shared__ float sh[CS_TY][CS_TX + 1];
     const int tx = threadIdx.x, ty = threadIdx.y;
@@ -67,7 +83,7 @@ static __global__ void colsum_partial_kernel(const float *x, int M, int N, int r
     float acc = 0.0f;
     if (c < N)
         for (long r = r0 + ty; r < r1; r += CS_TY) {
-            const float v = x[(size_t)r * N + c];
+            const float v = load((size_t)r * N + c);
             acc += v;
             if (x16) x16[(size_t)r * N + c] = __float2bfloat16_rn(v);
         }

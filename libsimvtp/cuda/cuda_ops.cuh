@@ -49,6 +49,9 @@ void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *d
 void sv_cuda_layernorm_fwd_pin(void *out, float *mean, float *rstd, const float *inp,
                                const float *w, const float *b, int M, int C, float eps);
 void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
+/* matmul_bwd_pin with dout = gelu_bwd(h, dg) (core/backend.h gelu_matmul_bwd) */
+void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
+                             const void *inp, const float *w, int M, int K, int N);
 /* out = bf16(inp . w^T + bias), inp in bf16: the qkv product when qkv is kept in bf16 */
 void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, const float *bias,
                                 int M, int K, int N);

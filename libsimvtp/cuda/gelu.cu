@@ -5,9 +5,7 @@
  * expf are CUDA's full-precision versions (no fast-math). The bf16 table's
  * blocks write the forward's output in bf16 (a product input, matmul.cu). */
 #include "cuda/cuda_ops.cuh"
-
-#define SV_INV_SQRT2 0.70710678118654752440f
-#define SV_INV_SQRT_2PI 0.39894228040143267794f
+#include "cuda/gelu_math.cuh"
 
 static __device__ __forceinline__ void gelu_store(float *p, float v) { *p = v; }
 static __device__ __forceinline__ void gelu_store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
@@ -27,10 +25,7 @@ __global__ void gelu_bwd_kernel(float *dinp, const float *inp, const float *dout
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        const float x = inp[i];
-        const float cdf = 0.5f * erfcf(-x * SV_INV_SQRT2);
-        const float pdf = SV_INV_SQRT_2PI * expf(-0.5f * x * x);
-        dinp[i] = dout[i] * (cdf + x * pdf);
+        dinp[i] = sv_gelu_grad(inp[i], dout[i]);
     }
 }
 

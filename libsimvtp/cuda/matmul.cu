@@ -358,9 +358,11 @@ void sv_cuda_colsum_chunks(long M, int *rows_per_chunk, int *nchunks)
     *nchunks = (int)((M + r - 1) / r);
 }
 
-/* dst[N] += column sums of x[M,N]; deterministic for given M and N. x16 (or
- * NULL): also write bf16(x) there, as to_bf16 would. 0 when queued. */
-static int colsum_add(sv_cuda_ctx *ctx, float *dst, const float *x, int M, int N, const char *op,
+/* dst[N] += column sums of x[M,N] (x: a colsum.cuh loader); deterministic
+ * for given M and N. x16 (or NULL): also write bf16(x) there, as to_bf16
+ * would. 0 when queued. */
+template <typename Load>
+static int colsum_add(sv_cuda_ctx *ctx, float *dst, Load x, int M, int N, const char *op,
                       __nv_bfloat16 *x16)
 {
     int rows_per_chunk, nchunks;
@@ -435,6 +437,38 @@ static void matmul_fwd(float *out, const void *inp, int inp16, const float *w, c
     sv_cuda_scratch_free(ctx, inp_copy);
 }
 
+/* The backward's two products from dout (fp32 operands) or, ab16, from its
+ * bf16 copy dout16: dinp = dout . w (overwritten), dw += dout^T . inp. */
+static void bwd_products(sv_cuda_ctx *ctx, int prec, int ab16, float *dinp, float *dw, const float *dout,
+                         const __nv_bfloat16 *dout16, const void *inp, int inp16, const float *w, int M,
+                         int K, int N)
+{
+    if (dinp) {
+        /* dinp^T[K,M] = (w as K x N) . (dout as N x M), overwritten */
+        __nv_bfloat16 *w16 = NULL;
+        const void *A = ab16 ? (const void *)operand16(ctx, w, (size_t)N * K, "matmul_bwd (dinp)", &w16) : w;
+        const void *B = ab16 ? (const void *)dout16 : dout;
+        if (A) {
+            sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, A, B, dinp, ab16);
+            gemm(ctx, &key, A, B, dinp, 1.0f, 0.0f, "matmul_bwd (dinp)");
+        }
+        sv_cuda_scratch_free(ctx, w16);
+    }
+    if (dw) {
+        /* dw^T[K,N] += (inp as K x M) . (dout as N x M)^T */
+        __nv_bfloat16 *inp_copy = NULL;
+        const void *A = !ab16 || inp16 ? inp
+                                       : (const void *)operand16(ctx, (const float *)inp, (size_t)M * K,
+                                                                 "matmul_bwd (dw)", &inp_copy);
+        const void *B = ab16 ? (const void *)dout16 : dout;
+        if (A) {
+            sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, A, B, dw, ab16);
+            gemm(ctx, &key, A, B, dw, 1.0f, 1.0f, "matmul_bwd (dw)");
+        }
+        sv_cuda_scratch_free(ctx, inp_copy);
+    }
+}
+
 static void matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const void *inp,
                        int inp16, const float *w, int M, int K, int N)
 {
@@ -459,40 +493,17 @@ static void matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, 
             dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, (size_t)M * N * sizeof(__nv_bfloat16),
                                                       "matmul_bwd", 1);
             if (!dout16) return;
-            if (colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)", dout16) != 0) {
+            if (colsum_add(ctx, dbias, cs_plain{dout}, M, N, "matmul_bwd (dbias)", dout16) != 0) {
                 sv_cuda_scratch_free(ctx, dout16);
                 return;
             }
             dbias = NULL;
         }
         if (ab16 && !dout16 && !(dout16 = sv_cuda_to_bf16(ctx, dout, (size_t)M * N, "matmul_bwd"))) return;
-        if (dinp) {
-            /* dinp^T[K,M] = (w as K x N) . (dout as N x M), overwritten */
-            __nv_bfloat16 *w16 = NULL;
-            const void *A = ab16 ? (const void *)operand16(ctx, w, (size_t)N * K, "matmul_bwd (dinp)", &w16) : w;
-            const void *B = ab16 ? (const void *)dout16 : dout;
-            if (A) {
-                sv_mm_key key = make_key(K, M, N, K, N, K, 0, 0, prec, A, B, dinp, ab16);
-                gemm(ctx, &key, A, B, dinp, 1.0f, 0.0f, "matmul_bwd (dinp)");
-            }
-            sv_cuda_scratch_free(ctx, w16);
-        }
-        if (dw) {
-            /* dw^T[K,N] += (inp as K x M) . (dout as N x M)^T */
-            __nv_bfloat16 *inp_copy = NULL;
-            const void *A = !ab16 || inp16 ? inp
-                                           : (const void *)operand16(ctx, (const float *)inp, (size_t)M * K,
-                                                                     "matmul_bwd (dw)", &inp_copy);
-            const void *B = ab16 ? (const void *)dout16 : dout;
-            if (A) {
-                sv_mm_key key = make_key(K, N, M, K, N, K, 0, 1, prec, A, B, dw, ab16);
-                gemm(ctx, &key, A, B, dw, 1.0f, 1.0f, "matmul_bwd (dw)");
-            }
-            sv_cuda_scratch_free(ctx, inp_copy);
-        }
+        bwd_products(ctx, prec, ab16, dinp, dw, dout, dout16, inp, inp16, w, M, K, N);
         sv_cuda_scratch_free(ctx, dout16);
     }
-    if (dbias) (void)colsum_add(ctx, dbias, dout, M, N, "matmul_bwd (dbias)", NULL);
+    if (dbias) (void)colsum_add(ctx, dbias, cs_plain{dout}, M, N, "matmul_bwd (dbias)", NULL);
 }
 
 void sv_cuda_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
@@ -550,4 +561,38 @@ void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, cons
         (__nv_bfloat16 *)out, tmp, n, vec);
     SV_LAUNCH_OK(ctx, "matmul_fwd (bf16 out)");
     sv_cuda_scratch_free(ctx, tmp);
+}
+
+/* ------------------------------------------------------------------------
+ * The fc1 product's backward with the GELU backward folded in (core/backend.h
+ * gelu_matmul_bwd): dout = gelu_bwd(h, dg) is made inside the bias
+ * gradient's column sum, which writes only its bf16 copy, the operand both
+ * products read; the fp32 dout is never stored (16 bytes per element less
+ * traffic, one launch fewer). The same values as gelu_bwd then matmul_bwd
+ * (cuda/gelu_math.cuh), so the same bits. SIMVTP_CUDA_GELU_FUSE=0 runs
+ * those two instead (for comparison); so do shapes or tables it does not
+ * cover (no bias, empty, fp32 products).
+ * ------------------------------------------------------------------------ */
+void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
+                             const void *inp, const float *w, int M, int K, int N)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0) return;
+    const int prec = sv_cuda_precision();
+    const char *e = getenv("SIMVTP_CUDA_GELU_FUSE"); /* read per call: tests compare both */
+    const int fuse = !(e && !strcmp(e, "0")) && bf16_operands(prec) && dbias && K > 0 && N > 0 && (dinp || dw);
+    const size_t n = (size_t)M * (N > 0 ? N : 0);
+    if (!fuse) {
+        float *dh = (float *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(float), "gelu_bwd", 1);
+        if (!dh) return;
+        sv_cuda_gelu_bwd(dh, h, dg, n);
+        matmul_bwd(dinp, dw, dbias, dh, inp, 1, w, M, K, N);
+        sv_cuda_scratch_free(ctx, dh);
+        return;
+    }
+    __nv_bfloat16 *dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, n * sizeof(__nv_bfloat16), "matmul_bwd (gelu)", 1);
+    if (!dout16) return;
+    if (colsum_add(ctx, dbias, cs_gelu_grad{dg, h}, M, N, "matmul_bwd (gelu, dbias)", dout16) == 0)
+        bwd_products(ctx, prec, 1, dinp, dw, NULL, dout16, inp, 1, w, M, K, N);
+    sv_cuda_scratch_free(ctx, dout16);
 }

@@ -225,8 +225,12 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             dbranch = dbr;
         }
         mm_bwd_pin(be, p, dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, M, C);
-        be->gelu_bwd(dh, h, dg, RM);
-        mm_bwd_pin(be, p, dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, C, M);
+        if (p->pin && be->gelu_matmul_bwd) {
+            be->gelu_matmul_bwd(dln, gw->fc1w, gw->fc1b, dg, h, ln2, w->fc1w, R, C, M);
+        } else {
+            be->gelu_bwd(dh, h, dg, RM);
+            mm_bwd_pin(be, p, dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, C, M);
+        }
         be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w, s.ln2_mean, s.ln2_rstd, R, C);
 
         /* x1 = xin + s_a * proj(attn(qkv(ln1(xin)))) ; dcur becomes d xin */

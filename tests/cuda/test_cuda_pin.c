@@ -6,6 +6,7 @@
  *   matmul_fwd_pin, matmul_bwd_pin on bf16(x) == matmul_fwd, matmul_bwd on
  *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias;
  *   matmul_fwd_pin_out == bf16(matmul_fwd_pin);
+ *   gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin (dinp, dw, dbias);
  *   attention_fwd_pin, attention_bwd_pin on bf16(qkv) == attention_fwd,
  *     attention_bwd on qkv (the default fused attention, v2): out, lse, dqkv.
  * Shapes: vit-b's qkv, fc1 and fc2 products and odd ones (row counts and
@@ -204,6 +205,45 @@ static void matmul_case(const sv_backend *g, const char *name, int M, int K, int
     }
 }
 
+/* gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin, bit for bit: dinp, dw, dbias */
+static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "fc1 M=%d K=%d N=%d", M, K, N);
+    const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
+    float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *dg = frand(mn, -1, 1), *h = frand(mn, -5, 5);
+    float *dw0 = frand(nk, -1, 1), *db0 = frand(N, -1, 1);
+    uint16_t *x16 = to_bf16(x, mk);
+    void *gx16 = up(g, x16, mk * 2);
+    float *gw = up(g, w, nk * 4), *gdg = up(g, dg, mn * 4), *gh = up(g, h, mn * 4), *dh = up(g, NULL, mn * 4);
+    float *dinp[2], *dwt[2], *dbt[2];
+    for (int v = 0; v < 2; v++) {
+        dinp[v] = up(g, NULL, mk * 4);
+        dwt[v] = up(g, dw0, nk * 4);
+        dbt[v] = up(g, db0, N * 4);
+    }
+    g->gelu_bwd(dh, gh, gdg, mn);
+    g->matmul_bwd_pin(dinp[0], dwt[0], dbt[0], dh, gx16, gw, M, K, N);
+    g->gelu_matmul_bwd(dinp[1], dwt[1], dbt[1], gdg, gh, gx16, gw, M, K, N);
+    check_finish(g, why, sizeof why);
+    const struct { const char *what; float **p; size_t n; } R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
+    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
+        float *a = down(g, R[r].p[0], R[r].n * 4), *c = down(g, R[r].p[1], R[r].n * 4);
+        const size_t d = ndiff(a, c, R[r].n, 4);
+        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
+        free(a);
+        free(c);
+    }
+    float *hg = down(g, gdg, mn * 4);
+    if (!why[0] && ndiff(hg, dg, mn, 4)) snprintf(why, sizeof why, "dg was modified");
+    verdict(!why[0], "gelu_matmul_bwd", shape, why);
+    free(x); free(w); free(dg); free(h); free(dw0); free(db0); free(x16); free(hg);
+    g->free(gx16); g->free(gw); g->free(gdg); g->free(gh); g->free(dh);
+    for (int v = 0; v < 2; v++) {
+        g->free(dinp[v]); g->free(dwt[v]); g->free(dbt[v]);
+    }
+}
+
 /* matmul_fwd_pin_out == bf16(matmul_fwd), bit for bit */
 static void matmul_out_case(const sv_backend *g, int M, int K, int N)
 {
@@ -293,7 +333,8 @@ int main(void)
         return 1;
     }
     if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin ||
-        !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin) {
+        !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin ||
+        !g->gelu_matmul_bwd) {
         printf("the bf16 table has no product-input ops  FAIL\n");
         return 1;
     }
@@ -318,6 +359,8 @@ int main(void)
     matmul_case(g, "fc2", 378, 3072, 768, 3);
     matmul_case(g, "odd", 37, 50, 13, 2);
     matmul_case(g, "odd", 37, 50, 13, 1);
+    gelu_matmul_case(g, 378, 768, 3072);
+    gelu_matmul_case(g, 37, 40, 72);
     matmul_out_case(g, 378, 768, 2304);
     matmul_out_case(g, 37, 64, 24);
     attention_case(g, 2, 189, 12, 64, 1);

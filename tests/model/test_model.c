@@ -364,6 +364,28 @@ static int attb_pin4(float *dqkv, const float *dout, const void *qkv, const floa
     return sv_backend_cpu.attention_bwd(dqkv, dout, qkv, out, att, kv, nb, nt, nh, hd);
 }
 
+/* the fc1 backward with the GELU backward folded in, composed */
+static int g_gmb_calls;
+static void gmb_pin(float *dinp, float *dw, float *dbias, const float *dg, const float *h, const void *inp,
+                    const float *w, int M, int K, int N, int bytes)
+{
+    float *dh = malloc((size_t)M * N * sizeof(float));
+    sv_backend_cpu.gelu_bwd(dh, h, dg, (size_t)M * N);
+    (bytes == 2 ? mmb_pin2 : mmb_pin4)(dinp, dw, dbias, dh, inp, w, M, K, N);
+    free(dh);
+    g_gmb_calls++;
+}
+static void gmb_pin2(float *dinp, float *dw, float *dbias, const float *dg, const float *h, const void *inp,
+                     const float *w, int M, int K, int N)
+{
+    gmb_pin(dinp, dw, dbias, dg, h, inp, w, M, K, N, 2);
+}
+static void gmb_pin4(float *dinp, float *dw, float *dbias, const float *dg, const float *h, const void *inp,
+                     const float *w, int M, int K, int N)
+{
+    gmb_pin(dinp, dw, dbias, dg, h, inp, w, M, K, N, 4);
+}
+
 static int att_pin_yes(int hd) { return hd > 0; }
 static int att_pin_no(int hd) { (void)hd; return 0; }
 
@@ -376,6 +398,7 @@ static sv_backend pin_table(int bytes, int qkv)
     t.gelu_fwd_pin = bytes == 2 ? gelu_pin2 : gelu_pin4;
     t.matmul_fwd_pin = bytes == 2 ? mmf_pin2 : mmf_pin4;
     t.matmul_bwd_pin = bytes == 2 ? mmb_pin2 : mmb_pin4;
+    t.gelu_matmul_bwd = bytes == 2 ? gmb_pin2 : gmb_pin4;
     t.attention_pin = qkv ? att_pin_yes : att_pin_no;
     t.matmul_fwd_pin_out = bytes == 2 ? mmo_pin2 : mmo_pin4;
     t.attention_fwd_pin = bytes == 2 ? attf_pin2 : attf_pin4;
@@ -419,11 +442,21 @@ static void pin_check(int retrieval, int qkv)
     const sv_backend t2 = pin_table(2, qkv), t4 = pin_table(4, qkv);
     simvtp_losses lc[2], l4[2], l2[2], lk[2];
     float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
-    g_pin_calls = g_att_pin_calls = 0;
+    g_pin_calls = g_att_pin_calls = g_gmb_calls = 0;
     float *g4 = pin_run(retrieval, &t4, SIMVTP_CHECKPOINT_OFF, &f, l4);
     ck_assert_msg(g_pin_calls > 0, "the encoder never called the _pin ops");
     ck_assert_msg(qkv ? g_att_pin_calls > 0 : g_att_pin_calls == 0, "attention_fwd_pin called %d times",
                   g_att_pin_calls);
+    /* gelu_matmul_bwd (the fc1 backward with the GELU backward folded in)
+     * against the two ops it stands for */
+    sv_backend t4n = t4;
+    t4n.gelu_matmul_bwd = NULL;
+    ck_assert_msg(g_gmb_calls > 0, "the encoder never called gelu_matmul_bwd");
+    float *g4n = pin_run(retrieval, &t4n, SIMVTP_CHECKPOINT_OFF, &f, lk);
+    ck_assert(memcmp(lk, l4, sizeof lk) == 0);
+    size_t dn = grads_differing(g4n, g4, n);
+    ck_assert_msg(dn == 0, "%zu of %zu gradients differ with gelu_matmul_bwd", dn, n);
+    free(g4n);
     float *g2 = pin_run(retrieval, &t2, SIMVTP_CHECKPOINT_OFF, &f, l2);
     for (int k = 0; k < 2; k++)
         ck_assert_msg(memcmp(&l2[k], &l4[k], sizeof l2[k]) == 0, "bf16-stored product inputs: loss %.9g vs %.9g",

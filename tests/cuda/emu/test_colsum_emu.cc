@@ -1,6 +1,7 @@
 /* tests/cuda/emu/test_colsum_emu.cc — the backward's column sums
  * (libsimvtp/cuda/colsum.cuh: bias gradients, LayerNorm dw/db) compiled for
- * the CPU and run by the SIMT emulator. For each shape:
+ * the CPU and run by the SIMT emulator (also the fc1 product's bias
+ * gradient, which computes the GELU backward on the fly). For each shape:
  *   - one launch (the last block of each column tile sums the partials)
  *     against a host replay of the same order of float additions: bit for
  *     bit, the bf16 copy of the input too, and the counters re-armed to 0;
@@ -34,7 +35,7 @@ int n_pass, n_fail;
 
 void verdict(bool ok, const char *what, int M, int N, const char *why)
 {
-    printf("%-34s M=%-5d N=%-5d %s%s%s\n", what, M, N, ok ? "PASS" : "FAIL", why[0] ? "  " : "", why);
+    printf("%-44s M=%-5d N=%-5d %s%s%s\n", what, M, N, ok ? "PASS" : "FAIL", why[0] ? "  " : "", why);
     if (ok) n_pass++; else n_fail++;
 }
 
@@ -68,14 +69,20 @@ void host_colsum(int M, int N, int rows_per_chunk, F value, float *dst)
     }
 }
 
-void bias_case(int M, int N, int rows_per_chunk)
+/* gelu: the column sums of gelu_bwd(h, dg) made on the fly (the fc1
+ * product's backward), else of x itself */
+void bias_case(int M, int N, int rows_per_chunk, bool gelu)
 {
     const int nchunks = (M + rows_per_chunk - 1) / rows_per_chunk, tiles = (N + CS_TX - 1) / CS_TX;
-    std::vector<float> x((size_t)M * N), dst0(N), want(N);
+    std::vector<float> x((size_t)M * N), h((size_t)M * N), dst0(N), want(N);
     for (float &v : x) v = frand(-1, 1);
+    for (float &v : h) v = frand(-5, 5);
     for (float &v : dst0) v = frand(-1, 1);
+    /* the values summed (and rounded to bf16) */
+    std::vector<float> val(x.size());
+    for (size_t i = 0; i < x.size(); i++) val[i] = gelu ? sv_gelu_grad(h[i], x[i]) : x[i];
     want = dst0;
-    host_colsum(M, N, rows_per_chunk, [&](long r, int c) { return x[(size_t)r * N + c]; }, want.data());
+    host_colsum(M, N, rows_per_chunk, [&](long r, int c) { return val[(size_t)r * N + c]; }, want.data());
     const emu_dim3 grid = {(unsigned)tiles, (unsigned)nchunks, 1}, block = {CS_TX, CS_TY, 1};
     char why[160];
     for (int variant = 0; variant < 4; variant++) {
@@ -86,7 +93,12 @@ void bias_case(int M, int N, int rows_per_chunk)
         unsigned *cnt = variant == 3 ? nullptr : counters.data();
         emu_block_order_seed = variant == 1 || variant == 2 ? (uint64_t)variant * 977 : 0;
         int rc = emu_launch(grid, block, [&] {
-            colsum_partial_kernel(x.data(), M, N, rows_per_chunk, partial.data(), x16.data(), dst.data(), cnt);
+            if (gelu)
+                colsum_partial_kernel(cs_gelu_grad{x.data(), h.data()}, M, N, rows_per_chunk, partial.data(),
+                                      x16.data(), dst.data(), cnt);
+            else
+                colsum_partial_kernel(cs_plain{x.data()}, M, N, rows_per_chunk, partial.data(), x16.data(),
+                                      dst.data(), cnt);
         });
         if (variant == 3 && rc == 0)
             rc = emu_launch({2, 1, 1}, {64, 1, 1}, [&] {
@@ -96,8 +108,8 @@ void bias_case(int M, int N, int rows_per_chunk)
         why[0] = 0;
         size_t bad16 = 0;
         for (size_t i = 0; i < x.size(); i++) {
-            const __nv_bfloat16 h = __float2bfloat16_rn(x[i]);
-            bad16 += memcmp(&h, &x16[i], sizeof h) != 0;
+            const __nv_bfloat16 b = __float2bfloat16_rn(val[i]);
+            bad16 += memcmp(&b, &x16[i], sizeof b) != 0;
         }
         if (rc) snprintf(why, sizeof why, "the emulation stopped");
         else if (size_t d = ndiff(dst.data(), want.data(), N, 4))
@@ -105,9 +117,11 @@ void bias_case(int M, int N, int rows_per_chunk)
         else if (bad16) snprintf(why, sizeof why, "%zu bf16 copies are not bf16(x)", bad16);
         else if (counters[tiles] != 0 || (cnt && ndiff(counters.data(), std::vector<unsigned>(tiles, 0).data(), tiles, 4)))
             snprintf(why, sizeof why, "counters not re-armed to 0");
-        static const char *names[] = {"bias grad, one launch", "bias grad, random block order",
-                                      "bias grad, random block order 2", "bias grad, two launches"};
-        verdict(!why[0], names[variant], M, N, why);
+        static const char *names[] = {"one launch", "random block order", "random block order 2",
+                                      "two launches"};
+        char name[64];
+        snprintf(name, sizeof name, "%s, %s", gelu ? "gelu-bwd bias grad" : "bias grad", names[variant]);
+        verdict(!why[0], name, M, N, why);
     }
 }
 
@@ -166,9 +180,10 @@ int main()
     return 77;
 #endif
     setvbuf(stdout, NULL, _IOLBF, 0);
-    bias_case(1000, 70, CS_ROWS);   /* 4 chunks (the last partial), 3 tiles (the last partial) */
-    bias_case(37, 33, CS_ROWS);     /* one chunk */
-    bias_case(700, 96, 64);         /* 11 chunks of a smaller size */
+    bias_case(1000, 70, CS_ROWS, false); /* 4 chunks (the last partial), 3 tiles (the last partial) */
+    bias_case(37, 33, CS_ROWS, false);   /* one chunk */
+    bias_case(700, 96, 64, false);       /* 11 chunks of a smaller size */
+    bias_case(600, 80, CS_ROWS, true);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
     layernorm_case(600, 48, CS_ROWS, false);
     layernorm_case(130, 40, 32, true);
     printf("test_colsum_emu: %d passed, %d failed\n", n_pass, n_fail);

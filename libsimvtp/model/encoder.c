@@ -131,15 +131,18 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
     const float *dpm = p->droppath ? dpa + B : NULL;
     blk_acts s;
     acts_of(p, l, &s);
-    be->copy(s.bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
-    be->copy(s.bias3 + 2 * C, w->vb, C * sizeof(float));
+    const float *bias3 = p->bias3_ext ? p->bias3_ext + (size_t)l * 3 * C : s.bias3;
+    if (!p->bias3_ext) {
+        be->copy(s.bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
+        be->copy(s.bias3 + 2 * C, w->vb, C * sizeof(float));
+    }
     ln_pin(be, p, s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b);
     int arc;
     if (p->qkv_pin) {
-        be->matmul_fwd_pin_out(s.qkv, s.ln1, w->qkvw, s.bias3, R, C, 3 * C);
+        be->matmul_fwd_pin_out(s.qkv, s.ln1, w->qkvw, bias3, R, C, 3 * C);
         arc = be->attention_fwd_pin(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
     } else {
-        mm_fwd_pin(be, p, s.qkv, s.ln1, w->qkvw, s.bias3, C, 3 * C);
+        mm_fwd_pin(be, p, s.qkv, s.ln1, w->qkvw, bias3, C, 3 * C);
         arc = be->attention_fwd(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
     }
     if (arc != 0) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
@@ -245,13 +248,36 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);
             break;
         }
-        be->zero(db3, 3 * (size_t)C * sizeof(float));
-        mm_bwd_pin(be, p, dln, gw->qkvw, db3, dqkv, ln1, w->qkvw, C, 3 * C);
-        be->add(gw->qb, db3, C);
-        be->add(gw->vb, db3 + 2 * C, C);
+        if (p->gbias3_ext) { /* gathered over the passes, handed over by sv_enc_bias3_grad */
+            mm_bwd_pin(be, p, dln, gw->qkvw, p->gbias3_ext + (size_t)l * 3 * C, dqkv, ln1, w->qkvw, C, 3 * C);
+        } else {
+            be->zero(db3, 3 * (size_t)C * sizeof(float));
+            mm_bwd_pin(be, p, dln, gw->qkvw, db3, dqkv, ln1, w->qkvw, C, 3 * C);
+            be->add(gw->qb, db3, C);
+            be->add(gw->vb, db3 + 2 * C, C);
+        }
         be->layernorm_bwd(dcur, gw->n1w, gw->n1b, dln, xin, w->n1w, s.ln1_mean, s.ln1_rstd, R, C);
     }
     if (rc == SIMVTP_OK) be->add(dx, dcur, RC);
     sv_arena_free(&a);
     return rc;
+}
+
+float *sv_enc_bias3(const sv_backend *be, sv_arena *a, const sv_block *blk, int depth, int C)
+{
+    float *b3 = SV_AF(a, (size_t)depth * 3 * C);
+    if (!b3) return NULL;
+    for (int l = 0; l < depth; l++) {
+        be->copy(b3 + (size_t)l * 3 * C, blk[l].qb, C * sizeof(float));
+        be->copy(b3 + (size_t)l * 3 * C + 2 * C, blk[l].vb, C * sizeof(float));
+    }
+    return b3;
+}
+
+void sv_enc_bias3_grad(const sv_backend *be, const float *gb3, sv_block *gblk, int depth, int C)
+{
+    for (int l = 0; l < depth; l++) {
+        be->add(gblk[l].qb, gb3 + (size_t)l * 3 * C, C);
+        be->add(gblk[l].vb, gb3 + (size_t)l * 3 * C + 2 * C, C);
+    }
 }

@@ -20,6 +20,13 @@ typedef struct sv_enc_pass {
     size_t pin;              /* the backend's pin_bytes() for this pass (0: floats, plain ops) */
     int qkv_pin;             /* qkv kept in that type too (backend attention_pin) */
     float *bias3;            /* [depth, 3C]: q_bias, 0, v_bias */
+    /* optional, set after init by a caller whose passes share the weights:
+     * bias3_ext, the [depth, 3C] q/v biases made once (sv_enc_bias3), used
+     * instead of copying them into bias3 block by block; gbias3_ext, a
+     * [depth, 3C] sum the backward adds the qkv bias gradient into (q and v
+     * parts handed to the parameter gradients later, sv_enc_bias3_grad). */
+    const float *bias3_ext;
+    float *gbias3_ext;
     float *out;              /* [B*N*C] after the final norm (or res[depth]) */
     float *fn_mean, *fn_rstd;
     int has_norm;
@@ -50,5 +57,14 @@ int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, co
 int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
                     const float *norm_w, sv_block *gblk, float *gnorm_w, float *gnorm_b,
                     const float *dout, float *dx);
+
+/* [q_bias, 0, v_bias] of each of the depth blocks, in a (zero-filled)
+ * allocation of `a`, for the bias3_ext of passes over the same weights;
+ * NULL when out of memory. */
+float *sv_enc_bias3(const sv_backend *be, sv_arena *a, const sv_block *blk, int depth, int C);
+
+/* gblk[l].qb += gb3[l, 0:C], gblk[l].vb += gb3[l, 2C:3C]: the qkv bias
+ * gradients gathered in a gbias3_ext, once all passes went back. */
+void sv_enc_bias3_grad(const sv_backend *be, const float *gb3, sv_block *gblk, int depth, int C);
 
 #endif /* SV_ENCODER_H */

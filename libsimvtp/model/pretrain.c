@@ -136,10 +136,14 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     float *J = SV_AF(&a, (size_t)B * S * D);
     NOMEM_IF(a.failed);
 
-    /* 4. joint pass */
+    /* 4. joint pass (the four encoder passes share one copy of the blocks'
+     * [q_bias, 0, v_bias] and one sum of its gradient) */
+    float *eb3 = sv_enc_bias3(be, &a, w->enc, c->enc_depth, D);
+    NOMEM_IF(!eb3);
     sv_enc_pass pj;
     if ((rc = sv_enc_pass_init(&pj, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pj.keyvalid = jvalid_d;
+    pj.bias3_ext = eb3;
     be->rows_copy(J, gov_d, ev, NULL, B * Nv, D);
     be->rows_copy(J, tdst_d, ta.out, NULL, B * L, D);
     if ((rc = sv_enc_forward(be, &pj, w->enc, w->enc_norm_w, w->enc_norm_b, J))) goto done;
@@ -178,6 +182,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     if ((rc = sv_enc_pass_init(&pv, &a, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pt.keyvalid = tvalid_d;
+    pv.bias3_ext = pt.bias3_ext = eb3;
     float *vfeat = SV_AF(&a, (size_t)B * D), *tfeat = SV_AF(&a, (size_t)B * D);
     NOMEM_IF(a.failed);
     if ((rc = sv_enc_forward(be, &pv, w->enc, w->enc_norm_w, w->enc_norm_b, ev))) goto done;
@@ -208,6 +213,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_enc_pass pn;
     if ((rc = sv_enc_pass_init(&pn, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pn.keyvalid = jvalid_d;
+    pn.bias3_ext = eb3;
     be->rows_copy(Jn, gov_d, ev, nsrc_d, B * Nv, D);
     be->rows_copy(Jn, tdst_d, ta.out, NULL, B * L, D);
     if ((rc = sv_enc_forward(be, &pn, w->enc, w->enc_norm_w, w->enc_norm_b, Jn))) goto done;
@@ -245,7 +251,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     float *dOj = SV_AF(&a, (size_t)B * S * D), *dOn = SV_AF(&a, (size_t)B * S * D);
     float *dJ = SV_AF(&a, (size_t)B * S * D), *dEv = SV_AF(&a, (size_t)B * Nv * D);
     float *dT = SV_AF(&a, (size_t)B * L * D);
+    float *egb3 = SV_AF(&a, (size_t)c->enc_depth * 3 * D); /* zero-filled */
     NOMEM_IF(a.failed);
+    pn.gbias3_ext = pv.gbias3_ext = pt.gbias3_ext = pj.gbias3_ext = egb3;
 
     /* VTM */
     {
@@ -321,6 +329,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->zero(dJ, (size_t)B * S * D * sizeof(float));
     if ((rc = sv_enc_backward(be, &pj, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
                               g->enc_norm_b, dOj, dJ))) goto done;
+    sv_enc_bias3_grad(be, egb3, g->enc, c->enc_depth, D);
     be->rows_add(dEv, NULL, dJ, gov_d, B * Nv, D);
     be->rows_add(dT, NULL, dJ, tdst_d, B * L, D);
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, pvis, w->patch_w, B * Nv, K, D);

@@ -124,7 +124,12 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     float *dvp = SV_AF(&a, (size_t)B * D), *dtp = SV_AF(&a, (size_t)B * D);
     float *dOv = SV_AF(&a, (size_t)B * N * D), *dOt = SV_AF(&a, (size_t)B * L * D);
     float *dEv = SV_AF(&a, (size_t)B * N * D), *dT = SV_AF(&a, (size_t)B * L * D);
+    /* each tower's qkv bias gradients, gathered in one zero-filled buffer
+     * (no zero fill per block) and handed over after its pass */
+    float *vgb3 = SV_AF(&a, (size_t)depth * 3 * D), *tgb3 = SV_AF(&a, (size_t)depth * 3 * D);
     NOMEM_IF(a.failed);
+    pv.gbias3_ext = vgb3;
+    pt.gbias3_ext = tgb3;
     if ((rc = sv_vtc_backward(be, &va, tfeat, vfeat, gs, dtf, dvf))) goto done;
     be->layernorm_bwd(dvp, g->vfc_w, g->vfc_b, dvf, vpool, w->vfc_w, vm, vr, B, D);
     be->layernorm_bwd(dtp, g->tfc_w, g->tfc_b, dtf, tpool, w->tfc_w, tm, tr, B, D);
@@ -134,9 +139,11 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
      * gradients, the tail of the parameter vector, are then complete and
      * their sum over the ranks may run while the video tower goes back */
     if ((rc = sv_enc_backward(be, &pt, w->txt, NULL, g->txt, NULL, NULL, dOt, dT))) goto done;
+    sv_enc_bias3_grad(be, tgb3, g->txt, depth, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
     if ((rc = sv_grads_ready(m, "text.embeddings.word_embeddings.weight"))) goto done;
     if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, dEv))) goto done;
+    sv_enc_bias3_grad(be, vgb3, g->enc, depth, D);
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
 losses:
     if (losses) { /* read last: the host waits once per step */

@@ -389,9 +389,10 @@ static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const 
     float *D = (float *)sv_cuda_scratch(ctx, rows * sizeof(float), op, 1);
     bf16 *owned = D && !qkv16 ? sv_cuda_to_bf16(ctx, qkv, rows * 3 * HD, op) : NULL;
     const bf16 *q16 = qkv16 ? qkv16 : owned;
-    bf16 *do16 = D && q16 ? sv_cuda_to_bf16(ctx, dout, rows * HD, op) : NULL;
+    bf16 *do16 = D && q16 ? (bf16 *)sv_cuda_scratch(ctx, rows * HD * sizeof(bf16), op, 1) : NULL;
     if (do16) {
-        fa_dot_kernel<HD><<<sv_blocks_for(ctx, rows, 256), 256, 0, ctx->stream>>>(D, dout, out, B, N, H);
+        /* D and the bf16 copy of dO in one pass */
+        fa_dot_kernel<HD><<<sv_blocks_for(ctx, rows, 256), 256, 0, ctx->stream>>>(D, dout, out, B, N, H, do16);
         const int per = 16 * F2_BWD_WARPS;
         const dim3 grid((unsigned)((N + per - 1) / per), (unsigned)H, (unsigned)B);
         const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;

@@ -233,9 +233,12 @@ __device__ __forceinline__ void fa_store_rows(float *dqkv, const float acc[HD / 
     }
 }
 
-/* D[b,h,i] = sum_d dO[b,i,h,d] O[b,i,h,d]; one thread per (b, i, h) row */
+/* D[b,h,i] = sum_d dO[b,i,h,d] O[b,i,h,d]; one thread per (b, i, h) row.
+ * do16 (or NULL): also bf16(dO) there, the copy the second version's
+ * backward reads (one pass over dO instead of two). */
 template <int HD>
-__global__ void fa_dot_kernel(float *D, const float *dout, const float *out, int B, int N, int H)
+__global__ void fa_dot_kernel(float *D, const float *dout, const float *out, int B, int N, int H,
+                              __nv_bfloat16 *do16 = NULL)
 {
     const size_t rows = (size_t)B * N * H;
     for (size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows;
@@ -247,6 +250,13 @@ __global__ void fa_dot_kernel(float *D, const float *dout, const float *out, int
         for (int i = 0; i < HD / 4; i++) {
             const float4 a = x[i], c = y[i];
             s += a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
+            if (do16) {
+                __nv_bfloat162 lo = __floats2bfloat162_rn(a.x, a.y), hi = __floats2bfloat162_rn(a.z, a.w);
+                uint2 u;
+                u.x = *reinterpret_cast<uint32_t *>(&lo);
+                u.y = *reinterpret_cast<uint32_t *>(&hi);
+                reinterpret_cast<uint2 *>(do16 + r * HD)[i] = u;
+            }
         }
         const size_t h = r % H, bi = r / H, i = bi % N, b = bi / N;   /* r = (b*N + i)*H + h */
         D[(b * H + h) * N + i] = s;

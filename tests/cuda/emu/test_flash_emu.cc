@@ -7,7 +7,8 @@
  *     (dqkv, overwritten over a garbage prefill) against a double-precision
  *     reference, with the bf16 table's thresholds of tests/cuda;
  *   - v2 equal to v1 bit for bit (the same bf16 roundings and the same
- *     order of tensor-core products; only the data movement differs);
+ *     order of tensor-core products; only the data movement differs), and
+ *     the bf16 copy of dO that v2's D kernel writes equal to bf16(dO);
  *   - v2 again with warps at random relative speeds, cp.async landing at
  *     issue and as late as its wait allows.
  * What the emulator cannot see: timing, bank conflicts, register limits,
@@ -144,13 +145,14 @@ struct result {
     }
 };
 
-/* D for the backward, by the kernel both versions launch */
+/* D for the backward, by the kernel both versions launch (v2 also has it
+ * write the bf16 copy of dO: do16 non-NULL) */
 template <int HD>
-int run_dot(const tcase &c, result &r, const std::vector<float> &dout)
+int run_dot(const tcase &c, result &r, const std::vector<float> &dout, bf16 *do16 = nullptr)
 {
     const unsigned rows = (unsigned)(c.B * c.N * c.H);
     return emu_launch({(rows + 255) / 256, 1, 1}, {256, 1, 1}, [&] {
-        fa_dot_kernel<HD>(r.D.data(), dout.data(), r.out.data(), c.B, c.N, c.H);
+        fa_dot_kernel<HD>(r.D.data(), dout.data(), r.out.data(), c.B, c.N, c.H, do16);
     });
 }
 
@@ -197,13 +199,17 @@ result run_v2(const tcase &c, const std::vector<float> &qkv, const std::vector<f
     bf16 *q16 = (bf16 *)aligned_alloc(16, (q16v.size() * 2 + 15) / 16 * 16);
     bf16 *d16 = (bf16 *)aligned_alloc(16, (d16v.size() * 2 + 15) / 16 * 16);
     memcpy(q16, q16v.data(), q16v.size() * 2);
-    memcpy(d16, d16v.data(), d16v.size() * 2);
+    memset((void *)d16, 0x5a, d16v.size() * 2); /* written by fa_dot_kernel below */
     const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;
     const int fr = 16 * F2_FWD_WARPS, br = 16 * F2_BWD_WARPS;
     r.rc = emu_launch({(unsigned)((N + fr - 1) / fr), (unsigned)H, (unsigned)B}, {F2_FWD_WARPS * 32, 1, 1}, [&] {
         f2_fwd_kernel<HD>(r.out.data(), r.lse.data(), q16, valid, N, H, scale_log2);
     });
-    if (!r.rc) r.rc = run_dot<HD>(c, r, dout);
+    if (!r.rc) r.rc = run_dot<HD>(c, r, dout, d16);
+    if (!r.rc && memcmp(d16, d16v.data(), d16v.size() * 2)) {
+        fprintf(stderr, "fa_dot_kernel: the bf16 copy of dO is not bf16(dO)\n");
+        r.rc = -1;
+    }
     const emu_dim3 bgrid = {(unsigned)((N + br - 1) / br), (unsigned)H, (unsigned)B};
     if (!r.rc)
         r.rc = emu_launch(bgrid, {F2_BWD_WARPS * 32, 1, 1}, [&] {

@@ -168,6 +168,13 @@ typedef struct sv_backend {
                            int M, int K, int N);
     void (*matmul_bwd_pin)(float *dinp, float *dw, float *dbias, const float *dout,
                            const void *inp, const float *w, int M, int K, int N);
+    /* optional, with the above (NULL: residual, then layernorm_fwd_pin):
+     * residual(y, x, rowscale, B, N, C) and the LayerNorm of the result,
+     * layernorm_fwd_pin(out, mean, rstd, y, w, b, B*N, C, eps), in one pass;
+     * the same results as the two ops. */
+    void (*residual_layernorm_fwd_pin)(float *y, const float *x, const float *rowscale, void *out,
+                                       float *mean, float *rstd, const float *w, const float *b,
+                                       int B, int N, int C, float eps);
     /* optional, with the above (NULL: gelu_bwd, then matmul_bwd_pin): the fc1
      * product's backward with the GELU backward folded in, dout =
      * gelu_bwd(h, dg) (dg, h [M,N]; dg is not changed); inp in the product-

@@ -536,6 +536,7 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     if (bf16) {
         t->pin_bytes = sv_cuda_pin_bytes;
         t->layernorm_fwd_pin = sv_cuda_layernorm_fwd_pin;
+        t->residual_layernorm_fwd_pin = sv_cuda_residual_layernorm_fwd_pin;
         t->gelu_fwd_pin = sv_cuda_gelu_fwd_pin;
         t->matmul_fwd_pin = sv_cuda_matmul_fwd_pin;
         t->matmul_bwd_pin = sv_cuda_matmul_bwd_pin;

@@ -193,20 +193,7 @@ static inline unsigned sv_min_u(size_t a, size_t b) { return (unsigned)(a < b ? 
  * Deterministic reductions: butterfly (xor) shuffles give every lane the
  * same bits; blocks combine warp results in a fixed order. No atomics.
  * ------------------------------------------------------------------------ */
-template <typename T>
-__device__ __forceinline__ T sv_warp_sum(T v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-__device__ __forceinline__ float sv_warp_max(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
+#include "cuda/warp_reduce.cuh" /* sv_warp_sum, sv_warp_max */
 
 /* Sum over the block (blockDim.x a multiple of 32, at most 1024); every
  * thread gets the result. `sh` is shared memory of 33 T; the function

@@ -48,6 +48,9 @@ void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *d
                             const void *inp, const float *w, int M, int K, int N);
 void sv_cuda_layernorm_fwd_pin(void *out, float *mean, float *rstd, const float *inp,
                                const float *w, const float *b, int M, int C, float eps);
+void sv_cuda_residual_layernorm_fwd_pin(float *y, const float *x, const float *rowscale, void *out,
+                                        float *mean, float *rstd, const float *w, const float *b, int B,
+                                        int N, int C, float eps);
 void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
 /* matmul_bwd_pin with dout = gelu_bwd(h, dg) (core/backend.h gelu_matmul_bwd) */
 void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const float *h,

@@ -4,6 +4,7 @@
  * loops with 64-bit indices; the per-sample ops put the sample on gridDim.y
  * so no element needs an index division. */
 #include "cuda/cuda_ops.cuh"
+#include "cuda/ln_rows.cuh" /* sv_residual_elem */
 
 __global__ void add_kernel(float *y, const float *x, size_t n)
 {
@@ -37,7 +38,7 @@ __global__ void rowscale_kernel(float *y, const float *x, const float *rowscale,
         const float *xb = x + (size_t)b * nc;
         for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < nc;
              i += (size_t)gridDim.x * blockDim.x) {
-            if (mode == 0) yb[i] = xb[i] + s * yb[i];
+            if (mode == 0) yb[i] = sv_residual_elem(xb[i], s, yb[i]);
             else yb[i] = s * xb[i];
         }
     }

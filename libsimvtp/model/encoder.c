@@ -147,8 +147,13 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
     }
     if (arc != 0) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
     be->matmul_fwd(s.x1, s.atty, w->projw, w->projb, R, C, C);
-    be->residual(s.x1, xin, dpa, B, N, C);
-    ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
+    if (p->pin && be->residual_layernorm_fwd_pin) { /* x1 and ln2 in one pass */
+        be->residual_layernorm_fwd_pin(s.x1, xin, dpa, s.ln2, s.ln2_mean, s.ln2_rstd, w->n2w, w->n2b, B, N, C,
+                                       p->eps);
+    } else {
+        be->residual(s.x1, xin, dpa, B, N, C);
+        ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
+    }
     mm_fwd_pin(be, p, s.h, s.ln2, w->fc1w, w->fc1b, C, M);
     gelu_pin(be, p, s.g, s.h);
     if (!xout) return SIMVTP_OK;

@@ -7,6 +7,7 @@
  *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias;
  *   matmul_fwd_pin_out == bf16(matmul_fwd_pin);
  *   gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin (dinp, dw, dbias);
+ *   residual_layernorm_fwd_pin == residual then layernorm_fwd_pin;
  *   attention_fwd_pin, attention_bwd_pin on bf16(qkv) == attention_fwd,
  *     attention_bwd on qkv (the default fused attention, v2): out, lse, dqkv.
  * Shapes: vit-b's qkv, fc1 and fc2 products and odd ones (row counts and
@@ -142,6 +143,45 @@ static void layernorm_case(const sv_backend *g, int M, int C)
     free(x); free(w); free(b); free(hm1); free(hr1); free(hm2); free(hr2);
     g->free(dx); g->free(dw); g->free(db); g->free(o32); g->free(m1); g->free(r1); g->free(m2); g->free(r2);
     g->free(o16);
+}
+
+/* residual_layernorm_fwd_pin == residual then layernorm_fwd_pin, bit for bit */
+static void residual_ln_case(const sv_backend *g, int B, int N, int C, int scaled)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "B=%d N=%d C=%d%s", B, N, C, scaled ? " drop path" : "");
+    const size_t M = (size_t)B * N, n = M * C;
+    float *x = frand(n, -2, 2), *y = frand(n, -3, 3), *w = frand(C, 0.5, 1.5), *b = frand(C, -0.5, 0.5);
+    float *rs = frand(B, 0, 1.6);
+    float *gx = up(g, x, n * 4), *gw = up(g, w, C * 4), *gb = up(g, b, C * 4), *grs = up(g, rs, B * 4);
+    float *gy[2], *gm[2], *gr[2];
+    void *go[2];
+    for (int v = 0; v < 2; v++) {
+        gy[v] = up(g, y, n * 4);
+        gm[v] = up(g, NULL, M * 4);
+        gr[v] = up(g, NULL, M * 4);
+        go[v] = up(g, NULL, n * 2);
+    }
+    const float *srs = scaled ? grs : NULL;
+    g->residual(gy[0], gx, srs, B, N, C);
+    g->layernorm_fwd_pin(go[0], gm[0], gr[0], gy[0], gw, gb, (int)M, C, 1e-6f);
+    g->residual_layernorm_fwd_pin(gy[1], gx, srs, go[1], gm[1], gr[1], gw, gb, B, N, C, 1e-6f);
+    check_finish(g, why, sizeof why);
+    const struct { const char *what; void **p; size_t bytes; } R[] = {
+        {"residual", (void **)gy, n * 4}, {"out", go, n * 2}, {"mean", (void **)gm, M * 4}, {"rstd", (void **)gr, M * 4}};
+    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
+        unsigned char *a = down(g, R[r].p[0], R[r].bytes), *c = down(g, R[r].p[1], R[r].bytes);
+        const size_t d = ndiff(a, c, R[r].bytes, 1);
+        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu bytes differ", R[r].what, d);
+        free(a);
+        free(c);
+    }
+    verdict(!why[0], "residual_layernorm", shape, why);
+    free(x); free(y); free(w); free(b); free(rs);
+    g->free(gx); g->free(gw); g->free(gb); g->free(grs);
+    for (int v = 0; v < 2; v++) {
+        g->free(gy[v]); g->free(gm[v]); g->free(gr[v]); g->free(go[v]);
+    }
 }
 
 static void gelu_case(const sv_backend *g, size_t n)
@@ -334,7 +374,7 @@ int main(void)
     }
     if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin ||
         !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin ||
-        !g->gelu_matmul_bwd) {
+        !g->gelu_matmul_bwd || !g->residual_layernorm_fwd_pin) {
         printf("the bf16 table has no product-input ops  FAIL\n");
         return 1;
     }
@@ -352,6 +392,8 @@ int main(void)
     }
     layernorm_case(g, 378, 768);
     layernorm_case(g, 5, 33);
+    residual_ln_case(g, 2, 189, 768, 0);
+    residual_ln_case(g, 3, 50, 33, 1);
     gelu_case(g, (size_t)378 * 3072);
     gelu_case(g, 1001);
     matmul_case(g, "qkv", 378, 768, 2304, 1);

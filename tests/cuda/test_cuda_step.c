@@ -16,7 +16,8 @@
  *     bf16 without the weight mirror (SIMVTP_CUDA_WEIGHT_MIRROR=0) and with
  *     the first fused attention (SIMVTP_CUDA_ATTENTION=flash1) and with the
  *     product inputs kept as floats (SIMVTP_CUDA_PIN16=0) and the GELU
- *     backward unfused (SIMVTP_CUDA_GELU_FUSE=0), and in both with
+ *     backward unfused (SIMVTP_CUDA_GELU_FUSE=0) and the residual add
+ *     and LayerNorm unfused (SIMVTP_CUDA_RESLN=0), and in both with
  *     the column sums in two launches (SIMVTP_CUDA_COLSUM=2pass);
  *  4. simvtp_model_forward and simvtp_encode_videos / simvtp_encode_texts;
  *  5. STEPS AdamW steps (simvtp_train_step) from the same weights and
@@ -416,6 +417,8 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
      *  - bf16: the blocks' LayerNorm and GELU outputs kept as floats and
      *    converted by each product, instead of written in bf16 (the same
      *    round to nearest even of the same floats);
+     *  - bf16: the residual add and the LayerNorm after it as two kernels
+     *    instead of one (cuda/ln_rows.cuh: the same arithmetic);
      *  - bf16: the GELU backward as its own kernel instead of inside the
      *    fc1 bias gradient's column sum (cuda/gelu_math.cuh: the same
      *    arithmetic);
@@ -429,6 +432,7 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
         same_bits(g, hb, &t, lg, gg, kind, "with attention v1", "SIMVTP_CUDA_ATTENTION", "flash1", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with fp32 product inputs", "SIMVTP_CUDA_PIN16", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with the GELU backward unfused", "SIMVTP_CUDA_GELU_FUSE", "0", 0);
+        same_bits(g, hb, &t, lg, gg, kind, "with residual and LayerNorm unfused", "SIMVTP_CUDA_RESLN", "0", 0);
     }
     same_bits(g, hb, &t, lg, gg, kind, "with two-launch column sums", "SIMVTP_CUDA_COLSUM", "2pass", 0);
     same_bits(g, hb, &t, lg, gg, kind, "with checkpointing", NULL, NULL, SIMVTP_CHECKPOINT_BLOCKS);

@@ -37,7 +37,7 @@ struct ethread {
     uint32_t a[4], b0, b1, r[4];
     const void *addr;
     int trans, lanemask;
-    float v;
+    double v; /* a shuffled value (float or double: floats convert exactly) */
     std::vector<cp_op> pending;
     long next_group;
 };
@@ -133,7 +133,7 @@ void run_warp_op(ethread *L)
                 L[l].r[j] = (uint32_t)e0 | ((uint32_t)e1 << 16);
             }
     } else if (op == OP_SHFL) {
-        float v[32];
+        double v[32];
         for (int l = 0; l < 32; l++) v[l] = L[l].v;
         for (int l = 0; l < 32; l++) L[l].v = v[l ^ (L[l].lanemask & 31)];
     } else {
@@ -164,13 +164,18 @@ void __syncthreads()
     yield_to_scheduler();
 }
 
-float __shfl_xor_sync(unsigned mask, float v, int lanemask)
+double __shfl_xor_sync(unsigned mask, double v, int lanemask)
 {
     if (mask != 0xffffffffu) fail("shfl: only full-warp masks are emulated");
     cur->v = v;
     cur->lanemask = lanemask;
     warp_op(OP_SHFL);
     return cur->v;
+}
+
+float __shfl_xor_sync(unsigned mask, float v, int lanemask)
+{
+    return (float)__shfl_xor_sync(mask, (double)v, lanemask);
 }
 
 void emu_mma_m16n8k16_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)

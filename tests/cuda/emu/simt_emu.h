@@ -8,7 +8,8 @@
  *     thread; blocks run one after the other (in grid order or a random
  *     one), so __shared__ is `static` and atomics are plain updates;
  *   - __syncthreads waits for the whole block; the warp instructions the
- *     kernels use (mma.sync m16n8k16 bf16, ldmatrix x4 [.trans], shfl.xor)
+ *     kernels use (mma.sync m16n8k16 bf16, ldmatrix x4 [.trans], shfl.xor
+ *     of floats and doubles)
  *     wait for the 32 lanes and are then computed from all lanes' operands,
  *     with the fragment layouts of the PTX ISA;
  *   - cp.async either lands at issue (EMU_CP_EAGER) or at the latest moment
@@ -66,6 +67,8 @@ extern emu_dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
 
 void __syncthreads();
 float __shfl_xor_sync(unsigned mask, float v, int lanemask);
+double __shfl_xor_sync(unsigned mask, double v, int lanemask);
+inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
 /* Blocks run one at a time and threads switch only at barriers and warp
  * instructions, so these are atomic and ordered as they stand. */
 inline void __threadfence() {}

@@ -119,10 +119,14 @@ static void mm_bwd_pin(const sv_backend *be, const sv_enc_pass *p, float *dinp, 
 
 /* Block l from its input res[l]: every saved activation, and with xout the
  * block's output (NULL: stop before the second residual branch's product,
- * the recomputation of a checkpointed block). Deterministic, so a
- * recomputation gives the forward's activations bit for bit. */
+ * the recomputation of a checkpointed block). ln1_ready: the previous
+ * block already wrote this block's first LayerNorm (below). next (or NULL):
+ * block l+1's weights, whose first LayerNorm of xout is then made in the
+ * same pass as the residual add that finishes xout (backend
+ * residual_layernorm_fwd_pin). Deterministic, so a recomputation gives the
+ * forward's activations bit for bit. */
 static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_block *w, int l,
-                         float *xout)
+                         float *xout, int ln1_ready, const sv_block *next)
 {
     const int B = p->B, N = p->N, C = p->C, H = p->H, M = p->M, R = B * N;
     const size_t RC = (size_t)R * C;
@@ -136,7 +140,7 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
         be->copy(s.bias3, w->qb, C * sizeof(float)); /* [q_bias, 0, v_bias]; the middle stays zero */
         be->copy(s.bias3 + 2 * C, w->vb, C * sizeof(float));
     }
-    ln_pin(be, p, s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b);
+    if (!ln1_ready) ln_pin(be, p, s.ln1, s.ln1_mean, s.ln1_rstd, xin, w->n1w, w->n1b);
     int arc;
     if (p->qkv_pin) {
         be->matmul_fwd_pin_out(s.qkv, s.ln1, w->qkvw, bias3, R, C, 3 * C);
@@ -158,7 +162,14 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
     gelu_pin(be, p, s.g, s.h);
     if (!xout) return SIMVTP_OK;
     mm_fwd_pin(be, p, xout, s.g, w->fc2w, w->fc2b, M, C);
-    be->residual(xout, s.x1, dpm, B, N, C);
+    if (next) { /* this block's activations are done with: next's may share their slot */
+        blk_acts sn;
+        acts_of(p, l + 1, &sn);
+        be->residual_layernorm_fwd_pin(xout, s.x1, dpm, sn.ln1, sn.ln1_mean, sn.ln1_rstd, next->n1w, next->n1b, B,
+                                       N, C, p->eps);
+    } else {
+        be->residual(xout, s.x1, dpm, B, N, C);
+    }
     return SIMVTP_OK;
 }
 
@@ -167,8 +178,10 @@ int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, co
 {
     const size_t RC = (size_t)p->B * p->N * p->C;
     be->copy(p->res, x, RC * sizeof(float));
+    const int fuse = p->pin && be->residual_layernorm_fwd_pin;
     for (int l = 0; l < p->depth; l++)
-        SV_TRY(block_forward(be, p, &blk[l], l, p->res + (size_t)(l + 1) * RC));
+        SV_TRY(block_forward(be, p, &blk[l], l, p->res + (size_t)(l + 1) * RC, fuse && l > 0,
+                             fuse && l + 1 < p->depth ? &blk[l + 1] : NULL));
     if (p->has_norm)
         be->layernorm_fwd(p->out, p->fn_mean, p->fn_rstd, p->res + p->depth * RC, norm_w, norm_b,
                           p->B * p->N, p->C, p->eps);
@@ -210,7 +223,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         /* a checkpointed block first recomputes its activations from res[l];
          * a selectively checkpointed one its LayerNorm and GELU outputs from
          * res[l], x1 and h (the same kernels on the same inputs: the same bits) */
-        if (p->ckpt == SIMVTP_CHECKPOINT_BLOCKS && (rc = block_forward(be, p, w, l, NULL))) break;
+        if (p->ckpt == SIMVTP_CHECKPOINT_BLOCKS && (rc = block_forward(be, p, w, l, NULL, 0, NULL))) break;
         blk_acts s;
         acts_of(p, l, &s);
         float *xin = p->res + l * RC;

@@ -457,6 +457,9 @@ static void pin_check(int retrieval, int qkv)
 {
     fixture f;
     fixture_init(&f, 9);
+    /* three blocks: the first has drop-path rate 0, so only a block after it
+     * tells its two residual branches' scales apart */
+    f.c.enc_depth = 3;
     simvtp_model *probe = make_model(&f.c, 21, retrieval);
     const size_t n = probe->nparams;
     simvtp_model_free(probe);

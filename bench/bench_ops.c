@@ -11,7 +11,9 @@
  *   OP name shape ms=... tflops=... gbps=...
  * tflops counts the multiply-adds of a matrix op (2 per MAC), gbps the bytes
  * each call must move at least once (inputs read, outputs written). Checking
- * values is the job of tests/cuda; this only times. Exit 77 when the backend
+ * values is the job of tests/cuda; this only times. The bf16 table's fused
+ * ops are timed next to the pairs of ops they replace (".two" / ".fused").
+ * Exit 77 when the backend
  * is not available (no CUDA build or no device), 1 on an op error. */
 #include <stdint.h>
 #include <stdio.h>
@@ -154,6 +156,56 @@ static void bench_elementwise(size_t n)
     be->free(a.x); be->free(a.y); be->free(a.dx); be->free(a.dy);
 }
 
+/* The bf16 table's fused ops next to the ops they replace (core/backend.h
+ * pin_bytes): the residual add and LayerNorm, the fc1 backward with the
+ * GELU backward, and a product reading a bf16 input. */
+typedef struct fu { int M, C, F; float *x, *y, *w, *b, *mu, *rs, *h, *dg, *dh, *dx, *fw, *fb, *dfw, *dfb; void *ln16; } fu;
+static void fu_two(void *p)
+{
+    fu *a = p;
+    be->residual(a->y, a->x, NULL, 1, a->M, a->C);
+    be->layernorm_fwd_pin(a->ln16, a->mu, a->rs, a->y, a->w, a->b, a->M, a->C, 1e-6f);
+}
+static void fu_one(void *p)
+{
+    fu *a = p;
+    be->residual_layernorm_fwd_pin(a->y, a->x, NULL, a->ln16, a->mu, a->rs, a->w, a->b, 1, a->M, a->C, 1e-6f);
+}
+static void fu_gelu_two(void *p)
+{
+    fu *a = p;
+    be->gelu_bwd(a->dh, a->h, a->dg, (size_t)a->M * a->F);
+    be->matmul_bwd_pin(a->dx, a->dfw, a->dfb, a->dh, a->ln16, a->fw, a->M, a->C, a->F);
+}
+static void fu_gelu_one(void *p)
+{
+    fu *a = p;
+    be->gelu_matmul_bwd(a->dx, a->dfw, a->dfb, a->dg, a->h, a->ln16, a->fw, a->M, a->C, a->F);
+}
+static void fu_mm16(void *p) { fu *a = p; be->matmul_fwd_pin(a->h, a->ln16, a->fw, a->fb, a->M, a->C, a->F); }
+
+static void bench_fused(int M, int C, int F)
+{
+    if (!be->pin_bytes || be->pin_bytes() != 2 || !be->residual_layernorm_fwd_pin || !be->gelu_matmul_bwd) return;
+    const size_t n = (size_t)M * C, nf = (size_t)M * F;
+    fu a = {M, C, F, rnd(n), rnd(n), rnd(C), rnd(C), rnd(M), rnd(M), rnd(nf), rnd(nf), rnd(nf), rnd(n),
+            rnd((size_t)F * C), rnd(F), rnd((size_t)F * C), rnd(F), be->alloc(n * 2)};
+    if (!a.ln16) exit(1);
+    be->layernorm_fwd_pin(a.ln16, a.mu, a.rs, a.x, a.w, a.b, M, C, 1e-6f); /* real bf16 values */
+    char shape[64];
+    snprintf(shape, sizeof shape, "M%d C%d", M, C);
+    timeit("resid+ln.two", shape, 0, 4.0 * 3 * n + 2.0 * n, fu_two, &a);
+    timeit("resid+ln.fused", shape, 0, 4.0 * 3 * n + 2.0 * n, fu_one, &a);
+    snprintf(shape, sizeof shape, "M%d K%d N%d", M, C, F);
+    const double mac = (double)M * C * F;
+    timeit("fc1.fwd.bf16in", shape, 2 * mac, 2.0 * n + 2.0 * F * C + 4.0 * nf, fu_mm16, &a);
+    timeit("fc1.bwd+gelu.two", shape, 4 * mac, 4.0 * 2 * nf, fu_gelu_two, &a);
+    timeit("fc1.bwd+gelu.fused", shape, 4 * mac, 4.0 * 2 * nf, fu_gelu_one, &a);
+    float *ptrs[] = {a.x, a.y, a.w, a.b, a.mu, a.rs, a.h, a.dg, a.dh, a.dx, a.fw, a.fb, a.dfw, a.dfb};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) be->free(ptrs[i]);
+    be->free(a.ln16);
+}
+
 typedef struct ce { int M, V; float *logits, *probs, *loss, *dl, *dlog; int32_t *t; } ce;
 static void ce_f(void *p) { ce *a = p; be->softmax_ce_fwd(a->loss, a->probs, a->logits, a->t, a->M, a->V); }
 static void ce_b(void *p) { ce *a = p; be->softmax_ce_bwd(a->dlog, a->probs, a->t, a->dl, a->M, a->V); }
@@ -245,6 +297,8 @@ int main(int argc, char **argv)
     bench_layernorm(B * Sj, 768);
     bench_layernorm(B * Nd, 384);
     bench_elementwise((size_t)B * Sj * 3072);
+    bench_fused(B * Sj, 768, 3072);  /* encoder blocks (fine-tuning: B * 1568 rows) */
+    bench_fused(B * Nd, 384, 1536);  /* decoder blocks */
     bench_ce(B * 24, 30522);
     bench_rows(B * 1411, 384);
     bench_adamw((size_t)110 << 20); /* about the vit-b pretraining model */

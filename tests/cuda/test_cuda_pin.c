@@ -145,6 +145,25 @@ static void layernorm_case(const sv_backend *g, int M, int C)
     g->free(o16);
 }
 
+/* One result computed two ways: pair[0] and pair[1], n floats each (device). */
+typedef struct result_pair {
+    const char *what;
+    float **pair;
+    size_t n;
+} result_pair;
+
+/* why (if still empty) names the first result whose two ways differ in any bit */
+static void compare_pairs(const sv_backend *g, const result_pair *R, size_t nr, char *why, size_t len)
+{
+    for (size_t r = 0; r < nr; r++) {
+        float *a = down(g, R[r].pair[0], R[r].n * 4), *c = down(g, R[r].pair[1], R[r].n * 4);
+        const size_t d = ndiff(a, c, R[r].n, 4);
+        if (!why[0] && d) snprintf(why, len, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
+        free(a);
+        free(c);
+    }
+}
+
 /* residual_layernorm_fwd_pin == residual then layernorm_fwd_pin, bit for bit */
 static void residual_ln_case(const sv_backend *g, int B, int N, int C, int scaled)
 {
@@ -160,22 +179,16 @@ static void residual_ln_case(const sv_backend *g, int B, int N, int C, int scale
         gy[v] = up(g, y, n * 4);
         gm[v] = up(g, NULL, M * 4);
         gr[v] = up(g, NULL, M * 4);
-        go[v] = up(g, NULL, n * 2);
+        go[v] = up(g, NULL, n * 2 + 4); /* compared as (n + 1) / 2 floats; the pad stays 0 */
     }
     const float *srs = scaled ? grs : NULL;
     g->residual(gy[0], gx, srs, B, N, C);
     g->layernorm_fwd_pin(go[0], gm[0], gr[0], gy[0], gw, gb, (int)M, C, 1e-6f);
     g->residual_layernorm_fwd_pin(gy[1], gx, srs, go[1], gm[1], gr[1], gw, gb, B, N, C, 1e-6f);
     check_finish(g, why, sizeof why);
-    const struct { const char *what; void **p; size_t bytes; } R[] = {
-        {"residual", (void **)gy, n * 4}, {"out", go, n * 2}, {"mean", (void **)gm, M * 4}, {"rstd", (void **)gr, M * 4}};
-    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
-        unsigned char *a = down(g, R[r].p[0], R[r].bytes), *c = down(g, R[r].p[1], R[r].bytes);
-        const size_t d = ndiff(a, c, R[r].bytes, 1);
-        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu bytes differ", R[r].what, d);
-        free(a);
-        free(c);
-    }
+    const result_pair R[] = {{"residual", gy, n}, {"out (bf16 pairs)", (float **)go, (n + 1) / 2},
+                             {"mean", gm, M}, {"rstd", gr, M}};
+    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
     verdict(!why[0], "residual_layernorm", shape, why);
     free(x); free(y); free(w); free(b); free(rs);
     g->free(gx); g->free(gw); g->free(gb); g->free(grs);
@@ -225,17 +238,11 @@ static void matmul_case(const sv_backend *g, const char *name, int M, int K, int
     g->matmul_bwd(flags & 2 ? dinp[0] : NULL, dwt[0], flags & 1 ? dbt[0] : NULL, gdo, gx, gw, M, K, N);
     g->matmul_bwd_pin(flags & 2 ? dinp[1] : NULL, dwt[1], flags & 1 ? dbt[1] : NULL, gdo, gx16, gw, M, K, N);
     check_finish(g, why, sizeof why);
-    const struct { const char *what; float **p; size_t n; } R[] = {
-        {"out", out, mn}, {"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
-    size_t changed = 0;
-    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
-        float *a = down(g, R[r].p[0], R[r].n * 4), *c = down(g, R[r].p[1], R[r].n * 4);
-        const size_t d = ndiff(a, c, R[r].n, 4);
-        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
-        if (r == 2) changed = ndiff(a, dw0, R[r].n, 4);
-        free(a);
-        free(c);
-    }
+    const result_pair R[] = {{"out", out, mn}, {"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
+    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
+    float *hdw = down(g, dwt[0], nk * 4);
+    const size_t changed = ndiff(hdw, dw0, nk, 4);
+    free(hdw);
     if (!why[0] && changed < nk / 2) snprintf(why, sizeof why, "dw hardly changed (%zu of %zu)", changed, nk);
     verdict(!why[0], "matmul_fwd/bwd_pin", shape, why);
     free(x); free(w); free(bias); free(dout); free(dw0); free(db0); free(x16);
@@ -266,14 +273,8 @@ static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
     g->matmul_bwd_pin(dinp[0], dwt[0], dbt[0], dh, gx16, gw, M, K, N);
     g->gelu_matmul_bwd(dinp[1], dwt[1], dbt[1], gdg, gh, gx16, gw, M, K, N);
     check_finish(g, why, sizeof why);
-    const struct { const char *what; float **p; size_t n; } R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
-    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
-        float *a = down(g, R[r].p[0], R[r].n * 4), *c = down(g, R[r].p[1], R[r].n * 4);
-        const size_t d = ndiff(a, c, R[r].n, 4);
-        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
-        free(a);
-        free(c);
-    }
+    const result_pair R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
+    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
     float *hg = down(g, gdg, mn * 4);
     if (!why[0] && ndiff(hg, dg, mn, 4)) snprintf(why, sizeof why, "dg was modified");
     verdict(!why[0], "gelu_matmul_bwd", shape, why);
@@ -339,14 +340,8 @@ static void attention_case(const sv_backend *g, int B, int N, int H, int hd, int
     r1 |= g->attention_bwd_pin(dq[1], gdo, gq16, out[1], att[1], gkv, B, N, H, hd);
     check_finish(g, why, sizeof why);
     if (!why[0] && (r0 || r1)) snprintf(why, sizeof why, "returned %d / %d", r0, r1);
-    const struct { const char *what; float **p; size_t n; } R[] = {{"out", out, no}, {"lse", att, ns}, {"dqkv", dq, nq}};
-    for (size_t r = 0; r < sizeof R / sizeof R[0]; r++) {
-        float *a = down(g, R[r].p[0], R[r].n * 4), *c = down(g, R[r].p[1], R[r].n * 4);
-        const size_t d = ndiff(a, c, R[r].n, 4);
-        if (!why[0] && d) snprintf(why, sizeof why, "%s: %zu of %zu elements differ", R[r].what, d, R[r].n);
-        free(a);
-        free(c);
-    }
+    const result_pair R[] = {{"out", out, no}, {"lse", att, ns}, {"dqkv", dq, nq}};
+    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
     verdict(!why[0], "attention_fwd/bwd_pin", shape, why);
     free(qkv); free(dout); free(kv); free(q16);
     g->free(gq); g->free(gdo); g->free(gq16); g->free(gkv);

@@ -17,33 +17,16 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include "emu_check.h"
+
 namespace {
-
-uint64_t rng_state = 0x2545f4914f6cdd1dull;
-float frand(float lo, float hi)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return lo + (hi - lo) * (float)((double)(rng_state >> 11) / 9007199254740992.0);
-}
-
-int n_pass, n_fail;
 
 void verdict(bool ok, const char *what, int M, int N, const char *why)
 {
     printf("%-44s M=%-5d N=%-5d %s%s%s\n", what, M, N, ok ? "PASS" : "FAIL", why[0] ? "  " : "", why);
-    if (ok) n_pass++; else n_fail++;
-}
-
-size_t ndiff(const void *a, const void *b, size_t n, size_t es)
-{
-    size_t d = 0;
-    for (size_t i = 0; i < n; i++) d += memcmp((const char *)a + i * es, (const char *)b + i * es, es) != 0;
-    return d;
+    tally(ok);
 }
 
 /* the kernels' order of float additions: per chunk, row lane ty sums its
@@ -175,17 +158,12 @@ void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
 
 int main()
 {
-#if defined(__SANITIZE_ADDRESS__)
-    printf("SKIP: the emulator's stack switches confuse AddressSanitizer\n");
-    return 77;
-#endif
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (const int skip = emu_start()) return skip;
     bias_case(1000, 70, CS_ROWS, false); /* 4 chunks (the last partial), 3 tiles (the last partial) */
     bias_case(37, 33, CS_ROWS, false);   /* one chunk */
     bias_case(700, 96, 64, false);       /* 11 chunks of a smaller size */
     bias_case(600, 80, CS_ROWS, true);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
     layernorm_case(600, 48, CS_ROWS, false);
     layernorm_case(130, 40, 32, true);
-    printf("test_colsum_emu: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    return emu_finish("test_colsum_emu");
 }

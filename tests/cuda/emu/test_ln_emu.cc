@@ -11,29 +11,11 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include "emu_check.h"
+
 namespace {
-
-uint64_t rng_state = 0x853c49e6748fea9bull;
-float frand(float lo, float hi)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return lo + (hi - lo) * (float)((double)(rng_state >> 11) / 9007199254740992.0);
-}
-
-int n_pass, n_fail;
-
-size_t ndiff(const void *a, const void *b, size_t bytes_each, size_t n)
-{
-    size_t d = 0;
-    for (size_t i = 0; i < n; i++)
-        d += memcmp((const char *)a + i * bytes_each, (const char *)b + i * bytes_each, bytes_each) != 0;
-    return d;
-}
 
 template <typename T>
 void run_case(int B, int N, int C, bool scaled, const char *tname)
@@ -70,9 +52,9 @@ void run_case(int B, int N, int C, bool scaled, const char *tname)
         });
     char why[160] = "";
     if (rc) snprintf(why, sizeof why, "the emulation stopped");
-    else if (size_t d = ndiff(y1.data(), y2.data(), 4, n)) snprintf(why, sizeof why, "residual: %zu differ", d);
-    else if (size_t d2 = ndiff(out1.data(), out2.data(), sizeof(T), n)) snprintf(why, sizeof why, "out: %zu differ", d2);
-    else if (ndiff(mean1.data(), mean2.data(), 4, M) || ndiff(rstd1.data(), rstd2.data(), 4, M))
+    else if (size_t d = ndiff(y1.data(), y2.data(), n, 4)) snprintf(why, sizeof why, "residual: %zu differ", d);
+    else if (size_t d2 = ndiff(out1.data(), out2.data(), n, sizeof(T))) snprintf(why, sizeof why, "out: %zu differ", d2);
+    else if (ndiff(mean1.data(), mean2.data(), M, 4) || ndiff(rstd1.data(), rstd2.data(), M, 4))
         snprintf(why, sizeof why, "mean/rstd differ");
     /* the LayerNorm itself against double */
     double worst = 0;
@@ -93,24 +75,19 @@ void run_case(int B, int N, int C, bool scaled, const char *tname)
     if (!why[0] && !(worst <= tol)) snprintf(why, sizeof why, "error %.3g against double above %.0e", worst, tol);
     printf("residual+layernorm %-5s B=%d N=%-3d C=%-4d %-10s worst %.2e  %s%s%s\n", tname, B, N, C,
            scaled ? "drop path" : "no scale", worst, why[0] ? "FAIL" : "PASS", why[0] ? "  " : "", why);
-    if (why[0]) n_fail++; else n_pass++;
+    tally(!why[0]);
 }
 
 } // namespace
 
 int main()
 {
-#if defined(__SANITIZE_ADDRESS__)
-    printf("SKIP: the emulator's stack switches confuse AddressSanitizer\n");
-    return 77;
-#endif
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (const int skip = emu_start()) return skip;
     for (int scaled = 0; scaled < 2; scaled++) {
         run_case<float>(3, 9, 96, scaled, "fp32");
         run_case<__nv_bfloat16>(3, 9, 96, scaled, "bf16");
         run_case<float>(2, 7, 33, scaled, "fp32");   /* C not a multiple of 32 */
         run_case<__nv_bfloat16>(2, 7, 33, scaled, "bf16");
     }
-    printf("test_ln_emu: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    return emu_finish("test_ln_emu");
 }

@@ -15,7 +15,7 @@
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
 #      of short bench_step runs (AB=mirror [default]: without the bf16 weight mirror,
 #      AB=gemm: fp32 GEMM operands, AB=attn: the first fused attention, AB=pin: fp32
-#      product inputs, AB=none); short
+#      product inputs, AB=fill: raw buffers zero-filled, AB=none); short
 #      runs with activation checkpointing, whole blocks and selective (CKPT=0 skips
 #      them); bench_step:
 #      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
@@ -52,7 +52,9 @@ OVERALL=0
 # fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in); AB=attn: the first fused attention
 # (SIMVTP_CUDA_ATTENTION=flash1; bench_ops times both versions per op in any case);
 # AB=pin: the blocks' LayerNorm and GELU outputs kept in fp32 and converted by each product
-# (SIMVTP_CUDA_PIN16=0) instead of written in bf16; AB=none (or AB_GEMM=0): none. Their
+# (SIMVTP_CUDA_PIN16=0) instead of written in bf16; AB=fill: the activation buffers the
+# graph allocates raw zero-filled as every allocation was before (SIMVTP_CUDA_RAW_FILL=zero);
+# AB=none (or AB_GEMM=0): none. Their
 # RESULT lines are renamed so that the table tells them apart.
 AB=${AB:-mirror}
 [ "${AB_GEMM:-1}" = 0 ] && AB=none
@@ -61,6 +63,7 @@ case $AB in
     gemm) AB_ENV=SIMVTP_CUDA_GEMM=fp32in AB_TAG=RESULT_AB AB_LABEL="GEMM operands fp32" ;;
     attn) AB_ENV=SIMVTP_CUDA_ATTENTION=flash1 AB_TAG=RESULT_AB AB_LABEL="attention v1" ;;
     pin) AB_ENV=SIMVTP_CUDA_PIN16=0 AB_TAG=RESULT_AB AB_LABEL="product inputs fp32" ;;
+    fill) AB_ENV=SIMVTP_CUDA_RAW_FILL=zero AB_TAG=RESULT_AB AB_LABEL="raw buffers zero-filled" ;;
     *) AB=none ;;
 esac
 

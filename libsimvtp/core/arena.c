@@ -5,7 +5,7 @@
 #include "core/arena.h"
 #include "core/backend.h"
 
-void *sv_arena_alloc(sv_arena *a, size_t bytes)
+static void *arena_take(sv_arena *a, size_t bytes, int raw)
 {
     if (a->failed) return NULL;
     if (a->n == a->cap) {
@@ -15,17 +15,22 @@ void *sv_arena_alloc(sv_arena *a, size_t bytes)
         a->ptrs = p;
         a->cap = cap;
     }
-    void *q = a->be ? a->be->alloc(bytes ? bytes : 1) : calloc(1, bytes ? bytes : 1);
+    const size_t n = bytes ? bytes : 1;
+    void *q = !a->be ? calloc(1, n) : raw && a->be->alloc_raw ? a->be->alloc_raw(n) : a->be->alloc(n);
     if (!q) { a->failed = 1; return NULL; }
     a->ptrs[a->n++] = q;
     a->bytes += bytes;
     return q;
 }
 
+void *sv_arena_alloc(sv_arena *a, size_t bytes) { return arena_take(a, bytes, 0); }
+
+void *sv_arena_alloc_raw(sv_arena *a, size_t bytes) { return arena_take(a, bytes, 1); }
+
 void *sv_arena_upload(sv_arena *a, const void *src, size_t bytes)
 {
     if (!src) return NULL;
-    void *q = sv_arena_alloc(a, bytes);
+    void *q = arena_take(a, bytes, 1); /* every byte is copied in */
     if (!q) return NULL;
     if (a->be) a->be->memcpy_h2d(q, src, bytes);
     else memcpy(q, src, bytes);

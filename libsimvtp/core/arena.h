@@ -1,4 +1,5 @@
-/* core/arena.h — a scope of zero-filled allocations freed together: the
+/* core/arena.h — a scope of allocations freed together (zero-filled, or
+ * raw where the graph writes every byte before reading it): the
  * activations of one forward/backward live in one arena. An arena with a
  * backend (be != NULL) allocates backend memory (device memory for CUDA);
  * without one, host memory. */
@@ -19,9 +20,13 @@ typedef struct sv_arena {
 } sv_arena;
 
 void *sv_arena_alloc(sv_arena *a, size_t bytes);
+/* Not zero-filled (backend alloc_raw): only for a buffer whose every byte
+ * is written before it is read; host arenas stay zero-filled. */
+void *sv_arena_alloc_raw(sv_arena *a, size_t bytes);
 #define SV_AF(a, n) ((float *)sv_arena_alloc((a), (size_t)(n) * sizeof(float)))
 #define SV_AI(a, n) ((int32_t *)sv_arena_alloc((a), (size_t)(n) * sizeof(int32_t)))
 #define SV_AU8(a, n) ((uint8_t *)sv_arena_alloc((a), (size_t)(n)))
+#define SV_AFR(a, n) ((float *)sv_arena_alloc_raw((a), (size_t)(n) * sizeof(float)))
 /* A copy of `bytes` of host data in the arena's memory (NULL and failed on
  * allocation failure; NULL src gives NULL without failing). */
 void *sv_arena_upload(sv_arena *a, const void *src, size_t bytes);

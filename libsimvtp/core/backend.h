@@ -38,6 +38,13 @@ typedef struct sv_adamw_args {
     float clip, decay, b1, b2, eps, step_size, bc2_sqrt;
 } sv_adamw_args;
 
+/* One run of parameters for adamw_runs: n values from index off, with the
+ * weight decay of sv_adamw_args (decay 1) or none (decay 0). */
+typedef struct sv_adamw_run {
+    size_t off, n;
+    int decay;
+} sv_adamw_run;
+
 enum sv_precision {
     SV_PRECISION_FP32 = 0, /* fp32 everywhere (the CPU; "cuda:N:fp32" for parity)       */
     SV_PRECISION_BF16 = 1  /* bf16 matrix-unit inputs, fp32 accumulate and storage ("cuda:N") */
@@ -58,6 +65,12 @@ typedef struct sv_backend {
 
     /* memory */
     void *(*alloc)(size_t bytes);                 /* zero-filled; NULL on failure */
+    /* optional (NULL: alloc): contents undefined, for buffers the graph
+     * writes in full before it reads them (activations, scratch), which
+     * spares a fill of every byte per step. The CPU fills them with 0xFF
+     * bytes (NaN floats, -1 integers) so that a read before the first write
+     * spoils the results every test compares. */
+    void *(*alloc_raw)(size_t bytes);
     void (*free)(void *p);                        /* NULL is a no-op              */
     void (*memcpy_h2d)(void *dst, const void *host_src, size_t bytes);
     void (*memcpy_d2h)(void *host_dst, const void *src, size_t bytes);
@@ -141,6 +154,12 @@ typedef struct sv_backend {
     /* optimizer */
     double (*sumsq)(const float *x, size_t n);    /* sum of squares, in double; NaN/Inf propagate */
     void (*adamw)(float *w, const float *g, float *m, float *v, size_t n, const sv_adamw_args *a);
+    /* optional (NULL: adamw per run): adamw over runs[0..nruns) of w, g, m
+     * and v (all four indexed alike), a->decay for the runs that decay and
+     * 1 for the others; the same bits as one adamw call per run (CUDA: one
+     * launch instead of one per run). */
+    void (*adamw_runs)(float *w, const float *g, float *m, float *v, const sv_adamw_run *runs,
+                       int nruns, const sv_adamw_args *a);
 
     /* optional (NULL: nothing to do): the model's weights are params[n]
      * and stay unchanged from weights_begin to weights_end (one forward /

@@ -39,6 +39,7 @@ const sv_backend sv_backend_cpu = {
     .activate = cpu_activate,
     .finish = cpu_finish,
     .alloc = cpu_cache_alloc,
+    .alloc_raw = cpu_cache_alloc_raw,
     .free = cpu_cache_free,
     .memcpy_h2d = cpu_copy,
     .memcpy_d2h = cpu_copy,

@@ -374,7 +374,9 @@ static int cuda_finish(const sv_backend *be)
 /* ------------------------------------------------------------------------
  * Memory
  * ------------------------------------------------------------------------ */
-static void *cuda_alloc(size_t bytes)
+/* A block from the context's pool, filled with byte `fill` (-1: left as it
+ * is) on the stream. */
+static void *pool_take(size_t bytes, int fill)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx) {
@@ -390,16 +392,29 @@ static void *cuda_alloc(size_t bytes)
                 ctx->device, bytes, cudaGetErrorString(e));
         return NULL;
     }
-    e = cudaMemsetAsync(p, 0, n, ctx->stream);
+    e = fill < 0 ? cudaSuccess : cudaMemsetAsync(p, fill, n, ctx->stream);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         cudaFreeAsync(p, ctx->stream);
         (void)cudaGetLastError();
-        sv_fail(status_of_cuda(e), "cuda:%d: zero-filling a new allocation of %zu bytes failed: %s",
+        sv_fail(status_of_cuda(e), "cuda:%d: filling a new allocation of %zu bytes failed: %s",
                 ctx->device, bytes, cudaGetErrorString(e));
         return NULL;
     }
     return p;
+}
+
+static void *cuda_alloc(size_t bytes) { return pool_take(bytes, 0); }
+
+/* alloc_raw (core/backend.h): no fill, the point of it. SIMVTP_CUDA_RAW_FILL
+ * (read per call: test_cuda_step compares) = zero fills with zeros as alloc
+ * does (the A/B row of bench/gpu-check.sh), nan with 0xFF bytes as the CPU
+ * does (a read before the first write then spoils the results). */
+static void *cuda_alloc_raw(size_t bytes)
+{
+    const char *e = getenv("SIMVTP_CUDA_RAW_FILL");
+    const int fill = !e ? -1 : !strcmp(e, "zero") ? 0 : !strcmp(e, "nan") ? 0xFF : -1;
+    return pool_take(bytes, fill);
 }
 
 static void cuda_free(void *p)
@@ -498,6 +513,7 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     t->activate = cuda_activate;
     t->finish = cuda_finish;
     t->alloc = cuda_alloc;
+    t->alloc_raw = cuda_alloc_raw;
     t->free = cuda_free;
     t->memcpy_h2d = cuda_memcpy_h2d;
     t->memcpy_d2h = cuda_memcpy_d2h;
@@ -533,6 +549,7 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
     t->mse_bwd = sv_cuda_mse_bwd;
     t->sumsq = sv_cuda_sumsq;
     t->adamw = sv_cuda_adamw;
+    t->adamw_runs = sv_cuda_adamw_runs;
     if (bf16) {
         t->pin_bytes = sv_cuda_pin_bytes;
         t->layernorm_fwd_pin = sv_cuda_layernorm_fwd_pin;

@@ -142,6 +142,8 @@ double sv_cuda_sum_sq(sv_cuda_ctx *ctx, const float *a, const float *b, size_t n
 /* adamw.cu */
 double sv_cuda_sumsq(const float *x, size_t n);
 void sv_cuda_adamw(float *w, const float *g, float *m, float *v, size_t n, const sv_adamw_args *a);
+void sv_cuda_adamw_runs(float *w, const float *g, float *m, float *v, const sv_adamw_run *runs,
+                        int nruns, const sv_adamw_args *a);
 /* The weight mirror of the bf16 table (cuda/matmul.cu; sv_backend.weights_begin/end). */
 void sv_cuda_weights_begin(const float *params, size_t n);
 void sv_cuda_weights_end(void);

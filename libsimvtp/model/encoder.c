@@ -27,24 +27,25 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->pin = be->pin_bytes ? be->pin_bytes() : 0;
     p->qkv_pin = p->pin && be->attention_pin && be->attention_pin(C / H);
     const size_t es = p->pin ? p->pin : sizeof(float), qes = p->qkv_pin ? es : sizeof(float);
-    p->res = SV_AF(a, (L + 1) * R * C);
-    p->ln1 = sv_arena_alloc(a, Sc * R * C * es);
-    p->ln1_mean = SV_AF(a, S * R);
-    p->ln1_rstd = SV_AF(a, S * R);
-    p->qkv = sv_arena_alloc(a, S * R * 3 * C * qes);
-    p->att = SV_AF(a, S * p->att_stride);
-    p->atty = SV_AF(a, S * R * C);
-    p->x1 = SV_AF(a, S * R * C);
-    p->ln2 = sv_arena_alloc(a, Sc * R * C * es);
-    p->ln2_mean = SV_AF(a, S * R);
-    p->ln2_rstd = SV_AF(a, S * R);
-    p->h = SV_AF(a, S * R * M);
-    p->g = sv_arena_alloc(a, Sc * R * M * es);
-    p->bias3 = SV_AF(a, S * 3 * C);
+    /* raw (core/arena.h): each forward op below overwrites its output in full */
+    p->res = SV_AFR(a, (L + 1) * R * C);
+    p->ln1 = sv_arena_alloc_raw(a, Sc * R * C * es);
+    p->ln1_mean = SV_AFR(a, S * R);
+    p->ln1_rstd = SV_AFR(a, S * R);
+    p->qkv = sv_arena_alloc_raw(a, S * R * 3 * C * qes);
+    p->att = SV_AFR(a, S * p->att_stride);
+    p->atty = SV_AFR(a, S * R * C);
+    p->x1 = SV_AFR(a, S * R * C);
+    p->ln2 = sv_arena_alloc_raw(a, Sc * R * C * es);
+    p->ln2_mean = SV_AFR(a, S * R);
+    p->ln2_rstd = SV_AFR(a, S * R);
+    p->h = SV_AFR(a, S * R * M);
+    p->g = sv_arena_alloc_raw(a, Sc * R * M * es);
+    p->bias3 = SV_AF(a, S * 3 * C); /* zero-filled: the middle third stays 0 */
     if (has_norm) {
-        p->out = SV_AF(a, R * C);
-        p->fn_mean = SV_AF(a, R);
-        p->fn_rstd = SV_AF(a, R);
+        p->out = SV_AFR(a, R * C);
+        p->fn_mean = SV_AFR(a, R);
+        p->fn_rstd = SV_AFR(a, R);
     } else {
         p->out = p->res + L * R * C;
     }
@@ -197,14 +198,14 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     sv_arena a = {.be = be};
     float *dcur = SV_AF(&a, RC);   /* gradient w.r.t. the current residual stream */
     /* gradient w.r.t. a residual branch output: only drop path makes it differ from dcur */
-    float *dbr = p->droppath ? SV_AF(&a, RC) : NULL;
+    float *dbr = p->droppath ? SV_AFR(&a, RC) : NULL;
     /* scratch shared where lifetimes do not overlap: datty dies with the
      * attention backward before dln is written again; gelu_bwd works in place */
-    float *dln = SV_AF(&a, RC);
+    float *dln = SV_AFR(&a, RC);   /* raw: every op that writes these overwrites */
     float *datty = dln;
-    float *dg = SV_AF(&a, RM);
+    float *dg = SV_AFR(&a, RM);
     float *dh = dg;
-    float *dqkv = SV_AF(&a, RC * 3);
+    float *dqkv = SV_AFR(&a, RC * 3);
     float *db3 = SV_AF(&a, 3 * (size_t)C);
     if (a.failed) {
         sv_arena_free(&a);

@@ -77,16 +77,16 @@ int sv_text_embed_forward(const sv_backend *be, const sv_textemb *w, const simvt
     for (size_t r = 0; r < R; r++) pos_h[r] = (int32_t)(r % L);
     const int32_t *ids_d = SV_UPI(a, ids, R), *pos_d = SV_UPI(a, pos_h, R);
     const int32_t *zeros = SV_AI(a, R); /* every row takes token type 0 */
-    t->pre = SV_AF(a, R * D);
-    t->mean = SV_AF(a, R);
-    t->rstd = SV_AF(a, R);
-    t->ln = SV_AF(a, R * D);
+    t->pre = SV_AFR(a, R * D); /* raw: overwritten by the ops below */
+    t->mean = SV_AFR(a, R);
+    t->rstd = SV_AFR(a, R);
+    t->ln = SV_AFR(a, R * D);
     float *mask_h = NULL;
     if (dropout_rng && c->text_dropout > 0.0f) {
         mask_h = SV_AF(h, R * D);
         t->dropmask_host = mask_h;
-        t->dropmask = SV_AF(a, R * D);
-        t->out = SV_AF(a, R * D);
+        t->dropmask = SV_AFR(a, R * D);
+        t->out = SV_AFR(a, R * D);
     }
     if (a->failed || h->failed) return -1;
     /* pre = (word[id] + pos[l]) + type[0], added in that order */
@@ -147,7 +147,7 @@ int sv_text_embed_backward(const sv_backend *be, const sv_textemb *w, sv_textemb
     const int D = t->D, L = t->L;
     const size_t R = (size_t)t->B * L;
     sv_arena a = {.be = be}, h = {0};
-    float *dl = SV_AF(&a, R * D), *dpre = SV_AF(&a, R * D);
+    float *dl = SV_AFR(&a, R * D), *dpre = SV_AF(&a, R * D); /* dl is overwritten */
     int32_t *lpos = SV_AI(&h, R);
     int rc = -1;
     if (a.failed || h.failed) goto out;

@@ -120,9 +120,11 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     NOMEM_IF(a.failed);
 
     /* 2. video inputs: patches of visible tubelets, targets of masked ones */
-    float *patches = SV_AF(&a, (size_t)B * N * K), *targets = SV_AF(&a, (size_t)B * N * K);
-    float *pvis = SV_AF(&a, (size_t)B * Nv * K), *tgt = SV_AF(&a, (size_t)B * Nm * K);
-    float *ev = SV_AF(&a, (size_t)B * Nv * D);
+    /* raw (core/arena.h) here and below where the first op to write a buffer
+     * overwrites all of it */
+    float *patches = SV_AFR(&a, (size_t)B * N * K), *targets = SV_AFR(&a, (size_t)B * N * K);
+    float *pvis = SV_AFR(&a, (size_t)B * Nv * K), *tgt = SV_AFR(&a, (size_t)B * Nm * K);
+    float *ev = SV_AFR(&a, (size_t)B * Nv * D);
     NOMEM_IF(a.failed);
     be->video_patches(c, frames_d, B, patches, targets, NULL);
     be->rows_copy(pvis, NULL, patches, gvis_d, B * Nv, K);
@@ -133,7 +135,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* 3. text embeddings (one dropout draw shared by every text use) */
     sv_text_acts ta;
     NOMEM_IF(sv_text_embed_forward(be, &w->temb, c, &ta, &a, &h, text_in, B, L, training ? &rng : NULL));
-    float *J = SV_AF(&a, (size_t)B * S * D);
+    float *J = SV_AFR(&a, (size_t)B * S * D); /* visible video rows, then text rows */
     NOMEM_IF(a.failed);
 
     /* 4. joint pass (the four encoder passes share one copy of the blocks'
@@ -149,9 +151,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     if ((rc = sv_enc_forward(be, &pj, w->enc, w->enc_norm_w, w->enc_norm_b, J))) goto done;
 
     /* 5. video decoder on [visible, mask tokens] */
-    float *ov = SV_AF(&a, (size_t)B * Nv * D), *z = SV_AF(&a, (size_t)B * Nv * Dd);
-    float *dec_in = SV_AF(&a, (size_t)B * N * Dd), *dm = SV_AF(&a, (size_t)B * Nm * Dd);
-    float *pred = SV_AF(&a, (size_t)B * Nm * K);
+    float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&a, (size_t)B * Nv * Dd);
+    float *dec_in = SV_AFR(&a, (size_t)B * N * Dd), *dm = SV_AFR(&a, (size_t)B * Nm * Dd);
+    float *pred = SV_AFR(&a, (size_t)B * Nm * K);
     NOMEM_IF(a.failed);
     be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
     be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
@@ -168,7 +170,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* 6. MLM on the masked text positions */
     /* one [Mt, V] buffer: the logits, then in place their probabilities,
      * then in the backward their gradient (core/backend.h, softmax_ce) */
-    float *mh = SV_AF(&a, (size_t)Mt1 * D), *mlog = SV_AF(&a, (size_t)Mt1 * V);
+    float *mh = SV_AFR(&a, (size_t)Mt1 * D), *mlog = SV_AFR(&a, (size_t)Mt1 * V); /* read only when Mt > 0 */
     float *mprob = mlog, *mloss = SV_AF(&a, Mt1);
     NOMEM_IF(a.failed);
     if (Mt > 0) {
@@ -197,7 +199,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* 8. VTM: positives are the joint pass; negatives pair text i with video neg[i] */
     int32_t *neg = SV_AI(&h, B), *vlab = SV_AI(&h, 2 * (size_t)B), *nsrc = SV_AI(&h, (size_t)B * Nv);
     float *sim_h = SV_AF(&h, (size_t)B * B), *vloss_h = SV_AF(&h, 2 * (size_t)B);
-    float *Jn = SV_AF(&a, (size_t)B * S * D), *pool = SV_AF(&a, 2 * (size_t)B * D);
+    float *Jn = SV_AFR(&a, (size_t)B * S * D), *pool = SV_AFR(&a, 2 * (size_t)B * D);
     float *vlog = SV_AF(&a, 4 * (size_t)B), *vprob = SV_AF(&a, 4 * (size_t)B), *vloss = SV_AF(&a, 2 * (size_t)B);
     NOMEM_IF(a.failed || h.failed);
     if (c->vtm_hard_negatives) /* this rank's block of the text x video similarities */
@@ -261,7 +263,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         NOMEM_IF(h.failed);
         for (int i = 0; i < 2 * B; i++) dl_h[i] = gs / (2 * B);
         const float *dl = SV_VIEWF(&a, dl_h, 2 * (size_t)B);
-        float *dlog = SV_AF(&a, 4 * (size_t)B), *dpool = SV_AF(&a, 2 * (size_t)B * D);
+        float *dlog = SV_AF(&a, 4 * (size_t)B), *dpool = SV_AFR(&a, 2 * (size_t)B * D);
         NOMEM_IF(a.failed);
         be->softmax_ce_bwd(dlog, vprob, vlab_d, dl, 2 * B, 2);
         be->matmul_bwd(dpool, g->vtm_w, g->vtm_b, dlog, pool, w->vtm_w, 2 * B, D, 2);
@@ -296,7 +298,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         NOMEM_IF(h.failed);
         for (int i = 0; i < Mt; i++) dl_h[i] = gs / Mt;
         const float *dl = SV_VIEWF(&a, dl_h, Mt);
-        float *dlog = mprob, *dmh = SV_AF(&a, (size_t)Mt * D); /* in place */
+        float *dlog = mprob, *dmh = SV_AFR(&a, (size_t)Mt * D); /* in place */
         NOMEM_IF(a.failed);
         be->softmax_ce_bwd(dlog, mprob, mtgt_d, dl, Mt, V);
         be->matmul_bwd(dmh, g->mlm_w, g->mlm_b, dlog, mh, w->mlm_w, Mt, D, V);
@@ -304,9 +306,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     }
     /* video decoder */
     {
-        float *dpred = SV_AF(&a, (size_t)B * Nm * K), *ddm = SV_AF(&a, (size_t)B * Nm * Dd);
+        float *dpred = SV_AF(&a, (size_t)B * Nm * K), *ddm = SV_AFR(&a, (size_t)B * Nm * Dd);
         float *dDo = SV_AF(&a, (size_t)B * N * Dd), *dDi = SV_AF(&a, (size_t)B * N * Dd);
-        float *dz = SV_AF(&a, (size_t)B * Nv * Dd), *dov = SV_AF(&a, (size_t)B * Nv * D);
+        float *dz = SV_AFR(&a, (size_t)B * Nv * Dd), *dov = SV_AFR(&a, (size_t)B * Nv * D);
         NOMEM_IF(a.failed);
         be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
         be->matmul_bwd(ddm, g->head_w, g->head_b, dpred, dm, w->head_w, B * Nm, Dd, K);

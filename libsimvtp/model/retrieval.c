@@ -41,7 +41,7 @@ static int embed_video_all(const simvtp_model *m, sv_arena *a, sv_arena *h, cons
     for (int i = 0; i < B * N; i++) pos[i] = i % N;
     const int32_t *pos_d = SV_VIEWI(a, pos, (size_t)B * N);
     const uint8_t *frames_d = SV_VIEWU8(a, frames, clip * B);
-    float *patches = SV_AF(a, (size_t)B * N * K), *ev = SV_AF(a, (size_t)B * N * D);
+    float *patches = SV_AFR(a, (size_t)B * N * K), *ev = SV_AFR(a, (size_t)B * N * D); /* overwritten */
     if (a->failed) return -1;
     be->video_patches(c, frames_d, B, patches, NULL, NULL);
     be->matmul_fwd(ev, patches, m->w.patch_w, m->w.patch_b, B * N, K, D);

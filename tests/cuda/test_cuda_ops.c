@@ -93,6 +93,7 @@ static const struct tol_row {
     {"sumsq", 1e-6, 1e-6},
     {"adamw", 1e-4, 1e-4},       /* error of the update w1-w0 (~3e-4) on w ~0.1:
                                     one ulp of w is 2e-5 of it */
+    {"adamw_runs", 1e-4, 1e-4},  /* the same update over runs of one array */
 };
 
 static double tol_of(const char *op, int prec)
@@ -527,6 +528,23 @@ static void call_sumsq(tcase *T, const sv_backend *be, int s)
 { T->scal[s] = be->sumsq(PF(0), (size_t)T->iv[0]); }
 static void call_adamw(tcase *T, const sv_backend *be, int s)
 { be->adamw(PF(0), PF(1), PF(2), PF(3), (size_t)T->iv[0], &T->aw); }
+/* runs of one array: the CUDA table's one launch against adamw per run on
+ * the CPU (train/adamw.c does the same without adamw_runs) */
+static sv_adamw_run g_runs[300];
+static int g_nruns;
+static void call_adamw_runs(tcase *T, const sv_backend *be, int s)
+{
+    if (be->adamw_runs) {
+        be->adamw_runs(PF(0), PF(1), PF(2), PF(3), g_runs, g_nruns, &T->aw);
+        return;
+    }
+    for (int r = 0; r < g_nruns; r++) {
+        sv_adamw_args a = T->aw;
+        a.decay = g_runs[r].decay ? T->aw.decay : 1.0f;
+        const size_t o = g_runs[r].off;
+        be->adamw(PF(0) + o, PF(1) + o, PF(2) + o, PF(3) + o, g_runs[r].n, &a);
+    }
+}
 
 /* The op pointer of both tables must be there. */
 #define HAVE(g, op) ((g)->op && CPU->op)
@@ -1123,6 +1141,31 @@ static void optimizer_tests(const sv_backend *g)
         T.aw.bc2_sqrt = sqrtf(1.0f - powf(b2, (float)t));
         T.iv[0] = n;
         tc_run(&T, FN(g, adamw), g);
+        if (k) continue;
+        /* the same arrays as runs: 300 (three launches of at most 128), of
+         * 1 to 10000 values and a 1.2M one, decay alternating, with gaps
+         * that must stay as they are */
+        tc_init(&T, "adamw_runs", "300 runs of n=%d step 7", n);
+        tc_acc_f(&T, "w", frand(n, -0.1, 0.1), n);
+        tc_in_f(&T, "g", frand(n, -1e-2, 1e-2), n);
+        tc_acc_f(&T, "m", frand(n, -1e-3, 1e-3), n);
+        tc_acc_f(&T, "v", frand(n, 1e-8, 1e-5), n);
+        T.aw.clip = 0.7f;
+        T.aw.decay = 1.0f - lr * wd;
+        T.aw.b1 = b1;
+        T.aw.b2 = b2;
+        T.aw.eps = 1e-8f;
+        T.aw.step_size = lr / (1.0f - powf(b1, (float)t));
+        T.aw.bc2_sqrt = sqrtf(1.0f - powf(b2, (float)t));
+        size_t at = 3;
+        g_nruns = 0;
+        for (int r = 0; r < 300; r++) {
+            const size_t len = r == 150 ? 1200000 : 1 + (size_t)(r * 7919) % 10000;
+            if (at + len > (size_t)n) break;
+            g_runs[g_nruns++] = (sv_adamw_run){at, len, r % 2};
+            at += len + (size_t)(r % 3); /* back to back, or a gap of 1 or 2 */
+        }
+        tc_run(&T, call_adamw_runs, g);
     }
 }
 

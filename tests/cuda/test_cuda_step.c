@@ -426,7 +426,10 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
      *    a second kernel instead of the grid's last block (the same sums in
      *    the same order; tests/cuda/emu checks it without a GPU);
      *  - activation checkpointing, whole blocks and selective: the same
-     *    kernels recompute the same activations. */
+     *    kernels recompute the same activations;
+     *  - the buffers the graph allocates raw (core/backend.h alloc_raw: left
+     *    as the pool hands them out) filled with NaN bytes, then with zeros:
+     *    the graph writes each of them in full before reading it. */
     if (g_prec) {
         same_bits(g, hb, &t, lg, gg, kind, "without the weight mirror", "SIMVTP_CUDA_WEIGHT_MIRROR", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with attention v1", "SIMVTP_CUDA_ATTENTION", "flash1", 0);
@@ -435,6 +438,8 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
         same_bits(g, hb, &t, lg, gg, kind, "with residual and LayerNorm unfused", "SIMVTP_CUDA_RESLN", "0", 0);
     }
     same_bits(g, hb, &t, lg, gg, kind, "with two-launch column sums", "SIMVTP_CUDA_COLSUM", "2pass", 0);
+    same_bits(g, hb, &t, lg, gg, kind, "with NaN-filled raw buffers", "SIMVTP_CUDA_RAW_FILL", "nan", 0);
+    same_bits(g, hb, &t, lg, gg, kind, "with zero-filled raw buffers", "SIMVTP_CUDA_RAW_FILL", "zero", 0);
     same_bits(g, hb, &t, lg, gg, kind, "with checkpointing", NULL, NULL, SIMVTP_CHECKPOINT_BLOCKS);
     same_bits(g, hb, &t, lg, gg, kind, "with selective checkpointing", NULL, NULL,
               SIMVTP_CHECKPOINT_SELECTIVE);

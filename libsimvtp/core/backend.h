@@ -67,9 +67,10 @@ typedef struct sv_backend {
     void *(*alloc)(size_t bytes);                 /* zero-filled; NULL on failure */
     /* optional (NULL: alloc): contents undefined, for buffers the graph
      * writes in full before it reads them (activations, scratch), which
-     * spares a fill of every byte per step. The CPU fills them with 0xFF
-     * bytes (NaN floats, -1 integers) so that a read before the first write
-     * spoils the results every test compares. */
+     * spares a fill of every byte per step. With SIMVTP_CPU_POISON=1 (every
+     * `meson test` sets it) the CPU fills them with 0xFF bytes (NaN floats,
+     * -1 integers) so that a read before the first write spoils the results
+     * every test compares. */
     void *(*alloc_raw)(size_t bytes);
     void (*free)(void *p);                        /* NULL is a no-op              */
     void (*memcpy_h2d)(void *dst, const void *host_src, size_t bytes);

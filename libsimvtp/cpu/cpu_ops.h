@@ -101,7 +101,7 @@ void cpu_mse_bwd(float *dpred, const float *pred, const float *target, size_t M,
 /* The CPU backend's allocator (host_cache.c): zero-filled blocks, reused by
  * exact size across steps. */
 void *cpu_cache_alloc(size_t bytes);
-void *cpu_cache_alloc_raw(size_t bytes); /* 0xFF bytes: NaN floats (alloc_raw) */
+void *cpu_cache_alloc_raw(size_t bytes); /* alloc_raw: SIMVTP_CPU_POISON=1 fills 0xFF (NaN) */
 void cpu_cache_free(void *p);
 
 /* Graph helpers (contracts in core/backend.h): */

@@ -2,8 +2,8 @@
  * and frees the same activation sizes every time; glibc hands large blocks
  * back to the kernel at once, so every step paid again for fresh zero pages
  * (about a quarter of a pretraining step's CPU time). Freed blocks are kept
- * here by exact size and zero-filled when reused (raw blocks are filled with
- * 0xFF bytes instead: core/backend.h alloc_raw). At most SIMVTP_CPU_CACHE_MB
+ * here by exact size and zero-filled when reused (raw blocks are not, or
+ * filled with 0xFF bytes: core/backend.h alloc_raw). At most SIMVTP_CPU_CACHE_MB
  * (environment, MiB; default 1024, 0 disables) are kept; a block that would
  * pass the limit is freed at once. Thread-safe. */
 #include <pthread.h>
@@ -39,7 +39,8 @@ static size_t cache_limit(void)
 
 static unsigned bucket_of(size_t size) { return (unsigned)((size * 0x9E3779B97F4A7C15ull) >> 56) % NBUCKETS; }
 
-/* A block of `bytes`, reused or new, filled with `fill` */
+/* A block of `bytes`, reused or new, filled with byte `fill` (-1: a reused
+ * block as it is, a new one zero-filled) */
 static void *cache_take(size_t bytes, int fill)
 {
     if (bytes > SIZE_MAX - HDR) return NULL;
@@ -54,22 +55,27 @@ static void *cache_take(size_t bytes, int fill)
         }
     pthread_mutex_unlock(&lock);
     if (b) {
-        memset((char *)b + HDR, fill, bytes);
+        if (fill >= 0) memset((char *)b + HDR, fill, bytes);
     } else {
         b = calloc(1, bytes + HDR); /* calloc: fresh pages come zeroed for free */
         if (!b) return NULL;
         b->size = bytes;
-        if (fill) memset((char *)b + HDR, fill, bytes);
+        if (fill > 0) memset((char *)b + HDR, fill, bytes);
     }
     return (char *)b + HDR;
 }
 
 void *cpu_cache_alloc(size_t bytes) { return cache_take(bytes, 0); }
 
-/* The reference backend's alloc_raw (core/backend.h): 0xFF bytes, NaN as
- * floats and bf16, -1 as integers, so that reading a raw buffer before
- * writing it cannot pass for a correct result. */
-void *cpu_cache_alloc_raw(size_t bytes) { return cache_take(bytes, 0xFF); }
+/* The reference backend's alloc_raw (core/backend.h): no fill, or with
+ * SIMVTP_CPU_POISON=1 in the environment (read per call; every `meson test`
+ * sets it) 0xFF bytes, NaN as floats and bf16, -1 as integers, so that
+ * reading a raw buffer before writing it cannot pass for a correct result. */
+void *cpu_cache_alloc_raw(size_t bytes)
+{
+    const char *e = getenv("SIMVTP_CPU_POISON");
+    return cache_take(bytes, e && !strcmp(e, "1") ? 0xFF : -1);
+}
 
 void cpu_cache_free(void *p)
 {

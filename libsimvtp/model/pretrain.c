@@ -202,7 +202,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     float *Jn = SV_AFR(&a, (size_t)B * S * D), *pool = SV_AFR(&a, 2 * (size_t)B * D);
     float *vlog = SV_AF(&a, 4 * (size_t)B), *vprob = SV_AF(&a, 4 * (size_t)B), *vloss = SV_AF(&a, 2 * (size_t)B);
     NOMEM_IF(a.failed || h.failed);
-    if (c->vtm_hard_negatives) /* this rank's block of the text x video similarities */
+    if (c->vtm_hard_negatives && vtc_a.W == 1) /* the text x video similarities: one wait */
+        be->memcpy_d2h(sim_h, vtc_a.sim, (size_t)B * B * sizeof(float));
+    else if (c->vtm_hard_negatives) /* this rank's block of them, row by row */
         for (int i = 0; i < B; i++)
             be->memcpy_d2h(sim_h + (size_t)i * B,
                            vtc_a.sim + (size_t)i * vtc_a.W * B + (size_t)vtc_a.r * B,

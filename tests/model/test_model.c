@@ -519,10 +519,11 @@ END_TEST
 START_TEST(test_pin_qkv_retrieval) { pin_check(1, 1); }
 END_TEST
 
-/* Raw allocations (core/backend.h alloc_raw): the CPU hands out 0xFF bytes
- * (NaN), fresh or reused, so a buffer read before it is written spoils the
- * results; then the same runs as with zero-filled buffers, bit for bit,
- * through the plain ops and through the 2-byte stand-ins (qkv included). */
+/* Raw allocations (core/backend.h alloc_raw): with SIMVTP_CPU_POISON=1 the
+ * CPU hands out 0xFF bytes (NaN), fresh or reused, so a buffer read before
+ * it is written spoils the results; then the same runs as with zero-filled
+ * buffers, bit for bit, through the plain ops and through the 2-byte
+ * stand-ins (qkv included). */
 static int g_raw_calls;
 static void *count_raw(size_t bytes)
 {
@@ -532,6 +533,7 @@ static void *count_raw(size_t bytes)
 
 static void raw_check(int retrieval)
 {
+    setenv("SIMVTP_CPU_POISON", "1", 1); /* as meson test sets it: also when run by hand */
     for (int k = 0; k < 2; k++) { /* a fresh block, then a reused one */
         float *r = sv_backend_cpu.alloc_raw(4096 * sizeof(float));
         ck_assert_ptr_nonnull(r);

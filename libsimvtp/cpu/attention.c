@@ -31,19 +31,23 @@ SV_CLONES static void exp_shifted(float *dst, const float *src, float shift, int
 
 /* Row-wise softmax of S[rows,N] in place; keys with valid[j]==0 get exactly
  * 0. lse[i] (lse may be NULL) = the row's log-sum-exp (0 for a row without
- * a valid key, which becomes all zeros: outside the contract, no attention). */
+ * a valid key, which becomes all zeros: outside the contract, no attention).
+ * NaN scores give NaN rows, as on the GPU, even when every score is NaN. */
 static void masked_softmax_rows(float *S, float *lse, const uint8_t *valid, int rows, int N)
 {
     for (int i = 0; i < rows; i++) {
         float *row = S + (size_t)i * N;
         float mx = -INFINITY;
+        int any = 0;
         for (int j = 0; j < N; j++) {
             if (valid && !valid[j])
                 row[j] = -INFINITY;
+            else
+                any = 1;
             if (row[j] > mx)
                 mx = row[j];
         }
-        if (mx == -INFINITY) {
+        if (!any) {
             memset(row, 0, (size_t)N * sizeof(float));
             if (lse)
                 lse[i] = 0.0f;

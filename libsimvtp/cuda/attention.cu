@@ -39,7 +39,8 @@ static int gemm_rm(sv_cuda_ctx *ctx, int prec, int ta, int tb, int M, int N, int
 
 /* In place on rows of N scores: att row r belongs to sample r / (H*N).
  * p_j = exp(s_j - max) / sum, masked keys 0; a row without a valid key
- * (outside the contract) becomes all 0, as on the CPU. */
+ * (outside the contract) becomes all 0, as on the CPU; NaN scores give a
+ * NaN row, also when all of them are NaN (fmaxf skips NaN). */
 __global__ void __launch_bounds__(ATT_WARPS * 32)
 attn_softmax_kernel(float *att, const uint8_t *keyvalid, size_t rows, int N, int H)
 {
@@ -50,12 +51,14 @@ attn_softmax_kernel(float *att, const uint8_t *keyvalid, size_t rows, int N, int
         float *row = att + r * N;
         const uint8_t *valid = keyvalid ? keyvalid + (r / per_sample) * N : NULL;
         float mx = -INFINITY;
+        int any = 0;
         for (int j = lane; j < N; j += 32) {
-            const float s = (valid && !valid[j]) ? -INFINITY : row[j];
-            mx = fmaxf(mx, s);
+            const int ok = !valid || valid[j];
+            any |= ok;
+            mx = fmaxf(mx, ok ? row[j] : -INFINITY);
         }
         mx = sv_warp_max(mx);
-        if (mx == -INFINITY) {
+        if (!__any_sync(0xffffffffu, any)) {
             for (int j = lane; j < N; j += 32) row[j] = 0.0f;
             continue;
         }

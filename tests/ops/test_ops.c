@@ -577,6 +577,39 @@ static void run_attention_directional(int B, int N, int H, int hd, uint64_t seed
     free(c.qkv); free(c.r); free(c.out); free(c.att); free(c.lse); free(valid);
 }
 
+/* NaN keys give NaN outputs, also when every score of a row is NaN (a
+ * row with no valid key gives zeros instead), in both forward paths. */
+START_TEST(test_attention_nan)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const int B = 2, N = pass ? CPU_ATT_KEEP_N + 3 : 7, H = 2, hd = 4;
+        const size_t nqkv = (size_t)B * N * 3 * H * hd, nout = (size_t)B * N * H * hd;
+        uint8_t *valid = malloc((size_t)B * N);
+        ck_assert_ptr_nonnull(valid);
+        for (int i = 0; i < B * N; i++) valid[i] = i >= N || i == 0; /* sample 0: one valid key */
+        float *qkv = frand(nqkv, -1, 1), *out = fbuf(nout, OUT_GARBAGE);
+        float *att = fbuf(cpu_attention_saved_floats(B, N, H), OUT_GARBAGE);
+        for (int b = 0; b < B; b++) /* every key of head 0 */
+            for (int j = 0; j < N; j++)
+                for (int e = 0; e < hd; e++) qkv[qkv_index(b, j, 1, 0, e, N, H, hd)] = NAN;
+        valid[0] = 0; /* sample 0 now has no valid key at all */
+        ck_assert_int_eq(cpu_attention_fwd(out, att, qkv, valid, B, N, H, hd), 0);
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < N; i++)
+                for (int h = 0; h < H; h++) {
+                    const float y = out[(((size_t)b * N + i) * H + h) * hd];
+                    if (b == 0)
+                        ck_assert_msg(y == 0.0f, "N=%d: a row without a valid key gave %g", N, (double)y);
+                    else if (h == 0)
+                        ck_assert_msg(isnan(y), "N=%d: head 0 with NaN keys gave %g at row %d", N, (double)y, i);
+                    else
+                        ck_assert_msg(isfinite(y), "N=%d: head 1 gave %g at row %d", N, (double)y, i);
+                }
+        free(valid); free(qkv); free(out); free(att);
+    }
+}
+END_TEST
+
 START_TEST(test_attention_large) { run_attention_directional(2, 33, 4, 16, 403); }
 END_TEST
 
@@ -953,6 +986,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_gelu);
     tcase_add_test(tc, test_attention_mask);
     tcase_add_test(tc, test_attention_nomask);
+    tcase_add_test(tc, test_attention_nan);
     tcase_add_test(tc, test_attention_large);
     tcase_add_test(tc, test_attention_blocks);
     tcase_add_test(tc, test_softmax_ce);

@@ -53,6 +53,7 @@ extern emu_dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
 #undef __launch_bounds__
 #undef __align__
 #undef __shared__
+#undef __grid_constant__
 #define threadIdx (emu_thread_idx())
 #define blockIdx emu_block_idx
 #define blockDim emu_block_dim
@@ -64,6 +65,7 @@ extern emu_dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define __shared__ static
+#define __grid_constant__
 
 void __syncthreads();
 float __shfl_xor_sync(unsigned mask, float v, int lanemask);

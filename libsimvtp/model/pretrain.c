@@ -1,7 +1,8 @@
 /* model/pretrain.c — one SimVTP pretraining step on the backend: masking,
- * the joint pass (video MAE decoder + MLM head), the two single-modality
- * passes (VTC), the negative-pair pass (VTM), all four losses, and the
- * backward through all of them. RNG draw order (fixed, so runs reproduce):
+ * the two single-modality passes (VTC), the joint pass over each sample's
+ * video and text (video MAE decoder, MLM head, VTM positives) and over the
+ * negative pairs (VTM) as one pass of 2B sequences, all four losses, and
+ * the backward through all of them. RNG draw order (fixed, so runs reproduce):
  * tube masks per sample, text masks, embedding dropout, VTM negatives. */
 #include <math.h>
 #include <stdlib.h>
@@ -82,7 +83,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     int32_t *gvis = SV_AI(&h, (size_t)B * Nv), *gmask = SV_AI(&h, (size_t)B * Nm);
     int32_t *gov = SV_AI(&h, (size_t)B * Nv), *gdm = SV_AI(&h, (size_t)B * Nm);
     int32_t *dvis = SV_AI(&h, (size_t)B * Nv), *tdst = SV_AI(&h, (size_t)B * L);
-    uint8_t *tvalid = SV_AU8(&h, (size_t)B * L), *jvalid = SV_AU8(&h, (size_t)B * S);
+    uint8_t *tvalid = SV_AU8(&h, (size_t)B * L), *jvalid = SV_AU8(&h, 2 * (size_t)B * S);
     NOMEM_IF(h.failed);
     sv_draw_tube_masks(c, &rng, B, vis_idx, mask_idx);
     const int Mt = sv_draw_text_masks(c, &rng, b, L, text_in, labels, c->text_mask_ratio);
@@ -92,9 +93,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     for (int i = 0; i < B * Nm; i++) gdm[i] = (i / Nm) * N + Nv + i % Nm; /* decoder rows of mask tokens */
     joint_maps(B, Nv, L, gov, tdst);                                    /* joint rows of video / text */
     sv_text_valid(b, L, tvalid);
-    for (int i = 0; i < B; i++) {
+    for (int i = 0; i < 2 * B; i++) { /* the joint pass's 2B sequences: sample i % B */
         memset(jvalid + (size_t)i * S, 1, (size_t)Nv);
-        memcpy(jvalid + (size_t)i * S + Nv, tvalid + (size_t)i * L, (size_t)L);
+        memcpy(jvalid + (size_t)i * S + Nv, tvalid + (size_t)(i % B) * L, (size_t)L);
     }
     /* masked text rows of the joint sequence, and their labels (MLM) */
     const int Mt1 = Mt ? Mt : 1;
@@ -115,7 +116,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     const int32_t *dvis_d = SV_VIEWI(&a, dvis, (size_t)B * Nv), *tdst_d = SV_VIEWI(&a, tdst, (size_t)B * L);
     const int32_t *zeros_d = SV_AI(&a, (size_t)B * Nm); /* row 0 of the mask token, for every row */
     const uint8_t *tvalid_d = SV_VIEWU8(&a, tvalid, (size_t)B * L);
-    const uint8_t *jvalid_d = SV_VIEWU8(&a, jvalid, (size_t)B * S);
+    const uint8_t *jvalid_d = SV_VIEWU8(&a, jvalid, 2 * (size_t)B * S);
     const uint8_t *frames_d = SV_VIEWU8(&a, b->frames, clip * B);
     NOMEM_IF(a.failed);
 
@@ -135,51 +136,12 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* 3. text embeddings (one dropout draw shared by every text use) */
     sv_text_acts ta;
     NOMEM_IF(sv_text_embed_forward(be, &w->temb, c, &ta, &a, &h, text_in, B, L, training ? &rng : NULL));
-    float *J = SV_AFR(&a, (size_t)B * S * D); /* visible video rows, then text rows */
-    NOMEM_IF(a.failed);
 
-    /* 4. joint pass (the four encoder passes share one copy of the blocks'
-     * [q_bias, 0, v_bias] and one sum of its gradient) */
+    /* 4. VTC: the video-only and text-only passes (all encoder passes share
+     * one copy of the blocks' [q_bias, 0, v_bias] and one sum of its
+     * gradient) */
     float *eb3 = sv_enc_bias3(be, &a, w->enc, c->enc_depth, D);
     NOMEM_IF(!eb3);
-    sv_enc_pass pj;
-    if ((rc = sv_enc_pass_init(&pj, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
-    pj.keyvalid = jvalid_d;
-    pj.bias3_ext = eb3;
-    be->rows_copy(J, gov_d, ev, NULL, B * Nv, D);
-    be->rows_copy(J, tdst_d, ta.out, NULL, B * L, D);
-    if ((rc = sv_enc_forward(be, &pj, w->enc, w->enc_norm_w, w->enc_norm_b, J))) goto done;
-
-    /* 5. video decoder on [visible, mask tokens] */
-    float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&a, (size_t)B * Nv * Dd);
-    float *dec_in = SV_AFR(&a, (size_t)B * N * Dd), *dm = SV_AFR(&a, (size_t)B * Nm * Dd);
-    float *pred = SV_AFR(&a, (size_t)B * Nm * K);
-    NOMEM_IF(a.failed);
-    be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
-    be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
-    be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
-    be->rows_add(dec_in, dvis_d, m->pe_dec, vis_idx_d, B * Nv, Dd);
-    be->rows_copy(dec_in, gdm_d, w->mask_token, zeros_d, B * Nm, Dd);
-    be->rows_add(dec_in, gdm_d, m->pe_dec, mask_idx_d, B * Nm, Dd);
-    sv_enc_pass pd;
-    if ((rc = sv_enc_pass_init(&pd, &a, B, N, Dd, c->dec_heads, c->dec_mlp, c->dec_depth, c->ln_eps, 1, ckpt))) goto done;
-    if ((rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in))) goto done;
-    be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
-    be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
-
-    /* 6. MLM on the masked text positions */
-    /* one [Mt, V] buffer: the logits, then in place their probabilities,
-     * then in the backward their gradient (core/backend.h, softmax_ce) */
-    float *mh = SV_AFR(&a, (size_t)Mt1 * D), *mlog = SV_AFR(&a, (size_t)Mt1 * V); /* read only when Mt > 0 */
-    float *mprob = mlog, *mloss = SV_AF(&a, Mt1);
-    NOMEM_IF(a.failed);
-    if (Mt > 0) {
-        be->rows_copy(mh, NULL, pj.out, mrows_d, Mt, D);
-        be->matmul_fwd(mlog, mh, w->mlm_w, w->mlm_b, Mt, D, V);
-        be->softmax_ce_fwd(mloss, mprob, mlog, mtgt_d, Mt, V);
-    }
-
-    /* 7. VTC: video-only and text-only passes */
     sv_enc_pass pv, pt;
     if ((rc = sv_enc_pass_init(&pv, &a, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
@@ -196,12 +158,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     if ((rc = sv_vtc_forward_global(be, &vtc_a, &a, &h, m->vtc_comm, tfeat, vfeat, B, D,
                                     c->vtc_temperature))) goto done;
 
-    /* 8. VTM: positives are the joint pass; negatives pair text i with video neg[i] */
+    /* 5. VTM negatives: text i with video neg[i] */
     int32_t *neg = SV_AI(&h, B), *vlab = SV_AI(&h, 2 * (size_t)B), *nsrc = SV_AI(&h, (size_t)B * Nv);
     float *sim_h = SV_AF(&h, (size_t)B * B), *vloss_h = SV_AF(&h, 2 * (size_t)B);
-    float *Jn = SV_AFR(&a, (size_t)B * S * D), *pool = SV_AFR(&a, 2 * (size_t)B * D);
-    float *vlog = SV_AF(&a, 4 * (size_t)B), *vprob = SV_AF(&a, 4 * (size_t)B), *vloss = SV_AF(&a, 2 * (size_t)B);
-    NOMEM_IF(a.failed || h.failed);
+    NOMEM_IF(h.failed);
     if (c->vtm_hard_negatives && vtc_a.W == 1) /* the text x video similarities: one wait */
         be->memcpy_d2h(sim_h, vtc_a.sim, (size_t)B * B * sizeof(float));
     else if (c->vtm_hard_negatives) /* this rank's block of them, row by row */
@@ -214,15 +174,59 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     for (int i = 0; i < 2 * B; i++) vlab[i] = i < B;
     const int32_t *nsrc_d = SV_VIEWI(&a, nsrc, (size_t)B * Nv), *vlab_d = SV_VIEWI(&a, vlab, 2 * (size_t)B);
     NOMEM_IF(a.failed);
-    sv_enc_pass pn;
-    if ((rc = sv_enc_pass_init(&pn, &a, B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
-    pn.keyvalid = jvalid_d;
-    pn.bias3_ext = eb3;
+
+    /* 6. the joint pass, over 2B sequences [video rows | text rows]: sample
+     * i's visible video with its text (the MAE decoder, MLM and the VTM
+     * positives read these B), then video neg[i] with text i (the VTM
+     * negatives): one pass with twice the rows per product, where two
+     * passes ran before */
+    const size_t BSD = (size_t)B * S * D;
+    float *J = SV_AFR(&a, 2 * BSD), *Jn = J + BSD; /* every row written below */
+    sv_enc_pass pj;
+    NOMEM_IF(a.failed);
+    if ((rc = sv_enc_pass_init(&pj, &a, 2 * B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
+    pj.keyvalid = jvalid_d;
+    pj.bias3_ext = eb3;
+    be->rows_copy(J, gov_d, ev, NULL, B * Nv, D);
+    be->rows_copy(J, tdst_d, ta.out, NULL, B * L, D);
     be->rows_copy(Jn, gov_d, ev, nsrc_d, B * Nv, D);
     be->rows_copy(Jn, tdst_d, ta.out, NULL, B * L, D);
-    if ((rc = sv_enc_forward(be, &pn, w->enc, w->enc_norm_w, w->enc_norm_b, Jn))) goto done;
-    be->meanpool_fwd(pool, pj.out, NULL, B, S, D);
-    be->meanpool_fwd(pool + (size_t)B * D, pn.out, NULL, B, S, D);
+    if ((rc = sv_enc_forward(be, &pj, w->enc, w->enc_norm_w, w->enc_norm_b, J))) goto done;
+
+    /* 7. video decoder on [visible, mask tokens] */
+    float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&a, (size_t)B * Nv * Dd);
+    float *dec_in = SV_AFR(&a, (size_t)B * N * Dd), *dm = SV_AFR(&a, (size_t)B * Nm * Dd);
+    float *pred = SV_AFR(&a, (size_t)B * Nm * K);
+    NOMEM_IF(a.failed);
+    be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
+    be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
+    be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
+    be->rows_add(dec_in, dvis_d, m->pe_dec, vis_idx_d, B * Nv, Dd);
+    be->rows_copy(dec_in, gdm_d, w->mask_token, zeros_d, B * Nm, Dd);
+    be->rows_add(dec_in, gdm_d, m->pe_dec, mask_idx_d, B * Nm, Dd);
+    sv_enc_pass pd;
+    if ((rc = sv_enc_pass_init(&pd, &a, B, N, Dd, c->dec_heads, c->dec_mlp, c->dec_depth, c->ln_eps, 1, ckpt))) goto done;
+    if ((rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in))) goto done;
+    be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
+    be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
+
+    /* 8. MLM on the masked text positions */
+    /* one [Mt, V] buffer: the logits, then in place their probabilities,
+     * then in the backward their gradient (core/backend.h, softmax_ce) */
+    float *mh = SV_AFR(&a, (size_t)Mt1 * D), *mlog = SV_AFR(&a, (size_t)Mt1 * V); /* read only when Mt > 0 */
+    float *mprob = mlog, *mloss = SV_AF(&a, Mt1);
+    NOMEM_IF(a.failed);
+    if (Mt > 0) {
+        be->rows_copy(mh, NULL, pj.out, mrows_d, Mt, D);
+        be->matmul_fwd(mlog, mh, w->mlm_w, w->mlm_b, Mt, D, V);
+        be->softmax_ce_fwd(mloss, mprob, mlog, mtgt_d, Mt, V);
+    }
+
+    /* 9. VTM head on the mean of each joint sequence: positives, then negatives */
+    float *pool = SV_AFR(&a, 2 * (size_t)B * D);
+    float *vlog = SV_AF(&a, 4 * (size_t)B), *vprob = SV_AF(&a, 4 * (size_t)B), *vloss = SV_AF(&a, 2 * (size_t)B);
+    NOMEM_IF(a.failed);
+    be->meanpool_fwd(pool, pj.out, NULL, 2 * B, S, D);
     be->matmul_fwd(vlog, pool, w->vtm_w, w->vtm_b, 2 * B, D, 2);
     be->softmax_ce_fwd(vloss, vprob, vlog, vlab_d, 2 * B, 2);
 
@@ -252,12 +256,14 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     if (!backward) goto losses;
 
     /* ---------------- backward ---------------- */
-    float *dOj = SV_AF(&a, (size_t)B * S * D), *dOn = SV_AF(&a, (size_t)B * S * D);
-    float *dJ = SV_AF(&a, (size_t)B * S * D), *dEv = SV_AF(&a, (size_t)B * Nv * D);
+    /* the joint pass's output gradient [2B,S,D] (its first B sequences, then
+     * the negatives) and its input gradient dJ, both summed into */
+    float *dOj = SV_AF(&a, 2 * BSD);
+    float *dJ = SV_AF(&a, 2 * BSD), *dEv = SV_AF(&a, (size_t)B * Nv * D);
     float *dT = SV_AF(&a, (size_t)B * L * D);
     float *egb3 = SV_AF(&a, (size_t)c->enc_depth * 3 * D); /* zero-filled */
     NOMEM_IF(a.failed);
-    pn.gbias3_ext = pv.gbias3_ext = pt.gbias3_ext = pj.gbias3_ext = egb3;
+    pv.gbias3_ext = pt.gbias3_ext = pj.gbias3_ext = egb3;
 
     /* VTM */
     {
@@ -269,17 +275,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         NOMEM_IF(a.failed);
         be->softmax_ce_bwd(dlog, vprob, vlab_d, dl, 2 * B, 2);
         be->matmul_bwd(dpool, g->vtm_w, g->vtm_b, dlog, pool, w->vtm_w, 2 * B, D, 2);
-        be->meanpool_bwd(dOj, dpool, NULL, B, S, D);
-        be->meanpool_bwd(dOn, dpool + (size_t)B * D, NULL, B, S, D);
-        if ((rc = sv_enc_backward(be, &pn, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
-                                  g->enc_norm_b, dOn, dJ))) goto done;
-        /* text rows back to their samples; video rows to video neg[b], where
-         * several b may share a video: a segmented sum in b order */
-        be->rows_add(dT, NULL, dJ, tdst_d, B * L, D);
-        sv_segments sg;
-        NOMEM_IF(sv_seg_by_key(&h, nsrc, B * Nv, B * Nv, &sg));
-        for (int k = 0; k < B * Nv; k++) sg.rows[k] = gov[sg.rows[k]];
-        NOMEM_IF(sv_seg_add(be, &a, &sg, dEv, dJ, D));
+        be->meanpool_bwd(dOj, dpool, NULL, 2 * B, S, D);
     }
     /* VTC */
     {
@@ -329,13 +325,22 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* encoder_to_decoder .. the heads are complete: their sum over the ranks
      * may run while the joint pass goes back (train/comm.c) */
     if ((rc = sv_grads_ready(m, "encoder_to_decoder.weight"))) goto done;
-    /* joint pass, then the embeddings */
-    be->zero(dJ, (size_t)B * S * D * sizeof(float));
+    /* the joint pass, then the embeddings: its positives' rows go back to
+     * their video and text rows, its negatives' text rows to their text and
+     * video rows to video neg[b], where several b may share a video (a
+     * segmented sum in b order) */
     if ((rc = sv_enc_backward(be, &pj, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
                               g->enc_norm_b, dOj, dJ))) goto done;
     sv_enc_bias3_grad(be, egb3, g->enc, c->enc_depth, D);
     be->rows_add(dEv, NULL, dJ, gov_d, B * Nv, D);
     be->rows_add(dT, NULL, dJ, tdst_d, B * L, D);
+    be->rows_add(dT, NULL, dJ + BSD, tdst_d, B * L, D);
+    {
+        sv_segments sg;
+        NOMEM_IF(sv_seg_by_key(&h, nsrc, B * Nv, B * Nv, &sg));
+        for (int k = 0; k < B * Nv; k++) sg.rows[k] = gov[sg.rows[k]];
+        NOMEM_IF(sv_seg_add(be, &a, &sg, dEv, dJ + BSD, D));
+    }
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, pvis, w->patch_w, B * Nv, K, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
 

@@ -5,6 +5,8 @@
  * LayerNorm and GELU outputs are recomputed). A backend may keep the
  * LayerNorm and GELU outputs and qkv in its own 2-byte type (core/backend.h
  * pin_bytes, attention_pin). */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/status_internal.h"
@@ -282,19 +284,51 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     return rc;
 }
 
-float *sv_enc_bias3(const sv_backend *be, sv_arena *a, const sv_block *blk, int depth, int C)
+/* bias i of the blocks: q of block i/2 for even i, v for odd i */
+static float *bias_at(const sv_block *blk, int i) { return i & 1 ? blk[i / 2].vb : blk[i / 2].qb; }
+
+int sv_enc_bias3(const sv_backend *be, sv_arena *a, const sv_block *blk, int depth, int C, sv_bias3 *out)
 {
-    float *b3 = SV_AF(a, (size_t)depth * 3 * C);
-    if (!b3) return NULL;
-    for (int l = 0; l < depth; l++) {
-        be->copy(b3 + (size_t)l * 3 * C, blk[l].qb, C * sizeof(float));
-        be->copy(b3 + (size_t)l * 3 * C + 2 * C, blk[l].vb, C * sizeof(float));
+    memset(out, 0, sizeof *out);
+    out->b3 = SV_AF(a, (size_t)depth * 3 * C);
+    if (!out->b3) return -1;
+    const int n = 2 * depth;
+    int base = 0;
+    for (int i = 1; i < n; i++)
+        if (bias_at(blk, i) < bias_at(blk, base)) base = i;
+    int32_t *idx = malloc(2 * (size_t)n * sizeof *idx);
+    int whole = idx != NULL;
+    for (int i = 0; i < n && whole; i++) {
+        const ptrdiff_t d = bias_at(blk, i) - bias_at(blk, base);
+        whole = d % C == 0 && d / C <= INT32_MAX;
+        idx[i] = (int32_t)(3 * (i / 2) + 2 * (i & 1)); /* q at row 3l, v at 3l + 2 of b3 */
+        idx[n + i] = (int32_t)(d / C);
     }
-    return b3;
+    if (whole) {
+        out->slot = SV_UPI(a, idx, n);
+        out->row = SV_UPI(a, idx + n, n);
+        out->base = base;
+    }
+    free(idx);
+    if (a->failed) return -1;
+    if (out->slot) {
+        be->rows_copy(out->b3, out->slot, bias_at(blk, base), out->row, n, C);
+        return 0;
+    }
+    for (int l = 0; l < depth; l++) {
+        be->copy(out->b3 + (size_t)l * 3 * C, blk[l].qb, C * sizeof(float));
+        be->copy(out->b3 + (size_t)l * 3 * C + 2 * C, blk[l].vb, C * sizeof(float));
+    }
+    return 0;
 }
 
-void sv_enc_bias3_grad(const sv_backend *be, const float *gb3, sv_block *gblk, int depth, int C)
+void sv_enc_bias3_grad(const sv_backend *be, const sv_bias3 *b, const float *gb3, sv_block *gblk, int depth,
+                       int C)
 {
+    if (b->slot) {
+        be->rows_add(bias_at(gblk, b->base), b->row, gb3, b->slot, 2 * depth, C);
+        return;
+    }
     for (int l = 0; l < depth; l++) {
         be->add(gblk[l].qb, gb3 + (size_t)l * 3 * C, C);
         be->add(gblk[l].vb, gb3 + (size_t)l * 3 * C + 2 * C, C);

@@ -58,13 +58,25 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
                     const float *norm_w, sv_block *gblk, float *gnorm_w, float *gnorm_b,
                     const float *dout, float *dx);
 
-/* [q_bias, 0, v_bias] of each of the depth blocks, in a (zero-filled)
- * allocation of `a`, for the bias3_ext of passes over the same weights;
- * NULL when out of memory. */
-float *sv_enc_bias3(const sv_backend *be, sv_arena *a, const sv_block *blk, int depth, int C);
+/* [q_bias, 0, v_bias] of each of the depth blocks (b3, a zero-filled
+ * allocation of `a`), for the bias3_ext of passes over the same weights.
+ * Where every bias lies a whole number of C-float rows from the lowest of
+ * them (ViT blocks: every tensor is whole rows), one rows_copy gathers them
+ * (slot, row: its indices, in `a`; base: the bias at row 0, q of block l
+ * 2l, v 2l+1); else one copy per bias (slot NULL). Returns 0, or -1 when
+ * out of memory. */
+typedef struct sv_bias3 {
+    float *b3;
+    const int32_t *slot, *row;
+    int base;
+} sv_bias3;
+int sv_enc_bias3(const sv_backend *be, sv_arena *a, const sv_block *blk, int depth, int C, sv_bias3 *out);
 
 /* gblk[l].qb += gb3[l, 0:C], gblk[l].vb += gb3[l, 2C:3C]: the qkv bias
- * gradients gathered in a gbias3_ext, once all passes went back. */
-void sv_enc_bias3_grad(const sv_backend *be, const float *gb3, sv_block *gblk, int depth, int C);
+ * gradients gathered in a gbias3_ext, once all passes went back (one
+ * rows_add with the indices of b, which sv_enc_bias3 made for the
+ * weights of gblk). */
+void sv_enc_bias3_grad(const sv_backend *be, const sv_bias3 *b, const float *gb3, sv_block *gblk, int depth,
+                       int C);
 
 #endif /* SV_ENCODER_H */

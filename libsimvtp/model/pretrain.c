@@ -140,13 +140,13 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* 4. VTC: the video-only and text-only passes (all encoder passes share
      * one copy of the blocks' [q_bias, 0, v_bias] and one sum of its
      * gradient) */
-    float *eb3 = sv_enc_bias3(be, &a, w->enc, c->enc_depth, D);
-    NOMEM_IF(!eb3);
+    sv_bias3 eb3, db3; /* the encoder's, and the decoder's for its one pass */
+    NOMEM_IF(sv_enc_bias3(be, &a, w->enc, c->enc_depth, D, &eb3) || sv_enc_bias3(be, &a, w->dec, c->dec_depth, Dd, &db3));
     sv_enc_pass pv, pt;
     if ((rc = sv_enc_pass_init(&pv, &a, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pt.keyvalid = tvalid_d;
-    pv.bias3_ext = pt.bias3_ext = eb3;
+    pv.bias3_ext = pt.bias3_ext = eb3.b3;
     float *vfeat = SV_AF(&a, (size_t)B * D), *tfeat = SV_AF(&a, (size_t)B * D);
     NOMEM_IF(a.failed);
     if ((rc = sv_enc_forward(be, &pv, w->enc, w->enc_norm_w, w->enc_norm_b, ev))) goto done;
@@ -186,7 +186,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     NOMEM_IF(a.failed);
     if ((rc = sv_enc_pass_init(&pj, &a, 2 * B, S, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pj.keyvalid = jvalid_d;
-    pj.bias3_ext = eb3;
+    pj.bias3_ext = eb3.b3;
     be->rows_copy(J, gov_d, ev, NULL, B * Nv, D);
     be->rows_copy(J, tdst_d, ta.out, NULL, B * L, D);
     be->rows_copy(Jn, gov_d, ev, nsrc_d, B * Nv, D);
@@ -206,6 +206,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->rows_add(dec_in, gdm_d, m->pe_dec, mask_idx_d, B * Nm, Dd);
     sv_enc_pass pd;
     if ((rc = sv_enc_pass_init(&pd, &a, B, N, Dd, c->dec_heads, c->dec_mlp, c->dec_depth, c->ln_eps, 1, ckpt))) goto done;
+    pd.bias3_ext = db3.b3;
     if ((rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in))) goto done;
     be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
     be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
@@ -262,8 +263,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     float *dJ = SV_AF(&a, 2 * BSD), *dEv = SV_AF(&a, (size_t)B * Nv * D);
     float *dT = SV_AF(&a, (size_t)B * L * D);
     float *egb3 = SV_AF(&a, (size_t)c->enc_depth * 3 * D); /* zero-filled */
+    float *dgb3 = SV_AF(&a, (size_t)c->dec_depth * 3 * Dd);
     NOMEM_IF(a.failed);
     pv.gbias3_ext = pt.gbias3_ext = pj.gbias3_ext = egb3;
+    pd.gbias3_ext = dgb3;
 
     /* VTM */
     {
@@ -313,6 +316,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         be->rows_add(dDo, gdm_d, ddm, NULL, B * Nm, Dd);
         if ((rc = sv_enc_backward(be, &pd, w->dec, w->dec_norm_w, g->dec, g->dec_norm_w,
                                   g->dec_norm_b, dDo, dDi))) goto done;
+        sv_enc_bias3_grad(be, &db3, dgb3, g->dec, c->dec_depth, Dd);
         be->rows_copy(dz, NULL, dDi, dvis_d, B * Nv, Dd);
         /* the mask token: every mask row, sample by sample, in order */
         const int32_t zero = 0, offs[2] = {0, B * Nm};
@@ -331,7 +335,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
      * segmented sum in b order) */
     if ((rc = sv_enc_backward(be, &pj, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
                               g->enc_norm_b, dOj, dJ))) goto done;
-    sv_enc_bias3_grad(be, egb3, g->enc, c->enc_depth, D);
+    sv_enc_bias3_grad(be, &eb3, egb3, g->enc, c->enc_depth, D);
     be->rows_add(dEv, NULL, dJ, gov_d, B * Nv, D);
     be->rows_add(dT, NULL, dJ, tdst_d, B * L, D);
     be->rows_add(dT, NULL, dJ + BSD, tdst_d, B * L, D);

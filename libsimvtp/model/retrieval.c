@@ -103,6 +103,10 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     pv.droppath = training ? dpv_d : NULL;
     pt.droppath = training ? dpt_d : NULL;
     pt.keyvalid = tvalid_d;
+    sv_bias3 vb3, tb3; /* each tower's [q_bias, 0, v_bias], gathered in one op each */
+    NOMEM_IF(sv_enc_bias3(be, &a, w->enc, depth, D, &vb3) || sv_enc_bias3(be, &a, w->txt, depth, D, &tb3));
+    pv.bias3_ext = vb3.b3;
+    pt.bias3_ext = tb3.b3;
     if ((rc = sv_enc_forward(be, &pv, w->enc, NULL, NULL, ev))) goto done;
     if ((rc = sv_enc_forward(be, &pt, w->txt, NULL, NULL, ta.out))) goto done;
     const uint8_t *tpool_valid = c->vtc_pool_exclude_pad ? tvalid_d : NULL;
@@ -139,11 +143,11 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
      * gradients, the tail of the parameter vector, are then complete and
      * their sum over the ranks may run while the video tower goes back */
     if ((rc = sv_enc_backward(be, &pt, w->txt, NULL, g->txt, NULL, NULL, dOt, dT))) goto done;
-    sv_enc_bias3_grad(be, tgb3, g->txt, depth, D);
+    sv_enc_bias3_grad(be, &tb3, tgb3, g->txt, depth, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
     if ((rc = sv_grads_ready(m, "text.embeddings.word_embeddings.weight"))) goto done;
     if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, dEv))) goto done;
-    sv_enc_bias3_grad(be, vgb3, g->enc, depth, D);
+    sv_enc_bias3_grad(be, &vb3, vgb3, g->enc, depth, D);
     be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
 losses:
     if (losses) { /* read last: the host waits once per step */

@@ -1111,6 +1111,26 @@ static void pool_norm_loss_tests(const sv_backend *g)
     }
 }
 
+/* An AdamW case (op "adamw" or "adamw_runs"): w, g, m, v of n values and
+ * the arguments of step 7 with clipping and weight decay. */
+static void adamw_case(tcase *T, const char *op, const char *fmt, int n)
+{
+    tc_init(T, op, fmt, n);
+    tc_acc_f(T, "w", frand(n, -0.1, 0.1), n);
+    tc_in_f(T, "g", frand(n, -1e-2, 1e-2), n);
+    tc_acc_f(T, "m", frand(n, -1e-3, 1e-3), n);
+    tc_acc_f(T, "v", frand(n, 1e-8, 1e-5), n);
+    const float lr = 1.5e-4f, wd = 0.05f, b1 = 0.9f, b2 = 0.95f;
+    const int t = 7;
+    T->aw.clip = 0.7f;
+    T->aw.decay = 1.0f - lr * wd;
+    T->aw.b1 = b1;
+    T->aw.b2 = b2;
+    T->aw.eps = 1e-8f;
+    T->aw.step_size = lr / (1.0f - powf(b1, (float)t));
+    T->aw.bc2_sqrt = sqrtf(1.0f - powf(b2, (float)t));
+}
+
 static void optimizer_tests(const sv_backend *g)
 {
     tcase T;
@@ -1125,38 +1145,14 @@ static void optimizer_tests(const sv_backend *g)
     }
     for (int k = 0; k < 2; k++) {
         const int n = k ? 1000 : 3 * 1000 * 1000 + 1;
-        tc_init(&T, "adamw", "n=%d step 7", n);
-        tc_acc_f(&T, "w", frand(n, -0.1, 0.1), n);
-        tc_in_f(&T, "g", frand(n, -1e-2, 1e-2), n);
-        tc_acc_f(&T, "m", frand(n, -1e-3, 1e-3), n);
-        tc_acc_f(&T, "v", frand(n, 1e-8, 1e-5), n);
-        const float lr = 1.5e-4f, wd = 0.05f, b1 = 0.9f, b2 = 0.95f;
-        const int t = 7;
-        T.aw.clip = 0.7f;
-        T.aw.decay = 1.0f - lr * wd;
-        T.aw.b1 = b1;
-        T.aw.b2 = b2;
-        T.aw.eps = 1e-8f;
-        T.aw.step_size = lr / (1.0f - powf(b1, (float)t));
-        T.aw.bc2_sqrt = sqrtf(1.0f - powf(b2, (float)t));
+        adamw_case(&T, "adamw", "n=%d step 7", n);
         T.iv[0] = n;
         tc_run(&T, FN(g, adamw), g);
         if (k) continue;
         /* the same arrays as runs: 300 (three launches of at most 128), of
          * 1 to 10000 values and a 1.2M one, decay alternating, with gaps
          * that must stay as they are */
-        tc_init(&T, "adamw_runs", "300 runs of n=%d step 7", n);
-        tc_acc_f(&T, "w", frand(n, -0.1, 0.1), n);
-        tc_in_f(&T, "g", frand(n, -1e-2, 1e-2), n);
-        tc_acc_f(&T, "m", frand(n, -1e-3, 1e-3), n);
-        tc_acc_f(&T, "v", frand(n, 1e-8, 1e-5), n);
-        T.aw.clip = 0.7f;
-        T.aw.decay = 1.0f - lr * wd;
-        T.aw.b1 = b1;
-        T.aw.b2 = b2;
-        T.aw.eps = 1e-8f;
-        T.aw.step_size = lr / (1.0f - powf(b1, (float)t));
-        T.aw.bc2_sqrt = sqrtf(1.0f - powf(b2, (float)t));
+        adamw_case(&T, "adamw_runs", "300 runs of n=%d step 7", n);
         size_t at = 3;
         g_nruns = 0;
         for (int r = 0; r < 300; r++) {

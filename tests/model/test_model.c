@@ -453,16 +453,23 @@ static size_t grads_differing(const float *a, const float *b, size_t n)
     return d;
 }
 
+/* The fixture with three encoder blocks (the first has drop-path rate 0,
+ * so only a block after it tells its two residual branches' scales apart);
+ * returns the model's parameter count. */
+static size_t three_blocks(fixture *f, int retrieval)
+{
+    fixture_init(f, 9);
+    f->c.enc_depth = 3;
+    simvtp_model *probe = make_model(&f->c, 21, retrieval);
+    const size_t n = probe->nparams;
+    simvtp_model_free(probe);
+    return n;
+}
+
 static void pin_check(int retrieval, int qkv)
 {
     fixture f;
-    fixture_init(&f, 9);
-    /* three blocks: the first has drop-path rate 0, so only a block after it
-     * tells its two residual branches' scales apart */
-    f.c.enc_depth = 3;
-    simvtp_model *probe = make_model(&f.c, 21, retrieval);
-    const size_t n = probe->nparams;
-    simvtp_model_free(probe);
+    const size_t n = three_blocks(&f, retrieval);
     const sv_backend t2 = pin_table(2, qkv), t4 = pin_table(4, qkv);
     simvtp_losses lc[2], l4[2], l2[2], lk[2];
     float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
@@ -542,11 +549,7 @@ static void raw_check(int retrieval)
         sv_backend_cpu.free(r);
     }
     fixture f;
-    fixture_init(&f, 9);
-    f.c.enc_depth = 3;
-    simvtp_model *probe = make_model(&f.c, 21, retrieval);
-    const size_t n = probe->nparams;
-    simvtp_model_free(probe);
+    const size_t n = three_blocks(&f, retrieval);
     for (int pin = 0; pin < 2; pin++) {
         sv_backend raw = pin ? pin_table(2, 1) : sv_backend_cpu, zeroed = raw;
         raw.alloc_raw = count_raw;

@@ -570,6 +570,63 @@ static void raw_check(int retrieval)
     free(f.frames);
 }
 
+/* sv_enc_bias3 and sv_enc_bias3_grad: [q_bias, 0, v_bias] per block and the
+ * gradients handed back, gathered in one op when the biases lie whole rows
+ * apart (v before q, blocks in reverse order: the base is the lowest) and
+ * block by block when they do not (shift 1), against the definition. */
+START_TEST(test_bias3_gather)
+{
+    enum { C = 8, DEPTH = 3, NP = 64 * C };
+    for (int shift = 0; shift < 2; shift++) {
+        float *par = malloc(NP * sizeof(float)), *grad = malloc(NP * sizeof(float));
+        ck_assert(par && grad);
+        for (int i = 0; i < NP; i++) {
+            par[i] = (float)i;
+            grad[i] = 0.5f * (float)i;
+        }
+        sv_block blk[DEPTH], gblk[DEPTH];
+        memset(blk, 0, sizeof blk);
+        for (int l = 0; l < DEPTH; l++) { /* q of block l at row 20 - 5l (+1 for the last with shift) */
+            const size_t q = (size_t)(20 - 5 * l) * C + (l == DEPTH - 1 ? (size_t)shift : 0);
+            blk[l].qb = par + q;
+            blk[l].vb = par + q - 2 * C;
+            gblk[l] = blk[l];
+            gblk[l].qb = grad + q;
+            gblk[l].vb = grad + q - 2 * C;
+        }
+        sv_arena a = {.be = &sv_backend_cpu};
+        sv_bias3 b;
+        ck_assert_int_eq(sv_enc_bias3(&sv_backend_cpu, &a, blk, DEPTH, C, &b), 0);
+        ck_assert_msg((b.slot != NULL) == (shift == 0), "shift %d: gathered %d", shift, b.slot != NULL);
+        float *g3 = malloc(DEPTH * 3 * C * sizeof(float));
+        ck_assert_ptr_nonnull(g3);
+        for (int l = 0; l < DEPTH; l++)
+            for (int c = 0; c < 3 * C; c++) {
+                const float want = c < C ? blk[l].qb[c] : c >= 2 * C ? blk[l].vb[c - 2 * C] : 0.0f;
+                ck_assert_msg(b.b3[l * 3 * C + c] == want, "shift %d: b3[%d][%d] = %g, want %g", shift, l, c,
+                              (double)b.b3[l * 3 * C + c], (double)want);
+                g3[l * 3 * C + c] = 1000.0f + (float)(l * 3 * C + c);
+            }
+        float *before = malloc(NP * sizeof(float));
+        ck_assert_ptr_nonnull(before);
+        memcpy(before, grad, NP * sizeof(float));
+        sv_enc_bias3_grad(&sv_backend_cpu, &b, g3, gblk, DEPTH, C);
+        for (int i = 0; i < NP; i++) {
+            float want = before[i];
+            for (int l = 0; l < DEPTH; l++) {
+                const ptrdiff_t q = gblk[l].qb - grad, v = gblk[l].vb - grad;
+                if (i >= q && i < q + C) want += g3[l * 3 * C + (i - q)];
+                if (i >= v && i < v + C) want += g3[l * 3 * C + 2 * C + (i - v)];
+            }
+            ck_assert_msg(grad[i] == want, "shift %d: gradient %d = %g, want %g", shift, i, (double)grad[i],
+                          (double)want);
+        }
+        sv_arena_free(&a);
+        free(par); free(grad); free(g3); free(before);
+    }
+}
+END_TEST
+
 START_TEST(test_raw_pretrain) { raw_check(0); }
 END_TEST
 
@@ -1124,6 +1181,7 @@ int main(void)
     tcase_add_test(tc, test_pin_qkv_pretrain);
     tcase_add_test(tc, test_pin_qkv_retrieval);
     tcase_add_test(tc, test_pin_memory);
+    tcase_add_test(tc, test_bias3_gather);
     tcase_add_test(tc, test_raw_pretrain);
     tcase_add_test(tc, test_raw_retrieval);
     tcase_add_test(tc, test_fd_pretrain);

@@ -13,9 +13,9 @@
 #      try with -Dnccl=disabled if the first setup fails), then ninja
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
-#      of short bench_step runs (AB=mirror [default]: without the bf16 weight mirror,
-#      AB=gemm: fp32 GEMM operands, AB=attn: the first fused attention, AB=pin: fp32
-#      product inputs, AB=fill: raw buffers zero-filled, AB=none); short
+#      of short bench_step runs per entry of AB, a comma-separated list (mirror [default]:
+#      without the bf16 weight mirror, gemm: fp32 GEMM operands, attn: the first fused
+#      attention, pin: fp32 product inputs, fill: raw buffers zero-filled; none); short
 #      runs with activation checkpointing, whole blocks and selective (CKPT=0 skips
 #      them); bench_step:
 #      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
@@ -47,25 +47,40 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 8)}
 LOGS=${OUT:-$ROOT/$BUILD-logs}
 mkdir -p "$LOGS" || LOGS=$(mktemp -d)
 OVERALL=0
-# A/B (AB=mirror, the default): the bf16 table without the weight mirror
-# (SIMVTP_CUDA_WEIGHT_MIRROR=0: every product converts its weight itself); AB=gemm: with
-# fp32 GEMM operands (SIMVTP_CUDA_GEMM=fp32in); AB=attn: the first fused attention
-# (SIMVTP_CUDA_ATTENTION=flash1; bench_ops times both versions per op in any case);
-# AB=pin: the blocks' LayerNorm and GELU outputs kept in fp32 and converted by each product
-# (SIMVTP_CUDA_PIN16=0) instead of written in bf16; AB=fill: the activation buffers the
-# graph allocates raw zero-filled as every allocation was before (SIMVTP_CUDA_RAW_FILL=zero);
-# AB=none (or AB_GEMM=0): none. Their
-# RESULT lines are renamed so that the table tells them apart.
+# A/B rows: AB is a comma-separated list (default: mirror), each a short bench_step run of
+# both steps with one change undone: mirror = without the weight mirror
+# (SIMVTP_CUDA_WEIGHT_MIRROR=0: every product converts its weight itself); gemm = fp32 GEMM
+# operands (SIMVTP_CUDA_GEMM=fp32in); attn = the first fused attention
+# (SIMVTP_CUDA_ATTENTION=flash1; bench_ops times both versions per op in any case); pin =
+# the blocks' LayerNorm and GELU outputs kept in fp32 and converted by each product
+# (SIMVTP_CUDA_PIN16=0); fill = the buffers the graph allocates raw zero-filled, as every
+# allocation was before (SIMVTP_CUDA_RAW_FILL=zero); none (or AB_GEMM=0): no A/B row. Each
+# costs about two short runs of the time budget. Their RESULT lines are renamed
+# (RESULT_AB_<name>) so that the table tells them apart.
 AB=${AB:-mirror}
 [ "${AB_GEMM:-1}" = 0 ] && AB=none
-case $AB in
-    mirror) AB_ENV=SIMVTP_CUDA_WEIGHT_MIRROR=0 AB_TAG=RESULT_AB AB_LABEL="weight mirror off" ;;
-    gemm) AB_ENV=SIMVTP_CUDA_GEMM=fp32in AB_TAG=RESULT_AB AB_LABEL="GEMM operands fp32" ;;
-    attn) AB_ENV=SIMVTP_CUDA_ATTENTION=flash1 AB_TAG=RESULT_AB AB_LABEL="attention v1" ;;
-    pin) AB_ENV=SIMVTP_CUDA_PIN16=0 AB_TAG=RESULT_AB AB_LABEL="product inputs fp32" ;;
-    fill) AB_ENV=SIMVTP_CUDA_RAW_FILL=zero AB_TAG=RESULT_AB AB_LABEL="raw buffers zero-filled" ;;
-    *) AB=none ;;
-esac
+ab_env() {
+    case $1 in
+        mirror) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 ;;
+        gemm) echo SIMVTP_CUDA_GEMM=fp32in ;;
+        attn) echo SIMVTP_CUDA_ATTENTION=flash1 ;;
+        pin) echo SIMVTP_CUDA_PIN16=0 ;;
+        fill) echo SIMVTP_CUDA_RAW_FILL=zero ;;
+    esac
+}
+ab_label() {
+    case $1 in
+        mirror) echo "no weight mirror" ;;
+        gemm) echo "fp32 GEMM inputs" ;;
+        attn) echo "attention v1" ;;
+        pin) echo "fp32 product inputs" ;;
+        fill) echo "zero-filled raw" ;;
+    esac
+}
+AB_LIST=
+for ab in $(echo "$AB" | tr ',' ' '); do
+    [ -n "$(ab_env "$ab")" ] && AB_LIST="$AB_LIST $ab"
+done
 
 now() { date +%s; }
 say() { printf '[gpu-check %4ss] %s\n' "$(($(now) - T0))" "$*"; }
@@ -196,12 +211,14 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/bench/bench_ops" ]; then
     run_stage "bench_ops cuda:0" 60 200 "$LOGS/bench.log" "$BUILD/bench/bench_ops" --backend cuda:0 --reps 10
     OPS_RC=$RC
 fi
-if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && [ "$AB" != none ]; then
-    for m in pretrain finetune; do
-        f=; [ $m = finetune ] && f=--finetune
-        run_stage "bench_step cuda:0 $m, $AB_LABEL" 40 200 "$LOGS/bench.log" sh -c \
-            "$AB_ENV $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 8 \
-             --warmup 2 --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /$AB_TAG /'"
+if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
+    for ab in $AB_LIST; do
+        for m in pretrain finetune; do
+            f=; [ $m = finetune ] && f=--finetune
+            run_stage "bench_step cuda:0 $m, $(ab_label "$ab")" 40 200 "$LOGS/bench.log" sh -c \
+                "$(ab_env "$ab") $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 8 \
+                 --warmup 2 --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /RESULT_AB_$ab /'"
+        done
     done
 fi
 if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
@@ -302,9 +319,11 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
         tf=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=fp32 " | tail -1)
         tc=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=compile " | tail -1)
         cb=$(kv "$tb" clips_per_sec); cf=$(kv "$tf" clips_per_sec); cc=$(kv "$tc" clips_per_sec)
-        for row in "libsimvtp cuda:0|bf16" "  (${AB_LABEL:-A/B})|ab" "  (checkpointing)|ckpt" "  (selective ckpt)|sel" \
-                   "libsimvtp cuda:0:fp32|fp32" "torch eager fp32|tfp32" \
-                   "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile"; do
+        rows=("libsimvtp cuda:0|bf16")
+        for ab in $AB_LIST; do rows+=("  ($(ab_label "$ab"))|ab:$ab"); done
+        rows+=("  (checkpointing)|ckpt" "  (selective ckpt)|sel" "libsimvtp cuda:0:fp32|fp32"
+               "torch eager fp32|tfp32" "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile")
+        for row in "${rows[@]}"; do
             label=${row%|*}; kind=${row#*|}
             case $kind in
                 bf16) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0 " | tail -1)
@@ -315,7 +334,7 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
                 sel) line=$(grep "^RESULT_SEL " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
                      [ -z "$line" ] && continue
                      peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
-                ab) line=$(grep "^RESULT_AB " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
+                ab:*) line=$(grep "^RESULT_AB_${kind#ab:} " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
                         [ -z "$line" ] && continue
                         peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
                 fp32) line=$(grep "^RESULT " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | grep "backend=cuda:0:fp32 " | tail -1)

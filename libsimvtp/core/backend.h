@@ -201,6 +201,13 @@ typedef struct sv_backend {
      * input type; the same results as the two ops. */
     void (*gelu_matmul_bwd)(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
                             const void *inp, const float *w, int M, int K, int N);
+    /* optional, with the above (NULL: scale_rows into scratch, then
+     * matmul_bwd, or matmul_bwd_pin when inp_pin): the product's backward
+     * with dout's row m scaled by rowscale[m / T] (drop path's branch
+     * gradient, dout itself is not changed); inp in the product-input type
+     * when inp_pin, else fp32; the same results as the two ops. */
+    void (*matmul_bwd_rowscale)(float *dinp, float *dw, float *dbias, const float *dout, const float *rowscale,
+                                int T, const void *inp, int inp_pin, const float *w, int M, int K, int N);
     /* optional, with the above (NULL, or attention_pin(hd) == 0: not used):
      * a block's qkv kept in the same type, for attention with head dim hd.
      * matmul_fwd_pin_out is matmul_fwd with inp and out in that type; the

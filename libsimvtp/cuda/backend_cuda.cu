@@ -558,6 +558,7 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
         t->matmul_fwd_pin = sv_cuda_matmul_fwd_pin;
         t->matmul_bwd_pin = sv_cuda_matmul_bwd_pin;
         t->gelu_matmul_bwd = sv_cuda_gelu_matmul_bwd;
+        t->matmul_bwd_rowscale = sv_cuda_matmul_bwd_rowscale;
         t->attention_pin = sv_cuda_attention_pin;
         t->matmul_fwd_pin_out = sv_cuda_matmul_fwd_pin_out;
         t->attention_fwd_pin = sv_cuda_attention_fwd_pin;

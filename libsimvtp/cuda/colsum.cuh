@@ -56,19 +56,29 @@ static __device__ __forceinline__ void cs_finish(const float *p0, float *d0, con
     if (threadIdx.x == 0 && threadIdx.y == 0) counters[blockIdx.x] = 0;
 }
 
-/* What a bias gradient sums: dout itself, or (the fc1 product's backward
- * in the bf16 table) dout = gelu_bwd(h, dg) made on the way and never
- * stored in fp32. */
+/* What a bias gradient sums (value i of row r): dout itself; (the fc1
+ * product's backward in the bf16 table) dout = gelu_bwd(h, dg) made on the
+ * way and never stored in fp32; or (a drop-path branch) dout with row r
+ * scaled by s[r / T], the product scale_rows makes. */
 struct cs_plain {
     const float *x;
-    __device__ __forceinline__ float operator()(size_t i) const { return x[i]; }
+    __device__ __forceinline__ float operator()(size_t i, long r) const { (void)r; return x[i]; }
 };
 struct cs_gelu_grad {
     const float *dg, *h;
-    __device__ __forceinline__ float operator()(size_t i) const { return sv_gelu_grad(h[i], dg[i]); }
+    __device__ __forceinline__ float operator()(size_t i, long r) const
+    {
+        (void)r;
+        return sv_gelu_grad(h[i], dg[i]);
+    }
+};
+struct cs_rowscale {
+    const float *x, *s;
+    long T;
+    __device__ __forceinline__ float operator()(size_t i, long r) const { return x[i] * s[r / T]; }
 };
 
-/* Bias gradient: dst[c] += sum over rows of x[r, c] (x[i] = load(i));
+/* Bias gradient: dst[c] += sum over rows of x[r, c] (x[i] = load(i, r));
  * x16 (or NULL) receives bf16(x) on the way (the bf16 table's backward
  * needs that copy of dout anyway: one pass over dout instead of two). */
 template <typename Load>
@@ -83,7 +93,7 @@ static __global__ void colsum_partial_kernel(Load load, int M, int N, int rows_p
     float acc = 0.0f;
     if (c < N)
         for (long r = r0 + ty; r < r1; r += CS_TY) {
-            const float v = load((size_t)r * N + c);
+            const float v = load((size_t)r * N + c, r);
             acc += v;
             if (x16) x16[(size_t)r * N + c] = __float2bfloat16_rn(v);
         }

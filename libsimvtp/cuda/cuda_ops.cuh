@@ -52,6 +52,9 @@ void sv_cuda_residual_layernorm_fwd_pin(float *y, const float *x, const float *r
                                         float *mean, float *rstd, const float *w, const float *b, int B,
                                         int N, int C, float eps);
 void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
+/* matmul_bwd[_pin] with dout's rows scaled per sample (core/backend.h matmul_bwd_rowscale) */
+void sv_cuda_matmul_bwd_rowscale(float *dinp, float *dw, float *dbias, const float *dout, const float *rowscale,
+                                 int T, const void *inp, int inp_pin, const float *w, int M, int K, int N);
 /* matmul_bwd_pin with dout = gelu_bwd(h, dg) (core/backend.h gelu_matmul_bwd) */
 void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
                              const void *inp, const float *w, int M, int K, int N);

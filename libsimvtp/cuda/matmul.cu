@@ -596,3 +596,37 @@ void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *
         bwd_products(ctx, prec, 1, dinp, dw, NULL, dout16, inp, 1, w, M, K, N);
     sv_cuda_scratch_free(ctx, dout16);
 }
+
+/* ------------------------------------------------------------------------
+ * A drop-path branch's backward (core/backend.h matmul_bwd_rowscale): the
+ * bias gradient's pass multiplies each dout row by its sample's scale on
+ * the way and writes the bf16 copy of that, which is all the products
+ * read; the scaled fp32 dout is never stored (one pass over dout and one
+ * launch fewer than scale_rows first). The same product scale_rows makes,
+ * so the same bits. SIMVTP_CUDA_ROWSCALE_FUSE=0 runs scale_rows then
+ * matmul_bwd instead (for comparison); so do the cases it does not cover
+ * (no bias, empty, fp32 products).
+ * ------------------------------------------------------------------------ */
+void sv_cuda_matmul_bwd_rowscale(float *dinp, float *dw, float *dbias, const float *dout, const float *rowscale,
+                                 int T, const void *inp, int inp_pin, const float *w, int M, int K, int N)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (!ctx || M <= 0 || T <= 0) return;
+    const int prec = sv_cuda_precision();
+    const char *e = getenv("SIMVTP_CUDA_ROWSCALE_FUSE"); /* read per call: tests compare both */
+    const int fuse = !(e && !strcmp(e, "0")) && bf16_operands(prec) && dbias && K > 0 && N > 0 && (dinp || dw);
+    const size_t n = (size_t)M * (N > 0 ? N : 0);
+    if (!fuse) {
+        float *tmp = (float *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(float), "scale_rows", 1);
+        if (!tmp) return;
+        if (n) sv_cuda_scale_rows(tmp, dout, rowscale, M / T, T, N);
+        matmul_bwd(dinp, dw, dbias, tmp, inp, inp_pin, w, M, K, N);
+        sv_cuda_scratch_free(ctx, tmp);
+        return;
+    }
+    __nv_bfloat16 *dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, n * sizeof(__nv_bfloat16), "matmul_bwd (rowscale)", 1);
+    if (!dout16) return;
+    if (colsum_add(ctx, dbias, cs_rowscale{dout, rowscale, T}, M, N, "matmul_bwd (rowscale, dbias)", dout16) == 0)
+        bwd_products(ctx, prec, 1, dinp, dw, NULL, dout16, inp, inp_pin, w, M, K, N);
+    sv_cuda_scratch_free(ctx, dout16);
+}

@@ -199,8 +199,9 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     const size_t RC = (size_t)R * C, RM = (size_t)R * M;
     sv_arena a = {.be = be};
     float *dcur = SV_AF(&a, RC);   /* gradient w.r.t. the current residual stream */
-    /* gradient w.r.t. a residual branch output: only drop path makes it differ from dcur */
-    float *dbr = p->droppath ? SV_AFR(&a, RC) : NULL;
+    /* gradient w.r.t. a residual branch output: only drop path makes it
+     * differ from dcur (a backend with matmul_bwd_rowscale scales on the way) */
+    float *dbr = p->droppath && !be->matmul_bwd_rowscale ? SV_AFR(&a, RC) : NULL;
     /* scratch shared where lifetimes do not overlap: datty dies with the
      * attention backward before dln is written again; gelu_bwd works in place */
     float *dln = SV_AFR(&a, RC);   /* raw: every op that writes these overwrites */
@@ -244,11 +245,15 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
          * Without drop path (pretraining, evaluation) the branch's gradient is
          * dcur itself, read before dcur changes: no copy. */
         const float *dbranch = dcur;
-        if (dpm) {
-            be->scale_rows(dbr, dcur, dpm, B, N, C);
-            dbranch = dbr;
+        if (dpm && be->matmul_bwd_rowscale) {
+            be->matmul_bwd_rowscale(dg, gw->fc2w, gw->fc2b, dcur, dpm, N, g, p->pin != 0, w->fc2w, R, M, C);
+        } else {
+            if (dpm) {
+                be->scale_rows(dbr, dcur, dpm, B, N, C);
+                dbranch = dbr;
+            }
+            mm_bwd_pin(be, p, dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, M, C);
         }
-        mm_bwd_pin(be, p, dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, M, C);
         if (p->pin && be->gelu_matmul_bwd) {
             be->gelu_matmul_bwd(dln, gw->fc1w, gw->fc1b, dg, h, ln2, w->fc1w, R, C, M);
         } else {
@@ -259,11 +264,15 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
 
         /* x1 = xin + s_a * proj(attn(qkv(ln1(xin)))) ; dcur becomes d xin */
         dbranch = dcur;
-        if (dpa) {
-            be->scale_rows(dbr, dcur, dpa, B, N, C);
-            dbranch = dbr;
+        if (dpa && be->matmul_bwd_rowscale) {
+            be->matmul_bwd_rowscale(datty, gw->projw, gw->projb, dcur, dpa, N, atty, 0, w->projw, R, C, C);
+        } else {
+            if (dpa) {
+                be->scale_rows(dbr, dcur, dpa, B, N, C);
+                dbranch = dbr;
+            }
+            be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
         }
-        be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
         if ((p->qkv_pin ? be->attention_bwd_pin(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H)
                         : be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H)) != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);

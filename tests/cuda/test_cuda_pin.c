@@ -7,6 +7,7 @@
  *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias;
  *   matmul_fwd_pin_out == bf16(matmul_fwd_pin);
  *   gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin (dinp, dw, dbias);
+ *   matmul_bwd_rowscale == scale_rows then matmul_bwd[_pin] (drop path);
  *   residual_layernorm_fwd_pin == residual then layernorm_fwd_pin;
  *   attention_fwd_pin, attention_bwd_pin on bf16(qkv) == attention_fwd,
  *     attention_bwd on qkv (the default fused attention, v2): out, lse, dqkv.
@@ -285,6 +286,44 @@ static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
     }
 }
 
+/* matmul_bwd_rowscale == scale_rows then matmul_bwd_pin (inp in bf16) or
+ * matmul_bwd (inp fp32), bit for bit: dinp, dw, dbias; dout unchanged.
+ * T rows per sample, scales 0 (a dropped branch) or 1/0.9. */
+static void rowscale_case(const sv_backend *g, int T, int B, int K, int N, int inp_pin)
+{
+    char shape[80], why[200] = "";
+    const int M = T * B;
+    snprintf(shape, sizeof shape, "%s B=%d T=%d K=%d N=%d", inp_pin ? "fc2" : "proj", B, T, K, N);
+    const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
+    float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *dout = frand(mn, -1, 1);
+    float *dw0 = frand(nk, -1, 1), *db0 = frand(N, -1, 1), *rs = frand(B, 0, 1);
+    for (int b = 0; b < B; b++) rs[b] = rs[b] < 0.3f ? 0.0f : 1.0f / 0.9f;
+    uint16_t *x16 = to_bf16(x, mk);
+    const void *gin = inp_pin ? up(g, x16, mk * 2) : (void *)up(g, x, mk * 4);
+    float *gw = up(g, w, nk * 4), *gdo = up(g, dout, mn * 4), *grs = up(g, rs, B * 4), *t = up(g, NULL, mn * 4);
+    float *dinp[2], *dwt[2], *dbt[2];
+    for (int v = 0; v < 2; v++) {
+        dinp[v] = up(g, NULL, mk * 4);
+        dwt[v] = up(g, dw0, nk * 4);
+        dbt[v] = up(g, db0, N * 4);
+    }
+    g->scale_rows(t, gdo, grs, B, T, N);
+    if (inp_pin) g->matmul_bwd_pin(dinp[0], dwt[0], dbt[0], t, gin, gw, M, K, N);
+    else g->matmul_bwd(dinp[0], dwt[0], dbt[0], t, (const float *)gin, gw, M, K, N);
+    g->matmul_bwd_rowscale(dinp[1], dwt[1], dbt[1], gdo, grs, T, gin, inp_pin, gw, M, K, N);
+    check_finish(g, why, sizeof why);
+    const result_pair R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
+    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
+    float *hd = down(g, gdo, mn * 4);
+    if (!why[0] && ndiff(hd, dout, mn, 4)) snprintf(why, sizeof why, "dout was modified");
+    verdict(!why[0], "matmul_bwd_rowscale", shape, why);
+    free(x); free(w); free(dout); free(dw0); free(db0); free(rs); free(x16); free(hd);
+    g->free((void *)gin); g->free(gw); g->free(gdo); g->free(grs); g->free(t);
+    for (int v = 0; v < 2; v++) {
+        g->free(dinp[v]); g->free(dwt[v]); g->free(dbt[v]);
+    }
+}
+
 /* matmul_fwd_pin_out == bf16(matmul_fwd), bit for bit */
 static void matmul_out_case(const sv_backend *g, int M, int K, int N)
 {
@@ -369,7 +408,7 @@ int main(void)
     }
     if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin ||
         !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin ||
-        !g->gelu_matmul_bwd || !g->residual_layernorm_fwd_pin) {
+        !g->gelu_matmul_bwd || !g->residual_layernorm_fwd_pin || !g->matmul_bwd_rowscale) {
         printf("the bf16 table has no product-input ops  FAIL\n");
         return 1;
     }
@@ -398,6 +437,9 @@ int main(void)
     matmul_case(g, "odd", 37, 50, 13, 1);
     gelu_matmul_case(g, 378, 768, 3072);
     gelu_matmul_case(g, 37, 40, 72);
+    rowscale_case(g, 197, 2, 3072, 768, 1);
+    rowscale_case(g, 197, 2, 768, 768, 0);
+    rowscale_case(g, 7, 5, 40, 72, 1);
     matmul_out_case(g, 378, 768, 2304);
     matmul_out_case(g, 37, 64, 24);
     attention_case(g, 2, 189, 12, 64, 1);

@@ -422,6 +422,8 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
      *  - bf16: the GELU backward as its own kernel instead of inside the
      *    fc1 bias gradient's column sum (cuda/gelu_math.cuh: the same
      *    arithmetic);
+     *  - bf16: a drop-path branch's gradient scaled by scale_rows first
+     *    instead of inside the bias gradient's column sum (the same product);
      *  - the column sums of the backward (bias, LayerNorm dw/db) finished by
      *    a second kernel instead of the grid's last block (the same sums in
      *    the same order; tests/cuda/emu checks it without a GPU);
@@ -436,6 +438,7 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
         same_bits(g, hb, &t, lg, gg, kind, "with fp32 product inputs", "SIMVTP_CUDA_PIN16", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with the GELU backward unfused", "SIMVTP_CUDA_GELU_FUSE", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with residual and LayerNorm unfused", "SIMVTP_CUDA_RESLN", "0", 0);
+        same_bits(g, hb, &t, lg, gg, kind, "with the drop-path scale unfused", "SIMVTP_CUDA_ROWSCALE_FUSE", "0", 0);
     }
     same_bits(g, hb, &t, lg, gg, kind, "with two-launch column sums", "SIMVTP_CUDA_COLSUM", "2pass", 0);
     same_bits(g, hb, &t, lg, gg, kind, "with NaN-filled raw buffers", "SIMVTP_CUDA_RAW_FILL", "nan", 0);

@@ -386,6 +386,29 @@ static void gmb_pin4(float *dinp, float *dw, float *dbias, const float *dg, cons
     gmb_pin(dinp, dw, dbias, dg, h, inp, w, M, K, N, 4);
 }
 
+/* a drop-path branch's product backward: scale_rows, then the product */
+static int g_mbr_calls;
+static void mbr_pin(float *dinp, float *dw, float *dbias, const float *dout, const float *rs, int T, const void *inp,
+                    int inp_pin, const float *w, int M, int K, int N, int bytes)
+{
+    float *t = malloc((size_t)M * N * sizeof(float));
+    sv_backend_cpu.scale_rows(t, dout, rs, M / T, T, N);
+    if (inp_pin) (bytes == 2 ? mmb_pin2 : mmb_pin4)(dinp, dw, dbias, t, inp, w, M, K, N);
+    else sv_backend_cpu.matmul_bwd(dinp, dw, dbias, t, (const float *)inp, w, M, K, N);
+    free(t);
+    g_mbr_calls++;
+}
+static void mbr_pin2(float *dinp, float *dw, float *dbias, const float *dout, const float *rs, int T,
+                     const void *inp, int inp_pin, const float *w, int M, int K, int N)
+{
+    mbr_pin(dinp, dw, dbias, dout, rs, T, inp, inp_pin, w, M, K, N, 2);
+}
+static void mbr_pin4(float *dinp, float *dw, float *dbias, const float *dout, const float *rs, int T,
+                     const void *inp, int inp_pin, const float *w, int M, int K, int N)
+{
+    mbr_pin(dinp, dw, dbias, dout, rs, T, inp, inp_pin, w, M, K, N, 4);
+}
+
 /* the residual add and the LayerNorm after it, composed */
 static int g_rln_calls;
 static void rln_pin(float *y, const float *x, const float *rs, void *out, float *mean, float *rstd, const float *w,
@@ -419,6 +442,7 @@ static sv_backend pin_table(int bytes, int qkv)
     t.matmul_fwd_pin = bytes == 2 ? mmf_pin2 : mmf_pin4;
     t.matmul_bwd_pin = bytes == 2 ? mmb_pin2 : mmb_pin4;
     t.gelu_matmul_bwd = bytes == 2 ? gmb_pin2 : gmb_pin4;
+    t.matmul_bwd_rowscale = bytes == 2 ? mbr_pin2 : mbr_pin4;
     t.residual_layernorm_fwd_pin = bytes == 2 ? rln_pin2 : rln_pin4;
     t.attention_pin = qkv ? att_pin_yes : att_pin_no;
     t.matmul_fwd_pin_out = bytes == 2 ? mmo_pin2 : mmo_pin4;
@@ -473,23 +497,26 @@ static void pin_check(int retrieval, int qkv)
     const sv_backend t2 = pin_table(2, qkv), t4 = pin_table(4, qkv);
     simvtp_losses lc[2], l4[2], l2[2], lk[2];
     float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
-    g_pin_calls = g_att_pin_calls = g_gmb_calls = g_rln_calls = 0;
+    g_pin_calls = g_att_pin_calls = g_gmb_calls = g_rln_calls = g_mbr_calls = 0;
     float *g4 = pin_run(retrieval, &t4, SIMVTP_CHECKPOINT_OFF, &f, l4);
     ck_assert_msg(g_pin_calls > 0, "the encoder never called the _pin ops");
     ck_assert_msg(qkv ? g_att_pin_calls > 0 : g_att_pin_calls == 0, "attention_fwd_pin called %d times",
                   g_att_pin_calls);
-    /* gelu_matmul_bwd (the fc1 backward with the GELU backward folded in)
-     * and residual_layernorm_fwd_pin against the ops they stand for */
+    /* gelu_matmul_bwd (the fc1 backward with the GELU backward folded in),
+     * residual_layernorm_fwd_pin and (drop path: fine-tuning)
+     * matmul_bwd_rowscale against the ops they stand for */
     sv_backend t4n = t4;
     t4n.gelu_matmul_bwd = NULL;
     t4n.residual_layernorm_fwd_pin = NULL;
+    t4n.matmul_bwd_rowscale = NULL;
     ck_assert_msg(g_gmb_calls > 0, "the encoder never called gelu_matmul_bwd");
     ck_assert_msg(g_rln_calls > 0, "the encoder never called residual_layernorm_fwd_pin");
+    ck_assert_msg(retrieval ? g_mbr_calls > 0 : g_mbr_calls == 0, "matmul_bwd_rowscale called %d times",
+                  g_mbr_calls);
     float *g4n = pin_run(retrieval, &t4n, SIMVTP_CHECKPOINT_OFF, &f, lk);
     ck_assert(memcmp(lk, l4, sizeof lk) == 0);
     size_t dn = grads_differing(g4n, g4, n);
-    ck_assert_msg(dn == 0, "%zu of %zu gradients differ with gelu_matmul_bwd and residual_layernorm_fwd_pin", dn,
-                  n);
+    ck_assert_msg(dn == 0, "%zu of %zu gradients differ with the fused ops", dn, n);
     free(g4n);
     float *g2 = pin_run(retrieval, &t2, SIMVTP_CHECKPOINT_OFF, &f, l2);
     for (int k = 0; k < 2; k++)

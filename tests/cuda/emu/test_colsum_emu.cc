@@ -1,7 +1,8 @@
 /* tests/cuda/emu/test_colsum_emu.cc — the backward's column sums
  * (libsimvtp/cuda/colsum.cuh: bias gradients, LayerNorm dw/db) compiled for
  * the CPU and run by the SIMT emulator (also the fc1 product's bias
- * gradient, which computes the GELU backward on the fly). For each shape:
+ * gradient, which computes the GELU backward on the fly, and a drop-path
+ * branch's, which scales each row by its sample's factor). For each shape:
  *   - one launch (the last block of each column tile sums the partials)
  *     against a host replay of the same order of float additions: bit for
  *     bit, the bf16 copy of the input too, and the counters re-armed to 0;
@@ -52,18 +53,25 @@ void host_colsum(int M, int N, int rows_per_chunk, F value, float *dst)
     }
 }
 
-/* gelu: the column sums of gelu_bwd(h, dg) made on the fly (the fc1
- * product's backward), else of x itself */
-void bias_case(int M, int N, int rows_per_chunk, bool gelu)
+/* The column sums of x itself (BIAS_PLAIN), of gelu_bwd(h, dg) made on the
+ * fly (BIAS_GELU: the fc1 product's backward) or of x with row r scaled by
+ * s[r / T] (BIAS_ROWSCALE, T = 10: a drop-path branch's backward) */
+enum { BIAS_PLAIN, BIAS_GELU, BIAS_ROWSCALE };
+void bias_case(int M, int N, int rows_per_chunk, int kind)
 {
+    const long T = 10;
     const int nchunks = (M + rows_per_chunk - 1) / rows_per_chunk, tiles = (N + CS_TX - 1) / CS_TX;
     std::vector<float> x((size_t)M * N), h((size_t)M * N), dst0(N), want(N);
     for (float &v : x) v = frand(-1, 1);
     for (float &v : h) v = frand(-5, 5);
     for (float &v : dst0) v = frand(-1, 1);
+    std::vector<float> sc((M + T - 1) / T);
+    for (float &v : sc) v = frand(0.0f, 1.0f) < 0.3f ? 0.0f : 1.0f / 0.9f;
     /* the values summed (and rounded to bf16) */
     std::vector<float> val(x.size());
-    for (size_t i = 0; i < x.size(); i++) val[i] = gelu ? sv_gelu_grad(h[i], x[i]) : x[i];
+    for (size_t i = 0; i < x.size(); i++)
+        val[i] = kind == BIAS_GELU ? sv_gelu_grad(h[i], x[i])
+                 : kind == BIAS_ROWSCALE ? x[i] * sc[(long)(i / N) / T] : x[i];
     want = dst0;
     host_colsum(M, N, rows_per_chunk, [&](long r, int c) { return val[(size_t)r * N + c]; }, want.data());
     const emu_dim3 grid = {(unsigned)tiles, (unsigned)nchunks, 1}, block = {CS_TX, CS_TY, 1};
@@ -76,8 +84,11 @@ void bias_case(int M, int N, int rows_per_chunk, bool gelu)
         unsigned *cnt = variant == 3 ? nullptr : counters.data();
         emu_block_order_seed = variant == 1 || variant == 2 ? (uint64_t)variant * 977 : 0;
         int rc = emu_launch(grid, block, [&] {
-            if (gelu)
+            if (kind == BIAS_GELU)
                 colsum_partial_kernel(cs_gelu_grad{x.data(), h.data()}, M, N, rows_per_chunk, partial.data(),
+                                      x16.data(), dst.data(), cnt);
+            else if (kind == BIAS_ROWSCALE)
+                colsum_partial_kernel(cs_rowscale{x.data(), sc.data(), T}, M, N, rows_per_chunk, partial.data(),
                                       x16.data(), dst.data(), cnt);
             else
                 colsum_partial_kernel(cs_plain{x.data()}, M, N, rows_per_chunk, partial.data(), x16.data(),
@@ -103,7 +114,9 @@ void bias_case(int M, int N, int rows_per_chunk, bool gelu)
         static const char *names[] = {"one launch", "random block order", "random block order 2",
                                       "two launches"};
         char name[64];
-        snprintf(name, sizeof name, "%s, %s", gelu ? "gelu-bwd bias grad" : "bias grad", names[variant]);
+        snprintf(name, sizeof name, "%s, %s",
+                 kind == BIAS_GELU ? "gelu-bwd bias grad" : kind == BIAS_ROWSCALE ? "row-scaled bias grad" : "bias grad",
+                 names[variant]);
         verdict(!why[0], name, M, N, why);
     }
 }
@@ -159,10 +172,11 @@ void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
 int main()
 {
     if (const int skip = emu_start()) return skip;
-    bias_case(1000, 70, CS_ROWS, false); /* 4 chunks (the last partial), 3 tiles (the last partial) */
-    bias_case(37, 33, CS_ROWS, false);   /* one chunk */
-    bias_case(700, 96, 64, false);       /* 11 chunks of a smaller size */
-    bias_case(600, 80, CS_ROWS, true);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
+    bias_case(1000, 70, CS_ROWS, BIAS_PLAIN); /* 4 chunks (the last partial), 3 tiles (the last partial) */
+    bias_case(37, 33, CS_ROWS, BIAS_PLAIN);   /* one chunk */
+    bias_case(700, 96, 64, BIAS_PLAIN);       /* 11 chunks of a smaller size */
+    bias_case(600, 80, CS_ROWS, BIAS_GELU);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
+    bias_case(640, 40, 64, BIAS_ROWSCALE);    /* drop path: 64 samples of 10 rows, chunks across samples */
     layernorm_case(600, 48, CS_ROWS, false);
     layernorm_case(130, 40, 32, true);
     return emu_finish("test_colsum_emu");

@@ -563,6 +563,27 @@ void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, cons
     sv_cuda_scratch_free(ctx, tmp);
 }
 
+/* The fused backward products (gelu_matmul_bwd, matmul_bwd_rowscale):
+ * whether the switch `env` and the case allow them, and the products from
+ * the bf16 copy of load's values, written by the bias gradient's pass. */
+static int fused_bwd_ok(const char *env, int prec, const float *dbias, const float *dinp, const float *dw, int K,
+                        int N)
+{
+    const char *e = getenv(env); /* read per call: tests compare both */
+    return !(e && !strcmp(e, "0")) && bf16_operands(prec) && dbias && K > 0 && N > 0 && (dinp || dw);
+}
+
+template <typename Load>
+static void fused_bwd(sv_cuda_ctx *ctx, int prec, Load load, float *dinp, float *dw, float *dbias, const void *inp,
+                      int inp16, const float *w, int M, int K, int N, const char *op)
+{
+    __nv_bfloat16 *dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, (size_t)M * N * sizeof(__nv_bfloat16), op, 1);
+    if (!dout16) return;
+    if (colsum_add(ctx, dbias, load, M, N, op, dout16) == 0)
+        bwd_products(ctx, prec, 1, dinp, dw, NULL, dout16, inp, inp16, w, M, K, N);
+    sv_cuda_scratch_free(ctx, dout16);
+}
+
 /* ------------------------------------------------------------------------
  * The fc1 product's backward with the GELU backward folded in (core/backend.h
  * gelu_matmul_bwd): dout = gelu_bwd(h, dg) is made inside the bias
@@ -579,10 +600,8 @@ void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0) return;
     const int prec = sv_cuda_precision();
-    const char *e = getenv("SIMVTP_CUDA_GELU_FUSE"); /* read per call: tests compare both */
-    const int fuse = !(e && !strcmp(e, "0")) && bf16_operands(prec) && dbias && K > 0 && N > 0 && (dinp || dw);
     const size_t n = (size_t)M * (N > 0 ? N : 0);
-    if (!fuse) {
+    if (!fused_bwd_ok("SIMVTP_CUDA_GELU_FUSE", prec, dbias, dinp, dw, K, N)) {
         float *dh = (float *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(float), "gelu_bwd", 1);
         if (!dh) return;
         sv_cuda_gelu_bwd(dh, h, dg, n);
@@ -590,11 +609,7 @@ void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *
         sv_cuda_scratch_free(ctx, dh);
         return;
     }
-    __nv_bfloat16 *dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, n * sizeof(__nv_bfloat16), "matmul_bwd (gelu)", 1);
-    if (!dout16) return;
-    if (colsum_add(ctx, dbias, cs_gelu_grad{dg, h}, M, N, "matmul_bwd (gelu, dbias)", dout16) == 0)
-        bwd_products(ctx, prec, 1, dinp, dw, NULL, dout16, inp, 1, w, M, K, N);
-    sv_cuda_scratch_free(ctx, dout16);
+    fused_bwd(ctx, prec, cs_gelu_grad{dg, h}, dinp, dw, dbias, inp, 1, w, M, K, N, "matmul_bwd (gelu)");
 }
 
 /* ------------------------------------------------------------------------
@@ -613,10 +628,8 @@ void sv_cuda_matmul_bwd_rowscale(float *dinp, float *dw, float *dbias, const flo
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || T <= 0) return;
     const int prec = sv_cuda_precision();
-    const char *e = getenv("SIMVTP_CUDA_ROWSCALE_FUSE"); /* read per call: tests compare both */
-    const int fuse = !(e && !strcmp(e, "0")) && bf16_operands(prec) && dbias && K > 0 && N > 0 && (dinp || dw);
     const size_t n = (size_t)M * (N > 0 ? N : 0);
-    if (!fuse) {
+    if (!fused_bwd_ok("SIMVTP_CUDA_ROWSCALE_FUSE", prec, dbias, dinp, dw, K, N)) {
         float *tmp = (float *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(float), "scale_rows", 1);
         if (!tmp) return;
         if (n) sv_cuda_scale_rows(tmp, dout, rowscale, M / T, T, N);
@@ -624,9 +637,6 @@ void sv_cuda_matmul_bwd_rowscale(float *dinp, float *dw, float *dbias, const flo
         sv_cuda_scratch_free(ctx, tmp);
         return;
     }
-    __nv_bfloat16 *dout16 = (__nv_bfloat16 *)sv_cuda_scratch(ctx, n * sizeof(__nv_bfloat16), "matmul_bwd (rowscale)", 1);
-    if (!dout16) return;
-    if (colsum_add(ctx, dbias, cs_rowscale{dout, rowscale, T}, M, N, "matmul_bwd (rowscale, dbias)", dout16) == 0)
-        bwd_products(ctx, prec, 1, dinp, dw, NULL, dout16, inp, inp_pin, w, M, K, N);
-    sv_cuda_scratch_free(ctx, dout16);
+    fused_bwd(ctx, prec, cs_rowscale{dout, rowscale, T}, dinp, dw, dbias, inp, inp_pin, w, M, K, N,
+              "matmul_bwd (rowscale)");
 }

@@ -253,10 +253,48 @@ static void matmul_case(const sv_backend *g, const char *name, int M, int K, int
     }
 }
 
+/* The two result sets of a backward pair: dinp (uninitialized), dw and
+ * dbias starting from dw0 and db0 (the ops add into them). */
+static void grads_up(const sv_backend *g, float *dinp[2], float *dwt[2], float *dbt[2], size_t mk, const float *dw0,
+                     size_t nk, const float *db0, int N)
+{
+    for (int v = 0; v < 2; v++) {
+        dinp[v] = up(g, NULL, mk * 4);
+        dwt[v] = up(g, dw0, nk * 4);
+        dbt[v] = up(g, db0, (size_t)N * 4);
+    }
+}
+
+static void grads_free(const sv_backend *g, float *dinp[2], float *dwt[2], float *dbt[2])
+{
+    for (int v = 0; v < 2; v++) {
+        g->free(dinp[v]);
+        g->free(dwt[v]);
+        g->free(dbt[v]);
+    }
+}
+
+/* The verdict on a fused backward (results [1]) against its two ops
+ * (results [0]): dinp, dw and dbias bit for bit, and its input `in` (n
+ * floats on the device, `host` their values) left as it was. */
+static void bwd_pair_verdict(const sv_backend *g, const char *op, const char *shape, float *dinp[2], float *dwt[2],
+                             float *dbt[2], size_t mk, size_t nk, int N, const float *in, const float *host, size_t n,
+                             const char *in_name)
+{
+    char why[200] = "";
+    check_finish(g, why, sizeof why);
+    const result_pair R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
+    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
+    float *h = down(g, in, n * 4);
+    if (!why[0] && ndiff(h, host, n, 4)) snprintf(why, sizeof why, "%s was modified", in_name);
+    verdict(!why[0], op, shape, why);
+    free(h);
+}
+
 /* gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin, bit for bit: dinp, dw, dbias */
 static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
 {
-    char shape[64], why[200] = "";
+    char shape[64];
     snprintf(shape, sizeof shape, "fc1 M=%d K=%d N=%d", M, K, N);
     const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
     float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *dg = frand(mn, -1, 1), *h = frand(mn, -5, 5);
@@ -265,25 +303,14 @@ static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
     void *gx16 = up(g, x16, mk * 2);
     float *gw = up(g, w, nk * 4), *gdg = up(g, dg, mn * 4), *gh = up(g, h, mn * 4), *dh = up(g, NULL, mn * 4);
     float *dinp[2], *dwt[2], *dbt[2];
-    for (int v = 0; v < 2; v++) {
-        dinp[v] = up(g, NULL, mk * 4);
-        dwt[v] = up(g, dw0, nk * 4);
-        dbt[v] = up(g, db0, N * 4);
-    }
+    grads_up(g, dinp, dwt, dbt, mk, dw0, nk, db0, N);
     g->gelu_bwd(dh, gh, gdg, mn);
     g->matmul_bwd_pin(dinp[0], dwt[0], dbt[0], dh, gx16, gw, M, K, N);
     g->gelu_matmul_bwd(dinp[1], dwt[1], dbt[1], gdg, gh, gx16, gw, M, K, N);
-    check_finish(g, why, sizeof why);
-    const result_pair R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
-    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
-    float *hg = down(g, gdg, mn * 4);
-    if (!why[0] && ndiff(hg, dg, mn, 4)) snprintf(why, sizeof why, "dg was modified");
-    verdict(!why[0], "gelu_matmul_bwd", shape, why);
-    free(x); free(w); free(dg); free(h); free(dw0); free(db0); free(x16); free(hg);
+    bwd_pair_verdict(g, "gelu_matmul_bwd", shape, dinp, dwt, dbt, mk, nk, N, gdg, dg, mn, "dg");
+    free(x); free(w); free(dg); free(h); free(dw0); free(db0); free(x16);
     g->free(gx16); g->free(gw); g->free(gdg); g->free(gh); g->free(dh);
-    for (int v = 0; v < 2; v++) {
-        g->free(dinp[v]); g->free(dwt[v]); g->free(dbt[v]);
-    }
+    grads_free(g, dinp, dwt, dbt);
 }
 
 /* matmul_bwd_rowscale == scale_rows then matmul_bwd_pin (inp in bf16) or
@@ -291,7 +318,7 @@ static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
  * T rows per sample, scales 0 (a dropped branch) or 1/0.9. */
 static void rowscale_case(const sv_backend *g, int T, int B, int K, int N, int inp_pin)
 {
-    char shape[80], why[200] = "";
+    char shape[80];
     const int M = T * B;
     snprintf(shape, sizeof shape, "%s B=%d T=%d K=%d N=%d", inp_pin ? "fc2" : "proj", B, T, K, N);
     const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
@@ -302,26 +329,15 @@ static void rowscale_case(const sv_backend *g, int T, int B, int K, int N, int i
     const void *gin = inp_pin ? up(g, x16, mk * 2) : (void *)up(g, x, mk * 4);
     float *gw = up(g, w, nk * 4), *gdo = up(g, dout, mn * 4), *grs = up(g, rs, B * 4), *t = up(g, NULL, mn * 4);
     float *dinp[2], *dwt[2], *dbt[2];
-    for (int v = 0; v < 2; v++) {
-        dinp[v] = up(g, NULL, mk * 4);
-        dwt[v] = up(g, dw0, nk * 4);
-        dbt[v] = up(g, db0, N * 4);
-    }
+    grads_up(g, dinp, dwt, dbt, mk, dw0, nk, db0, N);
     g->scale_rows(t, gdo, grs, B, T, N);
     if (inp_pin) g->matmul_bwd_pin(dinp[0], dwt[0], dbt[0], t, gin, gw, M, K, N);
     else g->matmul_bwd(dinp[0], dwt[0], dbt[0], t, (const float *)gin, gw, M, K, N);
     g->matmul_bwd_rowscale(dinp[1], dwt[1], dbt[1], gdo, grs, T, gin, inp_pin, gw, M, K, N);
-    check_finish(g, why, sizeof why);
-    const result_pair R[] = {{"dinp", dinp, mk}, {"dw", dwt, nk}, {"dbias", dbt, (size_t)N}};
-    compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
-    float *hd = down(g, gdo, mn * 4);
-    if (!why[0] && ndiff(hd, dout, mn, 4)) snprintf(why, sizeof why, "dout was modified");
-    verdict(!why[0], "matmul_bwd_rowscale", shape, why);
-    free(x); free(w); free(dout); free(dw0); free(db0); free(rs); free(x16); free(hd);
+    bwd_pair_verdict(g, "matmul_bwd_rowscale", shape, dinp, dwt, dbt, mk, nk, N, gdo, dout, mn, "dout");
+    free(x); free(w); free(dout); free(dw0); free(db0); free(rs); free(x16);
     g->free((void *)gin); g->free(gw); g->free(gdo); g->free(grs); g->free(t);
-    for (int v = 0; v < 2; v++) {
-        g->free(dinp[v]); g->free(dwt[v]); g->free(dbt[v]);
-    }
+    grads_free(g, dinp, dwt, dbt);
 }
 
 /* matmul_fwd_pin_out == bf16(matmul_fwd), bit for bit */

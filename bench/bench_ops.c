@@ -158,8 +158,13 @@ static void bench_elementwise(size_t n)
 
 /* The bf16 table's fused ops next to the ops they replace (core/backend.h
  * pin_bytes): the residual add and LayerNorm, the fc1 backward with the
- * GELU backward, and a product reading a bf16 input. */
-typedef struct fu { int M, C, F; float *x, *y, *w, *b, *mu, *rs, *h, *dg, *dh, *dx, *fw, *fb, *dfw, *dfb; void *ln16; } fu;
+ * GELU backward, a product reading a bf16 input, and fc1 + GELU with the
+ * fc1 output h in fp32 and in bf16 (h_pin). */
+typedef struct fu {
+    int M, C, F;
+    float *x, *y, *w, *b, *mu, *rs, *h, *dg, *dh, *dx, *fw, *fb, *dfw, *dfb;
+    void *ln16, *h16, *g16;
+} fu;
 static void fu_two(void *p)
 {
     fu *a = p;
@@ -183,14 +188,32 @@ static void fu_gelu_one(void *p)
     be->gelu_matmul_bwd(a->dx, a->dfw, a->dfb, a->dg, a->h, a->ln16, a->fw, a->M, a->C, a->F);
 }
 static void fu_mm16(void *p) { fu *a = p; be->matmul_fwd_pin(a->h, a->ln16, a->fw, a->fb, a->M, a->C, a->F); }
+static void fu_fc1_h32(void *p)
+{
+    fu *a = p;
+    be->matmul_fwd_pin(a->h, a->ln16, a->fw, a->fb, a->M, a->C, a->F);
+    be->gelu_fwd_pin(a->g16, a->h, (size_t)a->M * a->F);
+}
+static void fu_fc1_h16(void *p)
+{
+    fu *a = p;
+    be->matmul_fwd_pin_out(a->h16, a->ln16, a->fw, a->fb, a->M, a->C, a->F);
+    be->gelu_fwd_pin_h(a->g16, a->h16, (size_t)a->M * a->F);
+}
+static void fu_gelu_h16(void *p)
+{
+    fu *a = p;
+    be->gelu_matmul_bwd_pin_h(a->dx, a->dfw, a->dfb, a->dg, a->h16, a->ln16, a->fw, a->M, a->C, a->F);
+}
 
 static void bench_fused(int M, int C, int F)
 {
     if (!be->pin_bytes || be->pin_bytes() != 2 || !be->residual_layernorm_fwd_pin || !be->gelu_matmul_bwd) return;
     const size_t n = (size_t)M * C, nf = (size_t)M * F;
     fu a = {M, C, F, rnd(n), rnd(n), rnd(C), rnd(C), rnd(M), rnd(M), rnd(nf), rnd(nf), rnd(nf), rnd(n),
-            rnd((size_t)F * C), rnd(F), rnd((size_t)F * C), rnd(F), be->alloc(n * 2)};
-    if (!a.ln16) exit(1);
+            rnd((size_t)F * C), rnd(F), rnd((size_t)F * C), rnd(F), be->alloc(n * 2), be->alloc(nf * 2),
+            be->alloc(nf * 2)};
+    if (!a.ln16 || !a.h16 || !a.g16) exit(1);
     be->layernorm_fwd_pin(a.ln16, a.mu, a.rs, a.x, a.w, a.b, M, C, 1e-6f); /* real bf16 values */
     char shape[64];
     snprintf(shape, sizeof shape, "M%d C%d", M, C);
@@ -201,9 +224,17 @@ static void bench_fused(int M, int C, int F)
     timeit("fc1.fwd.bf16in", shape, 2 * mac, 2.0 * n + 2.0 * F * C + 4.0 * nf, fu_mm16, &a);
     timeit("fc1.bwd+gelu.two", shape, 4 * mac, 4.0 * 2 * nf, fu_gelu_two, &a);
     timeit("fc1.bwd+gelu.fused", shape, 4 * mac, 4.0 * 2 * nf, fu_gelu_one, &a);
+    if (be->h_pin && be->h_pin()) {
+        be->matmul_fwd_pin_out(a.h16, a.ln16, a.fw, a.fb, M, C, F); /* real bf16 values */
+        timeit("fc1+gelu.fwd.h32", shape, 2 * mac, 2.0 * n + 4.0 * 2 * nf + 2.0 * nf, fu_fc1_h32, &a);
+        timeit("fc1+gelu.fwd.h16", shape, 2 * mac, 2.0 * n + 4.0 * nf + 2.0 * 3 * nf, fu_fc1_h16, &a);
+        timeit("fc1.bwd+gelu.h16", shape, 4 * mac, 4.0 * nf + 2.0 * nf, fu_gelu_h16, &a);
+    }
     float *ptrs[] = {a.x, a.y, a.w, a.b, a.mu, a.rs, a.h, a.dg, a.dh, a.dx, a.fw, a.fb, a.dfw, a.dfb};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) be->free(ptrs[i]);
     be->free(a.ln16);
+    be->free(a.h16);
+    be->free(a.g16);
 }
 
 typedef struct ce { int M, V; float *logits, *probs, *loss, *dl, *dlog; int32_t *t; } ce;

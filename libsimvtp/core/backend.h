@@ -221,6 +221,17 @@ typedef struct sv_backend {
                              int B, int N, int H, int hd);
     int (*attention_bwd_pin)(float *dqkv, const float *dout, const void *qkv, const float *out,
                              const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
+    /* optional, with the above (NULL, or h_pin() == 0: not used): a block's
+     * fc1 output h, GELU's input, kept in the same type as well: fc1 through
+     * matmul_fwd_pin_out, GELU through gelu_fwd_pin_h (h and out in that
+     * type), its backward through gelu_matmul_bwd_pin_h (gelu_matmul_bwd
+     * with h in that type). Not the same bits as an fp32 h: GELU and its
+     * derivative see h rounded to the type, as under PyTorch's autocast,
+     * whose linear layers return bf16. The graph asks h_pin once per pass. */
+    int (*h_pin)(void);
+    void (*gelu_fwd_pin_h)(void *out, const void *h, size_t n);
+    void (*gelu_matmul_bwd_pin_h)(float *dinp, float *dw, float *dbias, const float *dg, const void *h,
+                                  const void *inp, const float *w, int M, int K, int N);
 
     /* optional (NULL: the host's order): the queue the backend's work runs
      * on, for a communicator that orders its own queue after it (CUDA: the

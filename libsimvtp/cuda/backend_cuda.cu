@@ -563,6 +563,9 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
         t->matmul_fwd_pin_out = sv_cuda_matmul_fwd_pin_out;
         t->attention_fwd_pin = sv_cuda_attention_fwd_pin;
         t->attention_bwd_pin = sv_cuda_attention_bwd_pin;
+        t->h_pin = sv_cuda_h_pin;
+        t->gelu_fwd_pin_h = sv_cuda_gelu_fwd_pin_h;
+        t->gelu_matmul_bwd_pin_h = sv_cuda_gelu_matmul_bwd_pin_h;
     }
     t->weights_begin = sv_cuda_weights_begin;
     t->weights_end = sv_cuda_weights_end;

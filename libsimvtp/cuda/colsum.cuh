@@ -64,12 +64,16 @@ struct cs_plain {
     const float *x;
     __device__ __forceinline__ float operator()(size_t i, long r) const { (void)r; return x[i]; }
 };
+static __device__ __forceinline__ float cs_widen(float v) { return v; }
+static __device__ __forceinline__ float cs_widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <typename H> /* h in float, or kept in bf16 (core/backend.h h_pin) */
 struct cs_gelu_grad {
-    const float *dg, *h;
+    const float *dg;
+    const H *h;
     __device__ __forceinline__ float operator()(size_t i, long r) const
     {
         (void)r;
-        return sv_gelu_grad(h[i], dg[i]);
+        return sv_gelu_grad(cs_widen(h[i]), dg[i]);
     }
 };
 struct cs_rowscale {

@@ -52,6 +52,13 @@ void sv_cuda_residual_layernorm_fwd_pin(float *y, const float *x, const float *r
                                         float *mean, float *rstd, const float *w, const float *b, int B,
                                         int N, int C, float eps);
 void sv_cuda_gelu_fwd_pin(void *out, const float *inp, size_t n);
+/* the fc1 output h kept in bf16 as well (core/backend.h h_pin): whether
+ * (opt-in: SIMVTP_CUDA_H16=1), GELU from it, the fc1 backward from it */
+int sv_cuda_h_pin(void);
+void sv_cuda_gelu_fwd_pin_h(void *out, const void *h, size_t n);
+void sv_cuda_gelu_bwd_h16(float *dinp, const void *h, const float *dout, size_t n);
+void sv_cuda_gelu_matmul_bwd_pin_h(float *dinp, float *dw, float *dbias, const float *dg, const void *h,
+                                   const void *inp, const float *w, int M, int K, int N);
 /* matmul_bwd[_pin] with dout's rows scaled per sample (core/backend.h matmul_bwd_rowscale) */
 void sv_cuda_matmul_bwd_rowscale(float *dinp, float *dw, float *dbias, const float *dout, const float *rowscale,
                                  int T, const void *inp, int inp_pin, const float *w, int M, int K, int N);

@@ -594,8 +594,16 @@ static void fused_bwd(sv_cuda_ctx *ctx, int prec, Load load, float *dinp, float 
  * those two instead (for comparison); so do shapes or tables it does not
  * cover (no bias, empty, fp32 products).
  * ------------------------------------------------------------------------ */
-void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
-                             const void *inp, const float *w, int M, int K, int N)
+static void gelu_bwd_of(float *dh, const float *h, const float *dg, size_t n) { sv_cuda_gelu_bwd(dh, h, dg, n); }
+static void gelu_bwd_of(float *dh, const __nv_bfloat16 *h, const float *dg, size_t n)
+{
+    sv_cuda_gelu_bwd_h16(dh, h, dg, n);
+}
+
+/* h in float, or in bf16 (h_pin, below) */
+template <typename H>
+static void gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const H *h, const void *inp,
+                            const float *w, int M, int K, int N)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0) return;
@@ -604,12 +612,44 @@ void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *
     if (!fused_bwd_ok("SIMVTP_CUDA_GELU_FUSE", prec, dbias, dinp, dw, K, N)) {
         float *dh = (float *)sv_cuda_scratch(ctx, (n ? n : 1) * sizeof(float), "gelu_bwd", 1);
         if (!dh) return;
-        sv_cuda_gelu_bwd(dh, h, dg, n);
+        gelu_bwd_of(dh, h, dg, n);
         matmul_bwd(dinp, dw, dbias, dh, inp, 1, w, M, K, N);
         sv_cuda_scratch_free(ctx, dh);
         return;
     }
-    fused_bwd(ctx, prec, cs_gelu_grad{dg, h}, dinp, dw, dbias, inp, 1, w, M, K, N, "matmul_bwd (gelu)");
+    fused_bwd(ctx, prec, cs_gelu_grad<H>{dg, h}, dinp, dw, dbias, inp, 1, w, M, K, N, "matmul_bwd (gelu)");
+}
+
+void sv_cuda_gelu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dg, const float *h,
+                             const void *inp, const float *w, int M, int K, int N)
+{
+    gelu_matmul_bwd(dinp, dw, dbias, dg, h, inp, w, M, K, N);
+}
+
+/* ------------------------------------------------------------------------
+ * The fc1 output h kept in bf16 (core/backend.h h_pin; opt-in,
+ * SIMVTP_CUDA_H16=1, read once per encoder pass): the product writes it
+ * through matmul_fwd_pin_out, GELU reads it (gelu.cu) and the backward
+ * above reads it, widened, where it read the fp32 h: 8 bytes per element
+ * of the [rows, 4C] fc1 output kept instead of 16 (a block then keeps 38
+ * bytes per token and channel instead of 46; PyTorch's autocast, which
+ * stores h in bf16 too, about 36). Not the same bits as the fp32 h: GELU
+ * and its derivative see h rounded. Not the default: emulated on the CPU
+ * (every product operand, q/k/v and dO rounded to bf16), the fine-tuning
+ * model's gradient error against fp32 grows from 1.1e-2 to 1.7e-2 (small
+ * preset, 4 clips; worst tensor 2.5e-2 -> 4.8e-2), close to
+ * test_cuda_step's bf16 thresholds; pretraining's hardly moves.
+ * ------------------------------------------------------------------------ */
+int sv_cuda_h_pin(void)
+{
+    const char *e = getenv("SIMVTP_CUDA_H16");
+    return e && !strcmp(e, "1") && sv_cuda_pin_bytes() == sizeof(__nv_bfloat16);
+}
+
+void sv_cuda_gelu_matmul_bwd_pin_h(float *dinp, float *dw, float *dbias, const float *dg, const void *h,
+                                   const void *inp, const float *w, int M, int K, int N)
+{
+    gelu_matmul_bwd(dinp, dw, dbias, dg, (const __nv_bfloat16 *)h, inp, w, M, K, N);
 }
 
 /* ------------------------------------------------------------------------

@@ -3,8 +3,8 @@
  * with activation checkpointing (only the blocks' inputs are kept and each
  * block is recomputed just before its backward, or selectively: only the
  * LayerNorm and GELU outputs are recomputed). A backend may keep the
- * LayerNorm and GELU outputs and qkv in its own 2-byte type (core/backend.h
- * pin_bytes, attention_pin). */
+ * LayerNorm and GELU outputs, qkv and the fc1 output in its own 2-byte type
+ * (core/backend.h pin_bytes, attention_pin, h_pin). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,10 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->att_stride = be->attention_saved(B, N, H, C / H);
     p->pin = be->pin_bytes ? be->pin_bytes() : 0;
     p->qkv_pin = p->pin && be->attention_pin && be->attention_pin(C / H);
+    p->h_pin = p->pin && be->h_pin && be->h_pin() && be->matmul_fwd_pin_out && be->gelu_fwd_pin_h &&
+               be->gelu_matmul_bwd_pin_h;
     const size_t es = p->pin ? p->pin : sizeof(float), qes = p->qkv_pin ? es : sizeof(float);
+    const size_t hes = p->h_pin ? es : sizeof(float);
     /* raw (core/arena.h): each forward op below overwrites its output in full */
     p->res = SV_AFR(a, (L + 1) * R * C);
     p->ln1 = sv_arena_alloc_raw(a, Sc * R * C * es);
@@ -41,7 +44,7 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->ln2 = sv_arena_alloc_raw(a, Sc * R * C * es);
     p->ln2_mean = SV_AFR(a, S * R);
     p->ln2_rstd = SV_AFR(a, S * R);
-    p->h = SV_AFR(a, S * R * M);
+    p->h = sv_arena_alloc_raw(a, S * R * M * hes);
     p->g = sv_arena_alloc_raw(a, Sc * R * M * es);
     p->bias3 = SV_AF(a, S * 3 * C); /* zero-filled: the middle third stays 0 */
     if (has_norm) {
@@ -61,9 +64,9 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
  * the one slice all blocks share (refilled by recomputation in the backward;
  * with selective checkpointing only ln1, ln2 and g are shared). */
 typedef struct blk_acts {
-    float *ln1_mean, *ln1_rstd, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *h, *bias3;
+    float *ln1_mean, *ln1_rstd, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *bias3;
     void *ln1, *ln2, *g; /* product inputs */
-    void *qkv;
+    void *qkv, *h;
 } blk_acts;
 
 static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
@@ -81,7 +84,7 @@ static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
     s->ln2 = (char *)p->ln2 + kc * RC * es;
     s->ln2_mean = p->ln2_mean + k * R;
     s->ln2_rstd = p->ln2_rstd + k * R;
-    s->h = p->h + k * RM;
+    s->h = (char *)p->h + k * RM * (p->h_pin ? es : sizeof(float));
     s->g = (char *)p->g + kc * RM * es;
     s->bias3 = p->bias3 + k * 3 * (size_t)p->C;
 }
@@ -96,11 +99,12 @@ static void ln_pin(const sv_backend *be, const sv_enc_pass *p, void *out, float 
     else be->layernorm_fwd((float *)out, mean, rstd, inp, w, b, R, p->C, p->eps);
 }
 
-static void gelu_pin(const sv_backend *be, const sv_enc_pass *p, void *out, const float *inp)
+static void gelu_pin(const sv_backend *be, const sv_enc_pass *p, void *out, const void *inp)
 {
     const size_t n = (size_t)p->B * p->N * p->M;
-    if (p->pin) be->gelu_fwd_pin(out, inp, n);
-    else be->gelu_fwd((float *)out, inp, n);
+    if (p->h_pin) be->gelu_fwd_pin_h(out, inp, n);
+    else if (p->pin) be->gelu_fwd_pin(out, (const float *)inp, n);
+    else be->gelu_fwd((float *)out, (const float *)inp, n);
 }
 
 static void mm_fwd_pin(const sv_backend *be, const sv_enc_pass *p, float *out, const void *inp,
@@ -161,7 +165,8 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
         be->residual(s.x1, xin, dpa, B, N, C);
         ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
     }
-    mm_fwd_pin(be, p, s.h, s.ln2, w->fc1w, w->fc1b, C, M);
+    if (p->h_pin) be->matmul_fwd_pin_out(s.h, s.ln2, w->fc1w, w->fc1b, R, C, M);
+    else mm_fwd_pin(be, p, (float *)s.h, s.ln2, w->fc1w, w->fc1b, C, M);
     gelu_pin(be, p, s.g, s.h);
     if (!xout) return SIMVTP_OK;
     mm_fwd_pin(be, p, xout, s.g, w->fc2w, w->fc2b, M, C);
@@ -236,8 +241,8 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
             gelu_pin(be, p, s.g, s.h);
         }
-        float *atty = s.atty, *att = s.att, *x1 = s.x1, *h = s.h;
-        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g, *qkv = s.qkv;
+        float *atty = s.atty, *att = s.att, *x1 = s.x1;
+        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g, *qkv = s.qkv, *h = s.h;
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
         const float *dpm = p->droppath ? dpa + B : NULL;
 
@@ -254,10 +259,12 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             }
             mm_bwd_pin(be, p, dg, gw->fc2w, gw->fc2b, dbranch, g, w->fc2w, M, C);
         }
-        if (p->pin && be->gelu_matmul_bwd) {
-            be->gelu_matmul_bwd(dln, gw->fc1w, gw->fc1b, dg, h, ln2, w->fc1w, R, C, M);
+        if (p->h_pin) {
+            be->gelu_matmul_bwd_pin_h(dln, gw->fc1w, gw->fc1b, dg, h, ln2, w->fc1w, R, C, M);
+        } else if (p->pin && be->gelu_matmul_bwd) {
+            be->gelu_matmul_bwd(dln, gw->fc1w, gw->fc1b, dg, (const float *)h, ln2, w->fc1w, R, C, M);
         } else {
-            be->gelu_bwd(dh, h, dg, RM);
+            be->gelu_bwd(dh, (const float *)h, dg, RM);
             mm_bwd_pin(be, p, dln, gw->fc1w, gw->fc1b, dh, ln2, w->fc1w, C, M);
         }
         be->layernorm_bwd(dcur, gw->n2w, gw->n2b, dln, x1, w->n2w, s.ln2_mean, s.ln2_rstd, R, C);

@@ -7,6 +7,9 @@
  *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias;
  *   matmul_fwd_pin_out == bf16(matmul_fwd_pin);
  *   gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin (dinp, dw, dbias);
+ *   with h kept in bf16 (h_pin): gelu_fwd_pin_h == bf16(gelu_fwd(h)) and
+ *     gelu_matmul_bwd_pin_h == gelu_matmul_bwd on h's widened values, fused
+ *     and (SIMVTP_CUDA_GELU_FUSE=0) not;
  *   matmul_bwd_rowscale == scale_rows then matmul_bwd[_pin] (drop path);
  *   residual_layernorm_fwd_pin == residual then layernorm_fwd_pin;
  *   attention_fwd_pin, attention_bwd_pin on bf16(qkv) == attention_fwd,
@@ -67,6 +70,17 @@ static uint16_t *to_bf16(const float *x, size_t n)
     uint16_t *h = xmalloc(n * 2);
     for (size_t i = 0; i < n; i++) h[i] = bf16_bits(x[i]);
     return h;
+}
+
+/* the floats holding the bf16 values h16[n] */
+static float *widened(const uint16_t *h16, size_t n)
+{
+    float *f = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)h16[i] << 16;
+        memcpy(&f[i], &u, 4);
+    }
+    return f;
 }
 
 static void verdict(int ok, const char *op, const char *shape, const char *why)
@@ -214,6 +228,25 @@ static void gelu_case(const sv_backend *g, size_t n)
     g->free(dx); g->free(o32); g->free(o16);
 }
 
+/* gelu_fwd_pin_h(h16) == bf16(gelu_fwd(h16 widened)) */
+static void gelu_h_case(const sv_backend *g, size_t n)
+{
+    char shape[64], why[200] = "";
+    snprintf(shape, sizeof shape, "n=%zu", n);
+    float *x = frand(n, -8, 8);
+    uint16_t *x16 = to_bf16(x, n);
+    float *xw = widened(x16, n);
+    float *dxw = up(g, xw, n * 4), *o32 = up(g, NULL, n * 4);
+    void *dx16 = up(g, x16, n * 2), *o16 = up(g, NULL, n * 2);
+    g->gelu_fwd(o32, dxw, n);
+    g->gelu_fwd_pin_h(o16, dx16, n);
+    check_finish(g, why, sizeof why);
+    expect_rounded(g, o16, o32, n, why, sizeof why);
+    verdict(!why[0], "gelu_fwd_pin_h", shape, why);
+    free(x); free(x16); free(xw);
+    g->free(dxw); g->free(o32); g->free(dx16); g->free(o16);
+}
+
 /* flags: 1 bias (forward) / dbias (backward), 2 dinp (backward) */
 static void matmul_case(const sv_backend *g, const char *name, int M, int K, int N, int flags)
 {
@@ -310,6 +343,31 @@ static void gelu_matmul_case(const sv_backend *g, int M, int K, int N)
     bwd_pair_verdict(g, "gelu_matmul_bwd", shape, dinp, dwt, dbt, mk, nk, N, gdg, dg, mn, "dg");
     free(x); free(w); free(dg); free(h); free(dw0); free(db0); free(x16);
     g->free(gx16); g->free(gw); g->free(gdg); g->free(gh); g->free(dh);
+    grads_free(g, dinp, dwt, dbt);
+}
+
+/* gelu_matmul_bwd_pin_h(h16) == gelu_matmul_bwd(h16 widened), bit for bit,
+ * fused (fuse 1) and through gelu_bwd then matmul_bwd_pin (fuse 0) */
+static void gelu_matmul_h_case(const sv_backend *g, int M, int K, int N, int fuse)
+{
+    char shape[64];
+    snprintf(shape, sizeof shape, "fc1 M=%d K=%d N=%d%s", M, K, N, fuse ? "" : " GELU_FUSE=0");
+    if (!fuse) setenv("SIMVTP_CUDA_GELU_FUSE", "0", 1);
+    const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
+    float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *dg = frand(mn, -1, 1), *h = frand(mn, -5, 5);
+    float *dw0 = frand(nk, -1, 1), *db0 = frand(N, -1, 1);
+    uint16_t *x16 = to_bf16(x, mk), *h16 = to_bf16(h, mn);
+    float *hw = widened(h16, mn);
+    void *gx16 = up(g, x16, mk * 2), *gh16 = up(g, h16, mn * 2);
+    float *gw = up(g, w, nk * 4), *gdg = up(g, dg, mn * 4), *ghw = up(g, hw, mn * 4);
+    float *dinp[2], *dwt[2], *dbt[2];
+    grads_up(g, dinp, dwt, dbt, mk, dw0, nk, db0, N);
+    g->gelu_matmul_bwd(dinp[0], dwt[0], dbt[0], gdg, ghw, gx16, gw, M, K, N);
+    g->gelu_matmul_bwd_pin_h(dinp[1], dwt[1], dbt[1], gdg, gh16, gx16, gw, M, K, N);
+    bwd_pair_verdict(g, "gelu_mm_bwd_pin_h", shape, dinp, dwt, dbt, mk, nk, N, gdg, dg, mn, "dg");
+    unsetenv("SIMVTP_CUDA_GELU_FUSE");
+    free(x); free(w); free(dg); free(h); free(dw0); free(db0); free(x16); free(h16); free(hw);
+    g->free(gx16); g->free(gh16); g->free(gw); g->free(gdg); g->free(ghw);
     grads_free(g, dinp, dwt, dbt);
 }
 
@@ -424,21 +482,31 @@ int main(void)
     }
     if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin ||
         !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin ||
-        !g->gelu_matmul_bwd || !g->residual_layernorm_fwd_pin || !g->matmul_bwd_rowscale) {
+        !g->gelu_matmul_bwd || !g->residual_layernorm_fwd_pin || !g->matmul_bwd_rowscale || !g->h_pin ||
+        !g->gelu_fwd_pin_h || !g->gelu_matmul_bwd_pin_h) {
         printf("the bf16 table has no product-input ops  FAIL\n");
         return 1;
     }
     const size_t pb = g->pin_bytes();
     const char *env = getenv("SIMVTP_CUDA_PIN16");
     if (env && !strcmp(env, "0")) {
-        const int ap = g->attention_pin(64);
-        printf("pin_bytes() with SIMVTP_CUDA_PIN16=0: %zu, attention_pin(64): %d (want 0, 0)  %s\n", pb, ap,
-               pb == 0 && ap == 0 ? "PASS" : "FAIL");
-        return pb == 0 && ap == 0 ? 0 : 1;
+        setenv("SIMVTP_CUDA_H16", "1", 1);
+        const int ap = g->attention_pin(64), hp = g->h_pin();
+        printf("pin_bytes() with SIMVTP_CUDA_PIN16=0: %zu, attention_pin(64): %d, h_pin() with SIMVTP_CUDA_H16=1: "
+               "%d (want 0, 0, 0)  %s\n",
+               pb, ap, hp, pb == 0 && ap == 0 && hp == 0 ? "PASS" : "FAIL");
+        return pb == 0 && ap == 0 && hp == 0 ? 0 : 1;
     }
     if (pb != 2) {
         printf("pin_bytes() = %zu, want 2 (bf16)  FAIL\n", pb);
         return 1;
+    }
+    {
+        const int off = g->h_pin();
+        setenv("SIMVTP_CUDA_H16", "1", 1);
+        const int on = g->h_pin();
+        unsetenv("SIMVTP_CUDA_H16");
+        verdict(on == 1 && off == 0, "h_pin", "default / SIMVTP_CUDA_H16=1", on == 1 && off == 0 ? "" : "want 0 / 1");
     }
     layernorm_case(g, 378, 768);
     layernorm_case(g, 5, 33);
@@ -453,6 +521,12 @@ int main(void)
     matmul_case(g, "odd", 37, 50, 13, 1);
     gelu_matmul_case(g, 378, 768, 3072);
     gelu_matmul_case(g, 37, 40, 72);
+    gelu_h_case(g, (size_t)378 * 3072);
+    gelu_h_case(g, 1001);
+    for (int fuse = 1; fuse >= 0; fuse--) {
+        gelu_matmul_h_case(g, 378, 768, 3072, fuse);
+        gelu_matmul_h_case(g, 37, 40, 72, fuse);
+    }
     rowscale_case(g, 197, 2, 3072, 768, 1);
     rowscale_case(g, 197, 2, 768, 768, 0);
     rowscale_case(g, 7, 5, 40, 72, 1);

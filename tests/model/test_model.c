@@ -429,11 +429,41 @@ static void rln_pin4(float *y, const float *x, const float *rs, void *out, float
     rln_pin(y, x, rs, out, mean, rstd, w, b, nb, nt, C, eps, 4);
 }
 
+/* the fc1 output h kept in the product-input type too (h_pin): GELU from
+ * it, and the fc1 backward with GELU's backward from it */
+static int g_h_calls;
+static void gelu_pin_h2(void *out, const void *h, size_t n)
+{
+    float *t = widen(h, n);
+    gelu_pin2(out, t, n);
+    free(t);
+    g_h_calls++;
+}
+static void gelu_pin_h4(void *out, const void *h, size_t n)
+{
+    gelu_pin4(out, h, n);
+    g_h_calls++;
+}
+static void gmb_pin_h2(float *dinp, float *dw, float *dbias, const float *dg, const void *h, const void *inp,
+                       const float *w, int M, int K, int N)
+{
+    float *t = widen(h, (size_t)M * N);
+    gmb_pin(dinp, dw, dbias, dg, t, inp, w, M, K, N, 2);
+    free(t);
+}
+static void gmb_pin_h4(float *dinp, float *dw, float *dbias, const float *dg, const void *h, const void *inp,
+                       const float *w, int M, int K, int N)
+{
+    gmb_pin(dinp, dw, dbias, dg, h, inp, w, M, K, N, 4);
+}
+
 static int att_pin_yes(int hd) { return hd > 0; }
 static int att_pin_no(int hd) { (void)hd; return 0; }
+static int h_pin_yes(void) { return 1; }
 
-/* bytes: 2 or 4; qkv: qkv kept in that type as well (attention_pin) */
-static sv_backend pin_table(int bytes, int qkv)
+/* bytes: 2 or 4; qkv: qkv kept in that type as well (attention_pin); h:
+ * the fc1 output too (h_pin) */
+static sv_backend pin_table(int bytes, int qkv, int h)
 {
     sv_backend t = sv_backend_cpu;
     t.pin_bytes = bytes == 2 ? pin_bytes2 : pin_bytes4;
@@ -448,6 +478,9 @@ static sv_backend pin_table(int bytes, int qkv)
     t.matmul_fwd_pin_out = bytes == 2 ? mmo_pin2 : mmo_pin4;
     t.attention_fwd_pin = bytes == 2 ? attf_pin2 : attf_pin4;
     t.attention_bwd_pin = bytes == 2 ? attb_pin2 : attb_pin4;
+    t.h_pin = h ? h_pin_yes : NULL;
+    t.gelu_fwd_pin_h = bytes == 2 ? gelu_pin_h2 : gelu_pin_h4;
+    t.gelu_matmul_bwd_pin_h = bytes == 2 ? gmb_pin_h2 : gmb_pin_h4;
     return t;
 }
 
@@ -490,18 +523,19 @@ static size_t three_blocks(fixture *f, int retrieval)
     return n;
 }
 
-static void pin_check(int retrieval, int qkv)
+static void pin_check(int retrieval, int qkv, int hp)
 {
     fixture f;
     const size_t n = three_blocks(&f, retrieval);
-    const sv_backend t2 = pin_table(2, qkv), t4 = pin_table(4, qkv);
+    const sv_backend t2 = pin_table(2, qkv, hp), t4 = pin_table(4, qkv, hp);
     simvtp_losses lc[2], l4[2], l2[2], lk[2];
     float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
-    g_pin_calls = g_att_pin_calls = g_gmb_calls = g_rln_calls = g_mbr_calls = 0;
+    g_pin_calls = g_att_pin_calls = g_gmb_calls = g_rln_calls = g_mbr_calls = g_h_calls = 0;
     float *g4 = pin_run(retrieval, &t4, SIMVTP_CHECKPOINT_OFF, &f, l4);
     ck_assert_msg(g_pin_calls > 0, "the encoder never called the _pin ops");
     ck_assert_msg(qkv ? g_att_pin_calls > 0 : g_att_pin_calls == 0, "attention_fwd_pin called %d times",
                   g_att_pin_calls);
+    ck_assert_msg(hp ? g_h_calls > 0 : g_h_calls == 0, "gelu_fwd_pin_h called %d times", g_h_calls);
     /* gelu_matmul_bwd (the fc1 backward with the GELU backward folded in),
      * residual_layernorm_fwd_pin and (drop path: fine-tuning)
      * matmul_bwd_rowscale against the ops they stand for */
@@ -535,22 +569,36 @@ static void pin_check(int retrieval, int qkv)
         ck_assert_msg(d == 0, "%zu gradients differ with 2-byte product inputs and checkpointing %d", d, mode);
         free(gk);
     }
+    if (hp) { /* GELU from a rounded h is another function: close, but not the same bits */
+        const sv_backend t2f = pin_table(2, qkv, 0);
+        float *gf = pin_run(retrieval, &t2f, SIMVTP_CHECKPOINT_OFF, &f, lk);
+        ck_assert_msg(fabs(l2[0].total - lk[0].total) < 5e-3 * fabs(lk[0].total), "loss %.6g vs fp32 h %.6g",
+                      (double)l2[0].total, (double)lk[0].total);
+        ck_assert_msg(grads_differing(g2, gf, n) > n / 4, "a bf16 h changed too few gradients");
+        free(gf);
+    }
     free(gc);
     free(g4);
     free(g2);
     free(f.frames);
 }
 
-START_TEST(test_pin_pretrain) { pin_check(0, 0); }
+START_TEST(test_pin_pretrain) { pin_check(0, 0, 0); }
 END_TEST
 
-START_TEST(test_pin_retrieval) { pin_check(1, 0); }
+START_TEST(test_pin_retrieval) { pin_check(1, 0, 0); }
 END_TEST
 
-START_TEST(test_pin_qkv_pretrain) { pin_check(0, 1); }
+START_TEST(test_pin_qkv_pretrain) { pin_check(0, 1, 0); }
 END_TEST
 
-START_TEST(test_pin_qkv_retrieval) { pin_check(1, 1); }
+START_TEST(test_pin_qkv_retrieval) { pin_check(1, 1, 0); }
+END_TEST
+
+START_TEST(test_pin_h_pretrain) { pin_check(0, 1, 1); }
+END_TEST
+
+START_TEST(test_pin_h_retrieval) { pin_check(1, 1, 1); }
 END_TEST
 
 /* Raw allocations (core/backend.h alloc_raw): with SIMVTP_CPU_POISON=1 the
@@ -578,7 +626,7 @@ static void raw_check(int retrieval)
     fixture f;
     const size_t n = three_blocks(&f, retrieval);
     for (int pin = 0; pin < 2; pin++) {
-        sv_backend raw = pin ? pin_table(2, 1) : sv_backend_cpu, zeroed = raw;
+        sv_backend raw = pin ? pin_table(2, 1, 1) : sv_backend_cpu, zeroed = raw;
         raw.alloc_raw = count_raw;
         zeroed.alloc_raw = NULL; /* sv_arena_alloc_raw falls back to alloc */
         simvtp_losses lr[2], lz[2];
@@ -661,11 +709,12 @@ START_TEST(test_raw_retrieval) { raw_check(1); }
 END_TEST
 
 /* ... and the memory: ln1, ln2 and g (2C + M per token and block) take
- * half, and qkv (3C) too when the attention takes it. */
+ * half, qkv (3C) too when the attention takes it, and h (M) with h_pin. */
 START_TEST(test_pin_memory)
 {
-    for (int qkv = 0; qkv < 2; qkv++) {
-        const sv_backend t2 = pin_table(2, qkv);
+    for (int qkv = 0; qkv < 3; qkv++) {
+        const int hp = qkv == 2;
+        const sv_backend t2 = pin_table(2, qkv > 0, hp);
         sv_arena a4 = {0}, a2 = {.be = &t2};
         sv_enc_pass p4, p2;
         const int nb = 2, nt = 50, nc = 32, nm = 128, depth = 6;
@@ -674,8 +723,9 @@ START_TEST(test_pin_memory)
         ck_assert_int_eq(sv_enc_pass_init(&p2, &a2, nb, nt, nc, 4, nm, depth, 1e-6f, 1, SIMVTP_CHECKPOINT_OFF),
                          SIMVTP_OK);
         ck_assert_uint_eq(p2.pin, 2);
-        ck_assert_int_eq(p2.qkv_pin, qkv);
-        const size_t saved = (size_t)depth * nb * nt * (2 * nc + nm + (qkv ? 3 * nc : 0)) * 2;
+        ck_assert_int_eq(p2.qkv_pin, qkv > 0);
+        ck_assert_int_eq(p2.h_pin, hp);
+        const size_t saved = (size_t)depth * nb * nt * (2 * nc + nm + (qkv ? 3 * nc : 0) + (hp ? nm : 0)) * 2;
         ck_assert_msg(a4.bytes - a2.bytes >= saved && a4.bytes - a2.bytes < saved + 4096,
                       "2-byte product inputs (qkv %d) keep %zu bytes, %zu as floats: expected %zu less", qkv,
                       a2.bytes, a4.bytes, saved);
@@ -1207,6 +1257,8 @@ int main(void)
     tcase_add_test(tc, test_pin_retrieval);
     tcase_add_test(tc, test_pin_qkv_pretrain);
     tcase_add_test(tc, test_pin_qkv_retrieval);
+    tcase_add_test(tc, test_pin_h_pretrain);
+    tcase_add_test(tc, test_pin_h_retrieval);
     tcase_add_test(tc, test_pin_memory);
     tcase_add_test(tc, test_bias3_gather);
     tcase_add_test(tc, test_raw_pretrain);

@@ -54,9 +54,10 @@ void host_colsum(int M, int N, int rows_per_chunk, F value, float *dst)
 }
 
 /* The column sums of x itself (BIAS_PLAIN), of gelu_bwd(h, dg) made on the
- * fly (BIAS_GELU: the fc1 product's backward) or of x with row r scaled by
- * s[r / T] (BIAS_ROWSCALE, T = 10: a drop-path branch's backward) */
-enum { BIAS_PLAIN, BIAS_GELU, BIAS_ROWSCALE };
+ * fly (BIAS_GELU: the fc1 product's backward; BIAS_GELU16 with h kept in
+ * bf16) or of x with row r scaled by s[r / T] (BIAS_ROWSCALE, T = 10: a
+ * drop-path branch's backward) */
+enum { BIAS_PLAIN, BIAS_GELU, BIAS_ROWSCALE, BIAS_GELU16 };
 void bias_case(int M, int N, int rows_per_chunk, int kind)
 {
     const long T = 10;
@@ -64,6 +65,8 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
     std::vector<float> x((size_t)M * N), h((size_t)M * N), dst0(N), want(N);
     for (float &v : x) v = frand(-1, 1);
     for (float &v : h) v = frand(-5, 5);
+    std::vector<__nv_bfloat16> h16(h.size());
+    for (size_t i = 0; i < h.size(); i++) h16[i] = __float2bfloat16_rn(h[i]);
     for (float &v : dst0) v = frand(-1, 1);
     std::vector<float> sc((M + T - 1) / T);
     for (float &v : sc) v = frand(0.0f, 1.0f) < 0.3f ? 0.0f : 1.0f / 0.9f;
@@ -71,6 +74,7 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
     std::vector<float> val(x.size());
     for (size_t i = 0; i < x.size(); i++)
         val[i] = kind == BIAS_GELU ? sv_gelu_grad(h[i], x[i])
+                 : kind == BIAS_GELU16 ? sv_gelu_grad(__bfloat162float(h16[i]), x[i])
                  : kind == BIAS_ROWSCALE ? x[i] * sc[(long)(i / N) / T] : x[i];
     want = dst0;
     host_colsum(M, N, rows_per_chunk, [&](long r, int c) { return val[(size_t)r * N + c]; }, want.data());
@@ -85,8 +89,11 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
         emu_block_order_seed = variant == 1 || variant == 2 ? (uint64_t)variant * 977 : 0;
         int rc = emu_launch(grid, block, [&] {
             if (kind == BIAS_GELU)
-                colsum_partial_kernel(cs_gelu_grad{x.data(), h.data()}, M, N, rows_per_chunk, partial.data(),
+                colsum_partial_kernel(cs_gelu_grad<float>{x.data(), h.data()}, M, N, rows_per_chunk, partial.data(),
                                       x16.data(), dst.data(), cnt);
+            else if (kind == BIAS_GELU16)
+                colsum_partial_kernel(cs_gelu_grad<__nv_bfloat16>{x.data(), h16.data()}, M, N, rows_per_chunk,
+                                      partial.data(), x16.data(), dst.data(), cnt);
             else if (kind == BIAS_ROWSCALE)
                 colsum_partial_kernel(cs_rowscale{x.data(), sc.data(), T}, M, N, rows_per_chunk, partial.data(),
                                       x16.data(), dst.data(), cnt);
@@ -115,7 +122,9 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
                                       "two launches"};
         char name[64];
         snprintf(name, sizeof name, "%s, %s",
-                 kind == BIAS_GELU ? "gelu-bwd bias grad" : kind == BIAS_ROWSCALE ? "row-scaled bias grad" : "bias grad",
+                 kind == BIAS_GELU     ? "gelu-bwd bias grad"
+                 : kind == BIAS_GELU16 ? "gelu-bwd bias grad, bf16 h"
+                 : kind == BIAS_ROWSCALE ? "row-scaled bias grad" : "bias grad",
                  names[variant]);
         verdict(!why[0], name, M, N, why);
     }
@@ -176,6 +185,7 @@ int main()
     bias_case(37, 33, CS_ROWS, BIAS_PLAIN);   /* one chunk */
     bias_case(700, 96, 64, BIAS_PLAIN);       /* 11 chunks of a smaller size */
     bias_case(600, 80, CS_ROWS, BIAS_GELU);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
+    bias_case(600, 80, CS_ROWS, BIAS_GELU16); /* ... with h kept in bf16 */
     bias_case(640, 40, 64, BIAS_ROWSCALE);    /* drop path: 64 samples of 10 rows, chunks across samples */
     layernorm_case(600, 48, CS_ROWS, false);
     layernorm_case(130, 40, 32, true);

@@ -120,16 +120,22 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     const uint8_t *frames_d = SV_VIEWU8(&a, b->frames, clip * B);
     NOMEM_IF(a.failed);
 
-    /* 2. video inputs: patches of visible tubelets, targets of masked ones */
-    /* raw (core/arena.h) here and below where the first op to write a buffer
-     * overwrites all of it */
-    float *patches = SV_AFR(&a, (size_t)B * N * K), *targets = SV_AFR(&a, (size_t)B * N * K);
+    /* 2. video inputs: patches of visible tubelets, targets of masked ones.
+     * Those of all N tubelets live only until the two gathers (their own
+     * arena, freed right after: 2 x N x K floats per clip less at the step's
+     * peak, stream-ordered on a device). Raw (core/arena.h) here and below
+     * where the first op to write a buffer overwrites all of it. */
+    sv_arena pa = {.be = be};
+    float *patches = SV_AFR(&pa, (size_t)B * N * K), *targets = SV_AFR(&pa, (size_t)B * N * K);
     float *pvis = SV_AFR(&a, (size_t)B * Nv * K), *tgt = SV_AFR(&a, (size_t)B * Nm * K);
     float *ev = SV_AFR(&a, (size_t)B * Nv * D);
-    NOMEM_IF(a.failed);
+    const int nomem = a.failed || pa.failed;
+    if (nomem) sv_arena_free(&pa);
+    NOMEM_IF(nomem);
     be->video_patches(c, frames_d, B, patches, targets, NULL);
     be->rows_copy(pvis, NULL, patches, gvis_d, B * Nv, K);
     be->rows_copy(tgt, NULL, targets, gmask_d, B * Nm, K);
+    sv_arena_free(&pa);
     be->matmul_fwd(ev, pvis, w->patch_w, w->patch_b, B * Nv, K, D);
     be->rows_add(ev, NULL, m->pe_enc, vis_idx_d, B * Nv, D);
 

@@ -70,6 +70,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_rng rng;
     sv_rng_seed(&rng, seed);
     sv_arena a = {.be = be}; /* activations: backend memory */
+    sv_arena va = {.be = be}; /* those of the VTC passes, freed once they went back */
     sv_arena h = {0};        /* random decisions and index maps: host */
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the pretraining step (batch %d)", B); goto done; } } while (0)
@@ -145,12 +146,14 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
 
     /* 4. VTC: the video-only and text-only passes (all encoder passes share
      * one copy of the blocks' [q_bias, 0, v_bias] and one sum of its
-     * gradient) */
+     * gradient). Their activations live in their own arena: the VTC loss
+     * needs nothing else, so they go back (5b) before the joint pass and the
+     * decoder are made, and are freed then: not at the step's peak. */
     sv_bias3 eb3, db3; /* the encoder's, and the decoder's for its one pass */
     NOMEM_IF(sv_enc_bias3(be, &a, w->enc, c->enc_depth, D, &eb3) || sv_enc_bias3(be, &a, w->dec, c->dec_depth, Dd, &db3));
     sv_enc_pass pv, pt;
-    if ((rc = sv_enc_pass_init(&pv, &a, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
-    if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
+    if ((rc = sv_enc_pass_init(&pv, &va, B, Nv, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
+    if ((rc = sv_enc_pass_init(&pt, &va, B, L, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, 1, ckpt))) goto done;
     pt.keyvalid = tvalid_d;
     pv.bias3_ext = pt.bias3_ext = eb3.b3;
     float *vfeat = SV_AF(&a, (size_t)B * D), *tfeat = SV_AF(&a, (size_t)B * D);
@@ -180,6 +183,28 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     for (int i = 0; i < 2 * B; i++) vlab[i] = i < B;
     const int32_t *nsrc_d = SV_VIEWI(&a, nsrc, (size_t)B * Nv), *vlab_d = SV_VIEWI(&a, vlab, 2 * (size_t)B);
     NOMEM_IF(a.failed);
+
+    /* 5b. the VTC backward, into the encoder's gradients first as before
+     * (the joint pass adds its part later), and the input gradients of the
+     * patch and text embeddings dEv, dT, which the joint pass adds to */
+    float *dEv = NULL, *dT = NULL, *egb3 = NULL;
+    if (backward) {
+        dEv = SV_AF(&a, (size_t)B * Nv * D);
+        dT = SV_AF(&a, (size_t)B * L * D);
+        egb3 = SV_AF(&a, (size_t)c->enc_depth * 3 * D); /* zero-filled */
+        float *dvf = SV_AF(&va, (size_t)B * D), *dtf = SV_AF(&va, (size_t)B * D);
+        float *dOv = SV_AF(&va, (size_t)B * Nv * D), *dOt = SV_AF(&va, (size_t)B * L * D);
+        NOMEM_IF(a.failed || va.failed);
+        pv.gbias3_ext = pt.gbias3_ext = egb3;
+        if ((rc = sv_vtc_backward(be, &vtc_a, tfeat, vfeat, gs, dtf, dvf))) goto done;
+        be->meanpool_bwd(dOv, dvf, NULL, B, Nv, D);
+        be->meanpool_bwd(dOt, dtf, tpool_valid, B, L, D);
+        if ((rc = sv_enc_backward(be, &pv, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
+                                  g->enc_norm_b, dOv, dEv))) goto done;
+        if ((rc = sv_enc_backward(be, &pt, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
+                                  g->enc_norm_b, dOt, dT))) goto done;
+    }
+    sv_arena_free(&va); /* stream-ordered on a device */
 
     /* 6. the joint pass, over 2B sequences [video rows | text rows]: sample
      * i's visible video with its text (the MAE decoder, MLM and the VTM
@@ -266,12 +291,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* the joint pass's output gradient [2B,S,D] (its first B sequences, then
      * the negatives) and its input gradient dJ, both summed into */
     float *dOj = SV_AF(&a, 2 * BSD);
-    float *dJ = SV_AF(&a, 2 * BSD), *dEv = SV_AF(&a, (size_t)B * Nv * D);
-    float *dT = SV_AF(&a, (size_t)B * L * D);
-    float *egb3 = SV_AF(&a, (size_t)c->enc_depth * 3 * D); /* zero-filled */
+    float *dJ = SV_AF(&a, 2 * BSD);
     float *dgb3 = SV_AF(&a, (size_t)c->dec_depth * 3 * Dd);
     NOMEM_IF(a.failed);
-    pv.gbias3_ext = pt.gbias3_ext = pj.gbias3_ext = egb3;
+    pj.gbias3_ext = egb3;
     pd.gbias3_ext = dgb3;
 
     /* VTM */
@@ -285,19 +308,6 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         be->softmax_ce_bwd(dlog, vprob, vlab_d, dl, 2 * B, 2);
         be->matmul_bwd(dpool, g->vtm_w, g->vtm_b, dlog, pool, w->vtm_w, 2 * B, D, 2);
         be->meanpool_bwd(dOj, dpool, NULL, 2 * B, S, D);
-    }
-    /* VTC */
-    {
-        float *dvf = SV_AF(&a, (size_t)B * D), *dtf = SV_AF(&a, (size_t)B * D);
-        float *dOv = SV_AF(&a, (size_t)B * Nv * D), *dOt = SV_AF(&a, (size_t)B * L * D);
-        NOMEM_IF(a.failed);
-        if ((rc = sv_vtc_backward(be, &vtc_a, tfeat, vfeat, gs, dtf, dvf))) goto done;
-        be->meanpool_bwd(dOv, dvf, NULL, B, Nv, D);
-        be->meanpool_bwd(dOt, dtf, tpool_valid, B, L, D);
-        if ((rc = sv_enc_backward(be, &pv, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
-                                  g->enc_norm_b, dOv, dEv))) goto done;
-        if ((rc = sv_enc_backward(be, &pt, w->enc, w->enc_norm_w, g->enc, g->enc_norm_w,
-                                  g->enc_norm_b, dOt, dT))) goto done;
     }
     /* MLM */
     if (Mt > 0) {
@@ -382,6 +392,7 @@ done:;
     if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
+    sv_arena_free(&va);
     sv_arena_free(&a);
     sv_arena_free(&h);
 #undef NOMEM_IF

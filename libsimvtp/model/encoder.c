@@ -208,12 +208,15 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
      * differ from dcur (a backend with matmul_bwd_rowscale scales on the way) */
     float *dbr = p->droppath && !be->matmul_bwd_rowscale ? SV_AFR(&a, RC) : NULL;
     /* scratch shared where lifetimes do not overlap: datty dies with the
-     * attention backward before dln is written again; gelu_bwd works in place */
+     * attention backward before dln is written again; gelu_bwd works in
+     * place; dqkv is written by the attention backward after the fc1
+     * backward last read dg, and read by the qkv backward before the next
+     * block's fc2 backward writes dg again */
     float *dln = SV_AFR(&a, RC);   /* raw: every op that writes these overwrites */
     float *datty = dln;
-    float *dg = SV_AFR(&a, RM);
+    float *dg = SV_AFR(&a, RM > RC * 3 ? RM : RC * 3);
     float *dh = dg;
-    float *dqkv = SV_AFR(&a, RC * 3);
+    float *dqkv = dg;
     float *db3 = SV_AF(&a, 3 * (size_t)C);
     if (a.failed) {
         sv_arena_free(&a);

@@ -59,10 +59,11 @@ OVERALL=0
 # (SIMVTP_CUDA_PIN16=0); fill = the buffers the graph allocates raw zero-filled, as every
 # allocation was before (SIMVTP_CUDA_RAW_FILL=zero); h16 = the other way round, the opt-in
 # bf16 fc1 output turned on (SIMVTP_CUDA_H16=1: less memory, not bit-identical: GELU sees h
-# rounded); all = every one of these
+# rounded); o16 = the attention output kept in fp32 (SIMVTP_CUDA_O16=0; same bits); all =
+# every one of these
 # switches (but gemm) at once, plus the fused column sums, GELU backward, residual +
 # LayerNorm and drop-path scale undone: as close to run 3's code as switches go (AdamW in
-# one launch, the merged joint pass and the gathered biases stay); none (or AB_GEMM=0):
+# one launch, the merged joint pass, the gathered biases and D from a bf16 O stay); none (or AB_GEMM=0):
 # no A/B row. Each
 # costs about two short runs of the time budget. Their RESULT lines are renamed
 # (RESULT_AB_<name>) so that the table tells them apart.
@@ -76,7 +77,8 @@ ab_env() {
         pin) echo SIMVTP_CUDA_PIN16=0 ;;
         fill) echo SIMVTP_CUDA_RAW_FILL=zero ;;
         h16) echo SIMVTP_CUDA_H16=1 ;;
-        all) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 SIMVTP_CUDA_ATTENTION=flash1 SIMVTP_CUDA_PIN16=0 \
+        o16) echo SIMVTP_CUDA_O16=0 ;;
+        all) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 SIMVTP_CUDA_ATTENTION=flash1 SIMVTP_CUDA_PIN16=0 SIMVTP_CUDA_O16=0 \
                   SIMVTP_CUDA_RAW_FILL=zero SIMVTP_CUDA_COLSUM=2pass SIMVTP_CUDA_GELU_FUSE=0 \
                   SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 ;;
     esac
@@ -89,6 +91,7 @@ ab_label() {
         pin) echo "fp32 product inputs" ;;
         fill) echo "zero-filled raw" ;;
         h16) echo "bf16 fc1 out, opt-in" ;;
+        o16) echo "fp32 attention out" ;;
         all) echo "switches off" ;;
     esac
 }

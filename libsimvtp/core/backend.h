@@ -232,6 +232,19 @@ typedef struct sv_backend {
     void (*gelu_fwd_pin_h)(void *out, const void *h, size_t n);
     void (*gelu_matmul_bwd_pin_h)(float *dinp, float *dw, float *dbias, const float *dg, const void *h,
                                   const void *inp, const float *w, int M, int K, int N);
+    /* optional, with attention_pin (NULL, or o_pin() == 0: not used): a
+     * block's attention output O kept in the same type as well: written by
+     * attention_fwd_pin_o, read by the output projection as a product input
+     * (matmul_fwd_pin, matmul_bwd_pin, matmul_bwd_rowscale with inp_pin) and
+     * by attention_bwd_pin_o (attention_bwd_pin with out in that type). The
+     * CUDA bf16 table's products read bf16 operands anyway and its fused
+     * attention backward rounds an fp32 O to bf16 itself: the same bits. The
+     * graph asks o_pin once per pass. */
+    int (*o_pin)(void);
+    int (*attention_fwd_pin_o)(void *out, float *att, const void *qkv, const uint8_t *keyvalid, int B, int N,
+                               int H, int hd);
+    int (*attention_bwd_pin_o)(float *dqkv, const float *dout, const void *qkv, const void *out, const float *att,
+                               const uint8_t *keyvalid, int B, int N, int H, int hd);
 
     /* optional (NULL: the host's order): the queue the backend's work runs
      * on, for a communicator that orders its own queue after it (CUDA: the

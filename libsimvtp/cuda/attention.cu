@@ -286,3 +286,43 @@ int sv_cuda_attention_bwd_pin(float *dqkv, const float *dout, const void *qkv, c
     }
     return sv_cuda_flash2_bwd16(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
 }
+
+/* ------------------------------------------------------------------------
+ * The attention output O kept in bf16 too (core/backend.h o_pin): the
+ * forward kernel stores bf16(O), the value the output projection's to_bf16
+ * would make of the fp32 O, and the backward's D = rowsum(dO o bf16(O))
+ * rounds an fp32 O itself (flash_common.cuh fa_dot_kernel), so the results
+ * are the same bits either way. 2 bytes per token and channel kept instead
+ * of 4, and one to_bf16 pass fewer per block forward and backward. On where
+ * qkv is kept in bf16; SIMVTP_CUDA_O16=0 turns it off (read once per
+ * encoder pass; for comparison).
+ * ------------------------------------------------------------------------ */
+int sv_cuda_o_pin(void)
+{
+    const char *e = getenv("SIMVTP_CUDA_O16");
+    return !(e && !strcmp(e, "0")) && sv_cuda_pin_bytes() == 2;
+}
+
+int sv_cuda_attention_fwd_pin_o(void *out, float *att, const void *qkv, const uint8_t *keyvalid, int B, int N,
+                                int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (ctx && !(use_flash(hd) && aligned16(out) && aligned16(qkv))) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
+                     "attention_fwd: a bf16 O needs the fused kernel (head dim %d) and 16-byte alignment", hd);
+        return 0;
+    }
+    return sv_cuda_flash2_fwd16o(out, att, qkv, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_attention_bwd_pin_o(float *dqkv, const float *dout, const void *qkv, const void *out,
+                                const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    if (ctx && !(use_flash(hd) && aligned16(dqkv) && aligned16(dout) && aligned16(qkv) && aligned16(out))) {
+        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
+                     "attention_bwd: a bf16 O needs the fused kernel (head dim %d) and 16-byte alignment", hd);
+        return 0;
+    }
+    return sv_cuda_flash2_bwd16o(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
+}

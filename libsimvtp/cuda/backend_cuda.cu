@@ -566,6 +566,9 @@ static void fill_table(sv_backend *t, const char *name, int device, int precisio
         t->h_pin = sv_cuda_h_pin;
         t->gelu_fwd_pin_h = sv_cuda_gelu_fwd_pin_h;
         t->gelu_matmul_bwd_pin_h = sv_cuda_gelu_matmul_bwd_pin_h;
+        t->o_pin = sv_cuda_o_pin;
+        t->attention_fwd_pin_o = sv_cuda_attention_fwd_pin_o;
+        t->attention_bwd_pin_o = sv_cuda_attention_bwd_pin_o;
     }
     t->weights_begin = sv_cuda_weights_begin;
     t->weights_end = sv_cuda_weights_end;

@@ -106,6 +106,12 @@ int sv_cuda_attention_fwd_pin(float *out, float *att, const void *qkv, const uin
                               int B, int N, int H, int hd);
 int sv_cuda_attention_bwd_pin(float *dqkv, const float *dout, const void *qkv, const float *out,
                               const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
+/* o_pin and its pair: the attention output O kept in bf16 as well */
+int sv_cuda_o_pin(void);
+int sv_cuda_attention_fwd_pin_o(void *out, float *att, const void *qkv, const uint8_t *keyvalid, int B, int N,
+                                int H, int hd);
+int sv_cuda_attention_bwd_pin_o(float *dqkv, const float *dout, const void *qkv, const void *out,
+                                const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* flash_attention.cu, the first version (SIMVTP_CUDA_ATTENTION=flash1), and
  * flash_attention_v2.cu, the default: bf16 inputs, head dims 32 and 64;
@@ -126,6 +132,11 @@ int sv_cuda_flash2_fwd16(float *out, float *lse, const void *qkv16, const uint8_
                          int N, int H, int hd);
 int sv_cuda_flash2_bwd16(float *dqkv, const float *dout, const void *qkv16, const float *out,
                          const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
+/* and the output O in bf16 too (attention_fwd_pin_o / attention_bwd_pin_o) */
+int sv_cuda_flash2_fwd16o(void *out16, float *lse, const void *qkv16, const uint8_t *keyvalid, int B,
+                          int N, int H, int hd);
+int sv_cuda_flash2_bwd16o(float *dqkv, const float *dout, const void *qkv16, const void *out16,
+                          const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd);
 
 /* softmax_ce.cu */
 void sv_cuda_softmax_ce_fwd(float *losses, float *probs, const float *logits,

@@ -152,10 +152,11 @@ __device__ __forceinline__ void f2_mm_cols(float acc[HD / 8][4], const float p[8
 }
 
 /* ------------------------------------------------------------------ forward
- * grid (ceil(N/128), H, B), 8 warps; qkv is the bf16 copy [B,N,3,H,HD] */
-template <int HD>
+ * grid (ceil(N/128), H, B), 8 warps; qkv is the bf16 copy [B,N,3,H,HD]; out
+ * in fp32, or in bf16 (O: the bf16 table's attention_fwd_pin_o) */
+template <int HD, typename O>
 __global__ void __launch_bounds__(F2_FWD_WARPS * 32, 2)
-f2_fwd_kernel(float *out, float *lse, const bf16 *qkv, const uint8_t *keyvalid, int N, int H,
+f2_fwd_kernel(O *out, float *lse, const bf16 *qkv, const uint8_t *keyvalid, int N, int H,
               float scale_log2)
 {
     __shared__ __align__(16) bf16 ks[2][F2_TILE * F2_LD(HD)];
@@ -361,9 +362,10 @@ f2_bwd_q_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv, const float *lse
 /* ------------------------------------------------------------------ host side */
 #ifndef SV_CUDA_EMULATE
 /* qkv in fp32 (converted here, once per call) or, qkv16 non-NULL, already
- * in bf16 (the bf16 table keeps it so: attention_fwd_pin / attention_bwd_pin) */
-template <int HD>
-static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qkv, const bf16 *qkv16,
+ * in bf16 (the bf16 table keeps it so: attention_fwd_pin / attention_bwd_pin);
+ * out (O) in fp32, or in bf16 (attention_fwd_pin_o / attention_bwd_pin_o) */
+template <int HD, typename O>
+static void f2_forward(sv_cuda_ctx *ctx, O *out, float *lse, const float *qkv, const bf16 *qkv16,
                        const uint8_t *keyvalid, int B, int N, int H)
 {
     const char *op = "attention_fwd (flash v2)";
@@ -373,15 +375,15 @@ static void f2_forward(sv_cuda_ctx *ctx, float *out, float *lse, const float *qk
     const int rows = 16 * F2_FWD_WARPS;
     const dim3 grid((unsigned)((N + rows - 1) / rows), (unsigned)H, (unsigned)B);
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)HD);
-    f2_fwd_kernel<HD><<<grid, F2_FWD_WARPS * 32, 0, ctx->stream>>>(out, lse, q16, keyvalid, N, H,
+    f2_fwd_kernel<HD, O><<<grid, F2_FWD_WARPS * 32, 0, ctx->stream>>>(out, lse, q16, keyvalid, N, H,
                                                                   scale_log2);
     SV_LAUNCH_OK(ctx, op);
     sv_cuda_scratch_free(ctx, owned);
 }
 
-template <int HD>
+template <int HD, typename O>
 static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const float *qkv,
-                        const bf16 *qkv16, const float *out, const float *lse,
+                        const bf16 *qkv16, const O *out, const float *lse,
                         const uint8_t *keyvalid, int B, int N, int H)
 {
     const char *op = "attention_bwd (flash v2)";
@@ -411,9 +413,10 @@ static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const 
     sv_cuda_scratch_free(ctx, D);
 }
 
-/* qkv16: qkv is already bf16 */
-static int flash2_fwd(float *out, float *lse, const void *qkv, int qkv16, const uint8_t *keyvalid,
-                      int B, int N, int H, int hd)
+/* qkv16: qkv is already bf16; out16: out (O) is bf16 */
+template <typename O>
+static int flash2_fwd(O *out, float *lse, const void *qkv, int qkv16, const uint8_t *keyvalid, int B, int N,
+                      int H, int hd)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || B <= 0 || N <= 0 || H <= 0) return 0;
@@ -424,7 +427,8 @@ static int flash2_fwd(float *out, float *lse, const void *qkv, int qkv16, const 
     return 0;
 }
 
-static int flash2_bwd(float *dqkv, const float *dout, const void *qkv, int qkv16, const float *out,
+template <typename O>
+static int flash2_bwd(float *dqkv, const float *dout, const void *qkv, int qkv16, const O *out,
                       const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
@@ -458,5 +462,17 @@ int sv_cuda_flash2_bwd16(float *dqkv, const float *dout, const void *qkv16, cons
                          const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
 {
     return flash2_bwd(dqkv, dout, qkv16, 1, out, lse, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_flash2_fwd16o(void *out16, float *lse, const void *qkv16, const uint8_t *keyvalid, int B,
+                          int N, int H, int hd)
+{
+    return flash2_fwd((bf16 *)out16, lse, qkv16, 1, keyvalid, B, N, H, hd);
+}
+
+int sv_cuda_flash2_bwd16o(float *dqkv, const float *dout, const void *qkv16, const void *out16,
+                          const float *lse, const uint8_t *keyvalid, int B, int N, int H, int hd)
+{
+    return flash2_bwd(dqkv, dout, qkv16, 1, (const bf16 *)out16, lse, keyvalid, B, N, H, hd);
 }
 #endif /* SV_CUDA_EMULATE */

@@ -9,6 +9,8 @@
 #ifndef SV_FLASH_COMMON_CUH
 #define SV_FLASH_COMMON_CUH
 
+#include <cstring>
+
 #ifdef SV_CUDA_EMULATE
 /* compiled by a C++ compiler for tests/cuda/emu (the kernels on the CPU) */
 #include "simt_emu.h"
@@ -146,9 +148,40 @@ __device__ __forceinline__ void fa_softmax_tile(float s[8][4], float o[HD / 8][4
 /* The forward's results for a warp's rows q0..q0+15 of head h of sample b:
  * the normalized output rows and each row's log2-domain log-sum-exp (0 for
  * a row without a valid key, whose output is 0). */
-template <int HD>
+/* a pair of O values into fp32 storage, or into bf16 (the bf16 table's
+ * attention_fwd_pin_o: the value to_bf16 would make of the fp32 one) */
+__device__ __forceinline__ void fa_store2(float *p, float a, float b)
+{
+    *reinterpret_cast<float2 *>(p) = make_float2(a, b);
+}
+
+__device__ __forceinline__ void fa_store2(__nv_bfloat16 *p, float a, float b)
+{
+    *reinterpret_cast<uint32_t *>(p) = fa_pack(a, b);
+}
+
+/* four O values as the products see them, rounded to bf16 (widened again),
+ * from fp32 storage or from bf16 storage; i counts fours */
+__device__ __forceinline__ float fa_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
+__device__ __forceinline__ float4 fa_load_o4(const float *p, size_t i)
+{
+    const float4 v = reinterpret_cast<const float4 *>(p)[i];
+    return make_float4(fa_round(v.x), fa_round(v.y), fa_round(v.z), fa_round(v.w));
+}
+
+__device__ __forceinline__ float4 fa_load_o4(const __nv_bfloat16 *p, size_t i)
+{
+    const uint2 u = reinterpret_cast<const uint2 *>(p)[i]; /* rows of HD bf16: 8-byte aligned */
+    __nv_bfloat16 q[4];
+    memcpy((void *)q, &u, sizeof q);
+    return make_float4(__bfloat162float(q[0]), __bfloat162float(q[1]), __bfloat162float(q[2]),
+                       __bfloat162float(q[3]));
+}
+
+template <int HD, typename O>
 __device__ __forceinline__ void fa_fwd_store(const float o[HD / 8][4], float m0, float m1, float l0,
-                                             float l1, float *out, float *lse, int b, int h, int H,
+                                             float l1, O *out, float *lse, int b, int h, int H,
                                              int N, int q0)
 {
     const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3, C = H * HD;
@@ -156,12 +189,12 @@ __device__ __forceinline__ void fa_fwd_store(const float o[HD / 8][4], float m0,
     l1 = fa_quad_sum(l1);
     const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
     const int r0 = q0 + g, r1 = q0 + g + 8;
-    float *ob = out + (size_t)b * N * C + (size_t)h * HD;
+    O *ob = out + (size_t)b * N * C + (size_t)h * HD;
 #pragma unroll
     for (int d = 0; d < HD / 8; d++) {
         const int c = d * 8 + 2 * t;
-        if (r0 < N) *reinterpret_cast<float2 *>(ob + (size_t)r0 * C + c) = make_float2(o[d][0] * i0, o[d][1] * i0);
-        if (r1 < N) *reinterpret_cast<float2 *>(ob + (size_t)r1 * C + c) = make_float2(o[d][2] * i1, o[d][3] * i1);
+        if (r0 < N) fa_store2(ob + (size_t)r0 * C + c, o[d][0] * i0, o[d][1] * i0);
+        if (r1 < N) fa_store2(ob + (size_t)r1 * C + c, o[d][2] * i1, o[d][3] * i1);
     }
     if (t == 0) {
         float *lb = lse + ((size_t)b * H + h) * N;
@@ -233,22 +266,24 @@ __device__ __forceinline__ void fa_store_rows(float *dqkv, const float acc[HD / 
     }
 }
 
-/* D[b,h,i] = sum_d dO[b,i,h,d] O[b,i,h,d]; one thread per (b, i, h) row.
+/* D[b,h,i] = sum_d dO[b,i,h,d] bf16(O[b,i,h,d]); one thread per (b, i, h)
+ * row. O as the output projection's products read it, rounded to bf16 (as
+ * PyTorch's fused attention under autocast, whose O is bf16), so that an O
+ * stored in fp32 or in bf16 (attention_bwd_pin_o) gives the same D.
  * do16 (or NULL): also bf16(dO) there, the copy the second version's
  * backward reads (one pass over dO instead of two). */
-template <int HD>
-__global__ void fa_dot_kernel(float *D, const float *dout, const float *out, int B, int N, int H,
+template <int HD, typename O>
+__global__ void fa_dot_kernel(float *D, const float *dout, const O *out, int B, int N, int H,
                               __nv_bfloat16 *do16 = NULL)
 {
     const size_t rows = (size_t)B * N * H;
     for (size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows;
          r += (size_t)gridDim.x * blockDim.x) {
         const float4 *x = reinterpret_cast<const float4 *>(dout + r * HD);
-        const float4 *y = reinterpret_cast<const float4 *>(out + r * HD);
         float s = 0.0f;
 #pragma unroll
         for (int i = 0; i < HD / 4; i++) {
-            const float4 a = x[i], c = y[i];
+            const float4 a = x[i], c = fa_load_o4(out + r * HD, (size_t)i);
             s += a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
             if (do16) {
                 __nv_bfloat162 lo = __floats2bfloat162_rn(a.x, a.y), hi = __floats2bfloat162_rn(a.z, a.w);

@@ -4,7 +4,8 @@
  * block is recomputed just before its backward, or selectively: only the
  * LayerNorm and GELU outputs are recomputed). A backend may keep the
  * LayerNorm and GELU outputs, qkv and the fc1 output in its own 2-byte type
- * (core/backend.h pin_bytes, attention_pin, h_pin). */
+ * (core/backend.h pin_bytes, attention_pin, h_pin), and the attention
+ * output too (o_pin). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->h_pin = p->pin && be->h_pin && be->h_pin() && be->matmul_fwd_pin_out && be->gelu_fwd_pin_h &&
                be->gelu_matmul_bwd_pin_h;
     const size_t es = p->pin ? p->pin : sizeof(float), qes = p->qkv_pin ? es : sizeof(float);
-    const size_t hes = p->h_pin ? es : sizeof(float);
+    p->o_pin = p->qkv_pin && be->o_pin && be->o_pin() && be->attention_fwd_pin_o && be->attention_bwd_pin_o;
+    const size_t hes = p->h_pin ? es : sizeof(float), oes = p->o_pin ? es : sizeof(float);
     /* raw (core/arena.h): each forward op below overwrites its output in full */
     p->res = SV_AFR(a, (L + 1) * R * C);
     p->ln1 = sv_arena_alloc_raw(a, Sc * R * C * es);
@@ -39,7 +41,7 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
     p->ln1_rstd = SV_AFR(a, S * R);
     p->qkv = sv_arena_alloc_raw(a, S * R * 3 * C * qes);
     p->att = SV_AFR(a, S * p->att_stride);
-    p->atty = SV_AFR(a, S * R * C);
+    p->atty = sv_arena_alloc_raw(a, S * R * C * oes);
     p->x1 = SV_AFR(a, S * R * C);
     p->ln2 = sv_arena_alloc_raw(a, Sc * R * C * es);
     p->ln2_mean = SV_AFR(a, S * R);
@@ -64,9 +66,9 @@ int sv_enc_pass_init(sv_enc_pass *p, sv_arena *a, int B, int N, int C, int H, in
  * the one slice all blocks share (refilled by recomputation in the backward;
  * with selective checkpointing only ln1, ln2 and g are shared). */
 typedef struct blk_acts {
-    float *ln1_mean, *ln1_rstd, *att, *atty, *x1, *ln2_mean, *ln2_rstd, *bias3;
+    float *ln1_mean, *ln1_rstd, *att, *x1, *ln2_mean, *ln2_rstd, *bias3;
     void *ln1, *ln2, *g; /* product inputs */
-    void *qkv, *h;
+    void *qkv, *h, *atty;
 } blk_acts;
 
 static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
@@ -79,7 +81,7 @@ static void acts_of(const sv_enc_pass *p, int l, blk_acts *s)
     s->ln1_rstd = p->ln1_rstd + k * R;
     s->qkv = (char *)p->qkv + k * RC * 3 * (p->qkv_pin ? es : sizeof(float));
     s->att = p->att + k * p->att_stride;
-    s->atty = p->atty + k * RC;
+    s->atty = (char *)p->atty + k * RC * (p->o_pin ? es : sizeof(float));
     s->x1 = p->x1 + k * RC;
     s->ln2 = (char *)p->ln2 + kc * RC * es;
     s->ln2_mean = p->ln2_mean + k * R;
@@ -151,13 +153,15 @@ static int block_forward(const sv_backend *be, const sv_enc_pass *p, const sv_bl
     int arc;
     if (p->qkv_pin) {
         be->matmul_fwd_pin_out(s.qkv, s.ln1, w->qkvw, bias3, R, C, 3 * C);
-        arc = be->attention_fwd_pin(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
+        arc = p->o_pin ? be->attention_fwd_pin_o(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H)
+                       : be->attention_fwd_pin((float *)s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
     } else {
         mm_fwd_pin(be, p, s.qkv, s.ln1, w->qkvw, bias3, C, 3 * C);
-        arc = be->attention_fwd(s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
+        arc = be->attention_fwd((float *)s.atty, s.att, s.qkv, p->keyvalid, B, N, H, C / H);
     }
     if (arc != 0) return sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention (N=%d)", N);
-    be->matmul_fwd(s.x1, s.atty, w->projw, w->projb, R, C, C);
+    if (p->o_pin) be->matmul_fwd_pin(s.x1, s.atty, w->projw, w->projb, R, C, C);
+    else be->matmul_fwd(s.x1, (const float *)s.atty, w->projw, w->projb, R, C, C);
     if (p->pin && be->residual_layernorm_fwd_pin) { /* x1 and ln2 in one pass */
         be->residual_layernorm_fwd_pin(s.x1, xin, dpa, s.ln2, s.ln2_mean, s.ln2_rstd, w->n2w, w->n2b, B, N, C,
                                        p->eps);
@@ -244,8 +248,8 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
             ln_pin(be, p, s.ln2, s.ln2_mean, s.ln2_rstd, s.x1, w->n2w, w->n2b);
             gelu_pin(be, p, s.g, s.h);
         }
-        float *atty = s.atty, *att = s.att, *x1 = s.x1;
-        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g, *qkv = s.qkv, *h = s.h;
+        float *att = s.att, *x1 = s.x1;
+        const void *ln1 = s.ln1, *ln2 = s.ln2, *g = s.g, *qkv = s.qkv, *h = s.h, *atty = s.atty;
         const float *dpa = p->droppath ? p->droppath + (size_t)l * 2 * B : NULL;
         const float *dpm = p->droppath ? dpa + B : NULL;
 
@@ -275,16 +279,22 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         /* x1 = xin + s_a * proj(attn(qkv(ln1(xin)))) ; dcur becomes d xin */
         dbranch = dcur;
         if (dpa && be->matmul_bwd_rowscale) {
-            be->matmul_bwd_rowscale(datty, gw->projw, gw->projb, dcur, dpa, N, atty, 0, w->projw, R, C, C);
+            be->matmul_bwd_rowscale(datty, gw->projw, gw->projb, dcur, dpa, N, atty, p->o_pin, w->projw, R, C, C);
         } else {
             if (dpa) {
                 be->scale_rows(dbr, dcur, dpa, B, N, C);
                 dbranch = dbr;
             }
-            be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
+            if (p->o_pin) be->matmul_bwd_pin(datty, gw->projw, gw->projb, dbranch, atty, w->projw, R, C, C);
+            else be->matmul_bwd(datty, gw->projw, gw->projb, dbranch, (const float *)atty, w->projw, R, C, C);
         }
-        if ((p->qkv_pin ? be->attention_bwd_pin(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H)
-                        : be->attention_bwd(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, C / H)) != 0) {
+        const int hd = C / H;
+        int arc;
+        if (p->o_pin) arc = be->attention_bwd_pin_o(dqkv, datty, qkv, atty, att, p->keyvalid, B, N, H, hd);
+        else if (p->qkv_pin)
+            arc = be->attention_bwd_pin(dqkv, datty, qkv, (const float *)atty, att, p->keyvalid, B, N, H, hd);
+        else arc = be->attention_bwd(dqkv, datty, qkv, (const float *)atty, att, p->keyvalid, B, N, H, hd);
+        if (arc != 0) {
             rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in attention backward (N=%d)", N);
             break;
         }

@@ -14,13 +14,15 @@ typedef struct sv_enc_pass {
     const float *droppath;   /* [depth,2,B] residual-branch multipliers or NULL */
     float *res;              /* [(depth+1), B*N*C] residual stream */
     size_t att_stride;       /* floats of saved attention state per block (backend's) */
-    float *ln1_mean, *ln1_rstd, *att, *atty, *x1, *ln2_mean, *ln2_rstd;
+    float *ln1_mean, *ln1_rstd, *att, *x1, *ln2_mean, *ln2_rstd;
     void *ln1, *ln2, *g;     /* product inputs: floats, or pin-byte elements */
     void *qkv;               /* floats, or pin-byte elements when qkv_pin */
     void *h;                 /* fc1 output: floats, or pin-byte elements when h_pin */
+    void *atty;              /* attention output: floats, or pin-byte elements when o_pin */
     size_t pin;              /* the backend's pin_bytes() for this pass (0: floats, plain ops) */
     int qkv_pin;             /* qkv kept in that type too (backend attention_pin) */
     int h_pin;               /* h kept in that type too (backend h_pin) */
+    int o_pin;               /* atty kept in that type too (backend o_pin) */
     float *bias3;            /* [depth, 3C]: q_bias, 0, v_bias */
     /* optional, set after init by a caller whose passes share the weights:
      * bias3_ext, the [depth, 3C] q/v biases made once (sv_enc_bias3), used

@@ -13,7 +13,10 @@
  *   matmul_bwd_rowscale == scale_rows then matmul_bwd[_pin] (drop path);
  *   residual_layernorm_fwd_pin == residual then layernorm_fwd_pin;
  *   attention_fwd_pin, attention_bwd_pin on bf16(qkv) == attention_fwd,
- *     attention_bwd on qkv (the default fused attention, v2): out, lse, dqkv.
+ *     attention_bwd on qkv (the default fused attention, v2): out, lse, dqkv;
+ *   with the attention output kept in bf16 too (o_pin): attention_fwd_pin_o
+ *     == bf16(attention_fwd_pin) and the same lse, attention_bwd_pin_o ==
+ *     attention_bwd_pin (D reads O rounded to bf16 either way).
  * Shapes: vit-b's qkv, fc1 and fc2 products and odd ones (row counts and
  * widths that are not multiples of the tiles, a missing bias, dw only).
  *
@@ -418,7 +421,8 @@ static void matmul_out_case(const sv_backend *g, int M, int K, int N)
 }
 
 /* attention_fwd_pin / attention_bwd_pin on bf16(qkv) == attention_fwd /
- * attention_bwd on qkv (the fused kernels round q/k/v to bf16 themselves) */
+ * attention_bwd on qkv (the fused kernels round q/k/v to bf16 themselves);
+ * the _pin_o pair with O in bf16 == the _pin pair */
 static void attention_case(const sv_backend *g, int B, int N, int H, int hd, int holes)
 {
     char shape[64], why[200] = "";
@@ -441,9 +445,9 @@ static void attention_case(const sv_backend *g, int B, int N, int H, int hd, int
     float *gq = up(g, qkv, nq * 4), *gdo = up(g, dout, no * 4);
     void *gq16 = up(g, q16, nq * 2);
     uint8_t *gkv = up(g, kv, rows);
-    float *out[2], *att[2], *dq[2];
-    for (int v = 0; v < 2; v++) {
-        out[v] = up(g, NULL, no * 4);
+    float *out[3], *att[3], *dq[3];
+    for (int v = 0; v < 3; v++) {
+        out[v] = up(g, NULL, v < 2 ? no * 4 : no * 2 + 4); /* [2]: bf16, compared as (no + 1) / 2 floats */
         att[v] = up(g, NULL, (ns ? ns : 1) * 4);
         dq[v] = up(g, NULL, nq * 4);
     }
@@ -456,9 +460,28 @@ static void attention_case(const sv_backend *g, int B, int N, int H, int hd, int
     const result_pair R[] = {{"out", out, no}, {"lse", att, ns}, {"dqkv", dq, nq}};
     compare_pairs(g, R, sizeof R / sizeof R[0], why, sizeof why);
     verdict(!why[0], "attention_fwd/bwd_pin", shape, why);
+
+    /* O in bf16: against bf16 of the _pin pair's fp32 O */
+    why[0] = 0;
+    float *o32 = down(g, out[1], no * 4);
+    uint16_t *w16 = to_bf16(o32, no), *want = xmalloc((no + 2) * 2);
+    memcpy(want, w16, no * 2);
+    want[no] = want[no + 1] = 0; /* the pad, as up() leaves out[2]'s */
+    void *gwant = up(g, want, no * 2 + 4);
+    int r2 = g->attention_fwd_pin_o(out[2], att[2], gq16, gkv, B, N, H, hd);
+    r2 |= g->attention_bwd_pin_o(dq[2], gdo, gq16, out[2], att[2], gkv, B, N, H, hd);
+    check_finish(g, why, sizeof why);
+    if (!why[0] && r2) snprintf(why, sizeof why, "returned %d", r2);
+    float *o16p[2] = {(float *)gwant, out[2]}, *attp[2] = {att[1], att[2]}, *dqp[2] = {dq[1], dq[2]};
+    const result_pair R2[] = {{"out (bf16 pairs)", o16p, (no + 1) / 2}, {"lse", attp, ns}, {"dqkv", dqp, nq}};
+    compare_pairs(g, R2, sizeof R2 / sizeof R2[0], why, sizeof why);
+    verdict(!why[0], "attention_fwd/bwd_pin_o", shape, why);
+    free(o32); free(w16); free(want);
+    g->free(gwant);
+
     free(qkv); free(dout); free(kv); free(q16);
     g->free(gq); g->free(gdo); g->free(gq16); g->free(gkv);
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < 3; v++) {
         g->free(out[v]); g->free(att[v]); g->free(dq[v]);
     }
 }
@@ -483,7 +506,8 @@ int main(void)
     if (!g->pin_bytes || !g->layernorm_fwd_pin || !g->gelu_fwd_pin || !g->matmul_fwd_pin || !g->matmul_bwd_pin ||
         !g->attention_pin || !g->matmul_fwd_pin_out || !g->attention_fwd_pin || !g->attention_bwd_pin ||
         !g->gelu_matmul_bwd || !g->residual_layernorm_fwd_pin || !g->matmul_bwd_rowscale || !g->h_pin ||
-        !g->gelu_fwd_pin_h || !g->gelu_matmul_bwd_pin_h) {
+        !g->gelu_fwd_pin_h || !g->gelu_matmul_bwd_pin_h || !g->o_pin || !g->attention_fwd_pin_o ||
+        !g->attention_bwd_pin_o) {
         printf("the bf16 table has no product-input ops  FAIL\n");
         return 1;
     }
@@ -491,11 +515,11 @@ int main(void)
     const char *env = getenv("SIMVTP_CUDA_PIN16");
     if (env && !strcmp(env, "0")) {
         setenv("SIMVTP_CUDA_H16", "1", 1);
-        const int ap = g->attention_pin(64), hp = g->h_pin();
+        const int ap = g->attention_pin(64), hp = g->h_pin(), op = g->o_pin();
         printf("pin_bytes() with SIMVTP_CUDA_PIN16=0: %zu, attention_pin(64): %d, h_pin() with SIMVTP_CUDA_H16=1: "
-               "%d (want 0, 0, 0)  %s\n",
-               pb, ap, hp, pb == 0 && ap == 0 && hp == 0 ? "PASS" : "FAIL");
-        return pb == 0 && ap == 0 && hp == 0 ? 0 : 1;
+               "%d, o_pin(): %d (want 0, 0, 0, 0)  %s\n",
+               pb, ap, hp, op, pb == 0 && ap == 0 && hp == 0 && op == 0 ? "PASS" : "FAIL");
+        return pb == 0 && ap == 0 && hp == 0 && op == 0 ? 0 : 1;
     }
     if (pb != 2) {
         printf("pin_bytes() = %zu, want 2 (bf16)  FAIL\n", pb);
@@ -507,6 +531,12 @@ int main(void)
         const int on = g->h_pin();
         unsetenv("SIMVTP_CUDA_H16");
         verdict(on == 1 && off == 0, "h_pin", "default / SIMVTP_CUDA_H16=1", on == 1 && off == 0 ? "" : "want 0 / 1");
+        const int o_on = g->o_pin();
+        setenv("SIMVTP_CUDA_O16", "0", 1);
+        const int o_off = g->o_pin();
+        unsetenv("SIMVTP_CUDA_O16");
+        verdict(o_on == 1 && o_off == 0, "o_pin", "default / SIMVTP_CUDA_O16=0",
+                o_on == 1 && o_off == 0 ? "" : "want 1 / 0");
     }
     layernorm_case(g, 378, 768);
     layernorm_case(g, 5, 33);

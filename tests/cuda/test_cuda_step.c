@@ -15,7 +15,8 @@
  *     also with activation checkpointing (whole blocks, selective), and in
  *     bf16 without the weight mirror (SIMVTP_CUDA_WEIGHT_MIRROR=0) and with
  *     the first fused attention (SIMVTP_CUDA_ATTENTION=flash1) and with the
- *     product inputs kept as floats (SIMVTP_CUDA_PIN16=0) and the GELU
+ *     product inputs kept as floats (SIMVTP_CUDA_PIN16=0) and the
+ *     attention output kept as floats (SIMVTP_CUDA_O16=0) and the GELU
  *     backward unfused (SIMVTP_CUDA_GELU_FUSE=0) and the residual add
  *     and LayerNorm unfused (SIMVTP_CUDA_RESLN=0), and in both with
  *     the column sums in two launches (SIMVTP_CUDA_COLSUM=2pass); in bf16
@@ -495,6 +496,9 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
      *  - bf16: the blocks' LayerNorm and GELU outputs kept as floats and
      *    converted by each product, instead of written in bf16 (the same
      *    round to nearest even of the same floats);
+     *  - bf16: the attention output kept as floats instead of bf16 (the
+     *    products round it as the kernel would; the backward's D reads it
+     *    rounded either way; tests/cuda/emu checks the kernels);
      *  - bf16: the residual add and the LayerNorm after it as two kernels
      *    instead of one (cuda/ln_rows.cuh: the same arithmetic);
      *  - bf16: the GELU backward as its own kernel instead of inside the
@@ -514,6 +518,7 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
         same_bits(g, hb, &t, lg, gg, kind, "without the weight mirror", "SIMVTP_CUDA_WEIGHT_MIRROR", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with attention v1", "SIMVTP_CUDA_ATTENTION", "flash1", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with fp32 product inputs", "SIMVTP_CUDA_PIN16", "0", 0);
+        same_bits(g, hb, &t, lg, gg, kind, "with an fp32 attention output", "SIMVTP_CUDA_O16", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with the GELU backward unfused", "SIMVTP_CUDA_GELU_FUSE", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with residual and LayerNorm unfused", "SIMVTP_CUDA_RESLN", "0", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with the drop-path scale unfused", "SIMVTP_CUDA_ROWSCALE_FUSE", "0", 0);

@@ -4,7 +4,9 @@
  * and the output gradient for the backward's products; the bias gradient
  * from the fp32 gradient, as the bf16 table's column sums), and with
  * SIMVTP_CUDA_H16=1 GELU's input (the opt-in bf16 fc1 output, core/
- * backend.h h_pin). Attention: the host's, on bf16 q/k/v and dO; or, with
+ * backend.h h_pin). Attention: the host's, on bf16 q/k/v and dO (its
+ * backward does not read O, so the bf16 O of the fused kernels' D is not
+ * modelled there); or, with
  * SIMVTP_EMU_ATTENTION=kernels, the bf16 table's own fused kernels
  * (flash_attention_v2.cu) run by the SIMT emulator (emu/emu_attention.cc:
  * bf16 q/k/v, probabilities, dO and dS; where the build has it and not

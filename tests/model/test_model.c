@@ -287,7 +287,7 @@ static void gelu_pin4(void *out, const float *inp, size_t n)
 
 static float *widen(const void *inp, size_t n)
 {
-    float *t = malloc(n * sizeof(float));
+    float *t = calloc(n ? n : 1, sizeof(float));
     for (size_t i = 0; i < n; i++) t[i] = from_bf16_bits(((const uint16_t *)inp)[i]);
     return t;
 }
@@ -457,13 +457,50 @@ static void gmb_pin_h4(float *dinp, float *dw, float *dbias, const float *dg, co
     gmb_pin(dinp, dw, dbias, dg, h, inp, w, M, K, N, 4);
 }
 
+/* the attention output O kept in the product-input type too (o_pin): the
+ * plain attention, then O rounded; its backward from O widened */
+static int g_o_calls;
+static int attf_pin_o2(void *out, float *att, const void *qkv, const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    const size_t n = (size_t)nb * nt * nh * hd;
+    float *t = calloc(n, sizeof(float));
+    const int rc = attf_pin2(t, att, qkv, kv, nb, nt, nh, hd);
+    pin_n(n, 1, out, t);
+    free(t);
+    g_o_calls++;
+    return rc;
+}
+
+static int attf_pin_o4(void *out, float *att, const void *qkv, const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    const int rc = attf_pin4(out, att, qkv, kv, nb, nt, nh, hd);
+    pin_n((size_t)nb * nt * nh * hd, 0, out, out);
+    g_o_calls++;
+    return rc;
+}
+
+static int attb_pin_o2(float *dqkv, const float *dout, const void *qkv, const void *out, const float *att,
+                       const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    float *t = widen(out, (size_t)nb * nt * nh * hd);
+    const int rc = attb_pin2(dqkv, dout, qkv, t, att, kv, nb, nt, nh, hd);
+    free(t);
+    return rc;
+}
+
+static int attb_pin_o4(float *dqkv, const float *dout, const void *qkv, const void *out, const float *att,
+                       const uint8_t *kv, int nb, int nt, int nh, int hd)
+{
+    return attb_pin4(dqkv, dout, qkv, out, att, kv, nb, nt, nh, hd);
+}
+
 static int att_pin_yes(int hd) { return hd > 0; }
 static int att_pin_no(int hd) { (void)hd; return 0; }
 static int h_pin_yes(void) { return 1; }
 
 /* bytes: 2 or 4; qkv: qkv kept in that type as well (attention_pin); h:
- * the fc1 output too (h_pin) */
-static sv_backend pin_table(int bytes, int qkv, int h)
+ * the fc1 output too (h_pin); o: the attention output too (o_pin) */
+static sv_backend pin_table(int bytes, int qkv, int h, int o)
 {
     sv_backend t = sv_backend_cpu;
     t.pin_bytes = bytes == 2 ? pin_bytes2 : pin_bytes4;
@@ -481,6 +518,9 @@ static sv_backend pin_table(int bytes, int qkv, int h)
     t.h_pin = h ? h_pin_yes : NULL;
     t.gelu_fwd_pin_h = bytes == 2 ? gelu_pin_h2 : gelu_pin_h4;
     t.gelu_matmul_bwd_pin_h = bytes == 2 ? gmb_pin_h2 : gmb_pin_h4;
+    t.o_pin = o ? h_pin_yes : NULL;
+    t.attention_fwd_pin_o = bytes == 2 ? attf_pin_o2 : attf_pin_o4;
+    t.attention_bwd_pin_o = bytes == 2 ? attb_pin_o2 : attb_pin_o4;
     return t;
 }
 
@@ -523,19 +563,20 @@ static size_t three_blocks(fixture *f, int retrieval)
     return n;
 }
 
-static void pin_check(int retrieval, int qkv, int hp)
+static void pin_check(int retrieval, int qkv, int hp, int o)
 {
     fixture f;
     const size_t n = three_blocks(&f, retrieval);
-    const sv_backend t2 = pin_table(2, qkv, hp), t4 = pin_table(4, qkv, hp);
+    const sv_backend t2 = pin_table(2, qkv, hp, o), t4 = pin_table(4, qkv, hp, o);
     simvtp_losses lc[2], l4[2], l2[2], lk[2];
     float *gc = pin_run(retrieval, NULL, SIMVTP_CHECKPOINT_OFF, &f, lc);
-    g_pin_calls = g_att_pin_calls = g_gmb_calls = g_rln_calls = g_mbr_calls = g_h_calls = 0;
+    g_pin_calls = g_att_pin_calls = g_gmb_calls = g_rln_calls = g_mbr_calls = g_h_calls = g_o_calls = 0;
     float *g4 = pin_run(retrieval, &t4, SIMVTP_CHECKPOINT_OFF, &f, l4);
     ck_assert_msg(g_pin_calls > 0, "the encoder never called the _pin ops");
     ck_assert_msg(qkv ? g_att_pin_calls > 0 : g_att_pin_calls == 0, "attention_fwd_pin called %d times",
                   g_att_pin_calls);
     ck_assert_msg(hp ? g_h_calls > 0 : g_h_calls == 0, "gelu_fwd_pin_h called %d times", g_h_calls);
+    ck_assert_msg(o && qkv ? g_o_calls > 0 : g_o_calls == 0, "attention_fwd_pin_o called %d times", g_o_calls);
     /* gelu_matmul_bwd (the fc1 backward with the GELU backward folded in),
      * residual_layernorm_fwd_pin and (drop path: fine-tuning)
      * matmul_bwd_rowscale against the ops they stand for */
@@ -570,11 +611,19 @@ static void pin_check(int retrieval, int qkv, int hp)
         free(gk);
     }
     if (hp) { /* GELU from a rounded h is another function: close, but not the same bits */
-        const sv_backend t2f = pin_table(2, qkv, 0);
+        const sv_backend t2f = pin_table(2, qkv, 0, o);
         float *gf = pin_run(retrieval, &t2f, SIMVTP_CHECKPOINT_OFF, &f, lk);
         ck_assert_msg(fabs(l2[0].total - lk[0].total) < 5e-3 * fabs(lk[0].total), "loss %.6g vs fp32 h %.6g",
                       (double)l2[0].total, (double)lk[0].total);
         ck_assert_msg(grads_differing(g2, gf, n) > n / 4, "a bf16 h changed too few gradients");
+        free(gf);
+    }
+    if (o) { /* D = rowsum(dO o O) and the projection from a rounded O: close, but not the same bits */
+        const sv_backend t2f = pin_table(2, qkv, hp, 0);
+        float *gf = pin_run(retrieval, &t2f, SIMVTP_CHECKPOINT_OFF, &f, lk);
+        ck_assert_msg(fabs(l2[0].total - lk[0].total) < 5e-3 * fabs(lk[0].total), "loss %.6g vs fp32 O %.6g",
+                      (double)l2[0].total, (double)lk[0].total);
+        ck_assert_msg(grads_differing(g2, gf, n) > n / 4, "a bf16 O changed too few gradients");
         free(gf);
     }
     free(gc);
@@ -583,22 +632,28 @@ static void pin_check(int retrieval, int qkv, int hp)
     free(f.frames);
 }
 
-START_TEST(test_pin_pretrain) { pin_check(0, 0, 0); }
+START_TEST(test_pin_pretrain) { pin_check(0, 0, 0, 0); }
 END_TEST
 
-START_TEST(test_pin_retrieval) { pin_check(1, 0, 0); }
+START_TEST(test_pin_retrieval) { pin_check(1, 0, 0, 0); }
 END_TEST
 
-START_TEST(test_pin_qkv_pretrain) { pin_check(0, 1, 0); }
+START_TEST(test_pin_qkv_pretrain) { pin_check(0, 1, 0, 0); }
 END_TEST
 
-START_TEST(test_pin_qkv_retrieval) { pin_check(1, 1, 0); }
+START_TEST(test_pin_qkv_retrieval) { pin_check(1, 1, 0, 0); }
 END_TEST
 
-START_TEST(test_pin_h_pretrain) { pin_check(0, 1, 1); }
+START_TEST(test_pin_h_pretrain) { pin_check(0, 1, 1, 0); }
 END_TEST
 
-START_TEST(test_pin_h_retrieval) { pin_check(1, 1, 1); }
+START_TEST(test_pin_h_retrieval) { pin_check(1, 1, 1, 0); }
+END_TEST
+
+START_TEST(test_pin_o_pretrain) { pin_check(0, 1, 0, 1); }
+END_TEST
+
+START_TEST(test_pin_o_retrieval) { pin_check(1, 1, 1, 1); }
 END_TEST
 
 /* Raw allocations (core/backend.h alloc_raw): with SIMVTP_CPU_POISON=1 the
@@ -626,7 +681,7 @@ static void raw_check(int retrieval)
     fixture f;
     const size_t n = three_blocks(&f, retrieval);
     for (int pin = 0; pin < 2; pin++) {
-        sv_backend raw = pin ? pin_table(2, 1, 1) : sv_backend_cpu, zeroed = raw;
+        sv_backend raw = pin ? pin_table(2, 1, 1, 1) : sv_backend_cpu, zeroed = raw;
         raw.alloc_raw = count_raw;
         zeroed.alloc_raw = NULL; /* sv_arena_alloc_raw falls back to alloc */
         simvtp_losses lr[2], lz[2];
@@ -709,12 +764,13 @@ START_TEST(test_raw_retrieval) { raw_check(1); }
 END_TEST
 
 /* ... and the memory: ln1, ln2 and g (2C + M per token and block) take
- * half, qkv (3C) too when the attention takes it, and h (M) with h_pin. */
+ * half, qkv (3C) too when the attention takes it, h (M) with h_pin and the
+ * attention output (C) with o_pin. */
 START_TEST(test_pin_memory)
 {
-    for (int qkv = 0; qkv < 3; qkv++) {
-        const int hp = qkv == 2;
-        const sv_backend t2 = pin_table(2, qkv > 0, hp);
+    for (int qkv = 0; qkv < 4; qkv++) {
+        const int hp = qkv == 2, o = qkv == 3;
+        const sv_backend t2 = pin_table(2, qkv > 0, hp, o);
         sv_arena a4 = {0}, a2 = {.be = &t2};
         sv_enc_pass p4, p2;
         const int nb = 2, nt = 50, nc = 32, nm = 128, depth = 6;
@@ -725,7 +781,9 @@ START_TEST(test_pin_memory)
         ck_assert_uint_eq(p2.pin, 2);
         ck_assert_int_eq(p2.qkv_pin, qkv > 0);
         ck_assert_int_eq(p2.h_pin, hp);
-        const size_t saved = (size_t)depth * nb * nt * (2 * nc + nm + (qkv ? 3 * nc : 0) + (hp ? nm : 0)) * 2;
+        ck_assert_int_eq(p2.o_pin, o);
+        const size_t saved =
+            (size_t)depth * nb * nt * (2 * nc + nm + (qkv ? 3 * nc : 0) + (hp ? nm : 0) + (o ? nc : 0)) * 2;
         ck_assert_msg(a4.bytes - a2.bytes >= saved && a4.bytes - a2.bytes < saved + 4096,
                       "2-byte product inputs (qkv %d) keep %zu bytes, %zu as floats: expected %zu less", qkv,
                       a2.bytes, a4.bytes, saved);
@@ -1259,6 +1317,8 @@ int main(void)
     tcase_add_test(tc, test_pin_qkv_retrieval);
     tcase_add_test(tc, test_pin_h_pretrain);
     tcase_add_test(tc, test_pin_h_retrieval);
+    tcase_add_test(tc, test_pin_o_pretrain);
+    tcase_add_test(tc, test_pin_o_retrieval);
     tcase_add_test(tc, test_pin_memory);
     tcase_add_test(tc, test_bias3_gather);
     tcase_add_test(tc, test_raw_pretrain);

@@ -10,7 +10,10 @@
  *     order of tensor-core products; only the data movement differs), and
  *     the bf16 copy of dO that v2's D kernel writes equal to bf16(dO);
  *   - v2 again with warps at random relative speeds, cp.async landing at
- *     issue and as late as its wait allows.
+ *     issue and as late as its wait allows;
+ *   - v2 with O kept in bf16 (attention_fwd_pin_o / _bwd_pin_o): the stored
+ *     O is bf16 of the fp32 O, and D and the backward from it are those
+ *     from the fp32 O, bit for bit (D reads O rounded to bf16 either way).
  * What the emulator cannot see: timing, bank conflicts, register limits,
  * and the hardware's own reading of the PTX (the mma.sync/shfl layouts are
  * those v1 passed on an H100; tests/cuda runs everything on a real GPU).
@@ -224,6 +227,56 @@ result run_v2(const tcase &c, const std::vector<float> &qkv, const std::vector<f
     return r;
 }
 
+std::vector<float> widened(const bf16 *x, size_t n)
+{
+    std::vector<float> y(n);
+    for (size_t i = 0; i < n; i++) y[i] = __bfloat162float(x[i]);
+    return y;
+}
+
+/* v2 with O in bf16, against v2 with an fp32 O (v2) */
+template <int HD>
+void run_o16(const tcase &c, const std::vector<float> &qkv, const std::vector<float> &dout, const uint8_t *valid,
+             const std::vector<float> &dqkv0, const result &v2)
+{
+    const int B = c.B, N = c.N, H = c.H;
+    const size_t no = (size_t)B * N * H * HD, rows = (size_t)B * N * H;
+    std::vector<bf16> q16v = to_bf16(qkv);
+    bf16 *q16 = (bf16 *)aligned_alloc(16, (q16v.size() * 2 + 15) / 16 * 16);
+    bf16 *o16 = (bf16 *)aligned_alloc(16, (no * 2 + 15) / 16 * 16);
+    bf16 *d16 = (bf16 *)aligned_alloc(16, (no * 2 + 15) / 16 * 16);
+    memcpy(q16, q16v.data(), q16v.size() * 2);
+    memset((void *)o16, 0x5a, no * 2);
+    std::vector<float> lse(rows, NAN), D16(rows, NAN), dq(dqkv0);
+    const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;
+    const int fr = 16 * F2_FWD_WARPS, br = 16 * F2_BWD_WARPS;
+    int rc = emu_launch({(unsigned)((N + fr - 1) / fr), (unsigned)H, (unsigned)B}, {F2_FWD_WARPS * 32, 1, 1},
+                        [&] { f2_fwd_kernel<HD>(o16, lse.data(), q16, valid, N, H, scale_log2); });
+    std::vector<bf16> want16 = to_bf16(v2.out);
+    const std::vector<float> ow = widened(o16, no), want = widened(want16.data(), no);
+    const unsigned dblocks = (unsigned)((rows + 255) / 256);
+    if (!rc)
+        rc = emu_launch({dblocks, 1, 1}, {256, 1, 1},
+                        [&] { fa_dot_kernel<HD>(D16.data(), dout.data(), o16, B, N, H, d16); });
+    const emu_dim3 bgrid = {(unsigned)((N + br - 1) / br), (unsigned)H, (unsigned)B};
+    if (!rc)
+        rc = emu_launch(bgrid, {F2_BWD_WARPS * 32, 1, 1}, [&] {
+            f2_bwd_kv_kernel<HD>(dq.data(), d16, q16, lse.data(), D16.data(), valid, N, H, scale_log2, scale);
+        });
+    if (!rc)
+        rc = emu_launch(bgrid, {F2_BWD_WARPS * 32, 1, 1}, [&] {
+            f2_bwd_q_kernel<HD>(dq.data(), d16, q16, lse.data(), D16.data(), valid, N, H, scale_log2, scale);
+        });
+    free(q16);
+    free(o16);
+    free(d16);
+    if (rc) { check("v2 bf16 O emulation", c, 1.0, 0.0); return; }
+    check_same("v2 bf16 O == bf16(fp32 O)", c, ow, want);
+    check_same("v2 bf16 O: lse", c, lse, v2.lse);
+    check_same("v2 bf16 O: D", c, D16, v2.D);
+    check_same("v2 bf16 O: backward dqkv", c, dq, v2.dqkv);
+}
+
 template <int HD>
 void run_case(const tcase &c)
 {
@@ -268,6 +321,7 @@ void run_case(const tcase &c)
         check_same(w, c, v2.lse, v1.lse);
         snprintf(w, sizeof w, "v2 == v1: dqkv%s", tag);
         check_same(w, c, v2.dqkv, v1.dqkv);
+        if (mode == 0) run_o16<HD>(c, qkv, dout, vp, dqkv0, v2);
     }
     emu_cp_mode = EMU_CP_EAGER;
     emu_schedule_seed = 0;

@@ -27,6 +27,7 @@
 #include "eval.h"
 #include "train_common.h"
 #include "train_dist.h"
+#include "train_run.h"
 
 #define PROG "simvtp-finetune"
 
@@ -236,32 +237,12 @@ static int setup_data(run *r)
 {
     const options *o = &r->o;
     int rc;
-    if ((rc = simvtp_tokenizer_load(o->vocab, NULL, &r->tok))) return tk_lib_fail("loading --vocab", rc);
-    if (simvtp_tokenizer_vocab_size(r->tok) > r->cfg.vocab_size)
-        return tk_fail("--vocab %s has %d tokens; the model's vocab_size is %d", o->vocab,
-                       simvtp_tokenizer_vocab_size(r->tok), r->cfg.vocab_size);
+    if ((rc = tr_vocab_load(o->vocab, &r->cfg, &r->tok))) return rc;
     if ((r->ntrain = tk_list_shards(o->train_shards, &r->train)) < 0) return TK_EXIT_RUN;
     if ((r->ntest = tk_list_shards(o->test_shards, &r->test)) < 0) return TK_EXIT_RUN;
-    simvtp_dataloader_params p;
-    simvtp_dataloader_default_params(&p);
-    p.shards = (const char *const *)r->train;
-    p.num_shards = r->ntrain;
-    p.tokenizer = r->tok;
-    p.batch = (int)o->batch;
-    p.frames = r->cfg.frames;
-    p.height = r->cfg.height;
-    p.width = r->cfg.width;
-    p.max_text_len = r->cfg.max_text_len;
-    p.sample_mode = SIMVTP_SAMPLE_FINETUNE;
-    p.crop_mode = SIMVTP_CROP_RANDOM_RESIZED;
-    p.stride = (int)o->stride;
-    p.seed = o->seed;
-    p.threads = (int)o->workers;
-    p.rank = r->dist.rank;
-    p.world_size = r->dist.world;
-    if ((rc = simvtp_dataloader_create(&p, &r->loader))) return tk_lib_fail("creating the dataloader", rc);
-    r->epoch_batches = simvtp_dataloader_epoch_batches(r->loader);
-    return 0;
+    const tr_loader_args la = {r->train, r->ntrain, r->tok, o->batch, o->stride, o->workers, o->seed,
+                               SIMVTP_SAMPLE_FINETUNE, SIMVTP_CROP_RANDOM_RESIZED};
+    return tr_loader_create(&la, &r->cfg, &r->dist, &r->loader, &r->epoch_batches);
 }
 
 static int setup_schedule(run *r, const unsigned char *given)
@@ -287,32 +268,10 @@ static int setup_schedule(run *r, const unsigned char *given)
 static int setup_optimizer(run *r)
 {
     const options *o = &r->o;
-    simvtp_optimizer_params op;
-    simvtp_optimizer_default_params(&op);
-    op.lr = (float)o->lr;
-    op.min_lr = (float)o->min_lr;
-    op.beta1 = 0.9f;
-    op.beta2 = 0.999f;
-    op.eps = 1e-8f;
-    op.weight_decay = 0.05f;
-    op.warmup_steps = o->wsteps;
-    op.total_steps = o->steps;
-    op.clip_norm = (float)o->clip;
-    op.accum_steps = (int)o->accum;
-    op.seed = o->seed;
-    int rc = simvtp_optimizer_create(r->model, &op, &r->optim);
-    if (rc) return tk_lib_fail("creating the optimizer", rc);
-    if ((rc = tr_dist_attach(&r->dist, r->optim))) return rc;
+    const tr_optim_args a = {o->lr, o->min_lr, 0.999, o->clip, o->wsteps, o->steps, o->accum, o->seed};
     r->total = o->steps;
-    if (!o->resume) return 0;
-    char path[PATH_MAX];
-    if ((rc = tr_path(path, o->out, "state.svtpt"))) return rc;
-    if ((rc = simvtp_optimizer_load(r->optim, path))) return tk_lib_fail("loading the training state", rc);
-    r->position = simvtp_optimizer_data_position(r->optim);
-    if (r->position % (uint64_t)o->accum) return tk_fail("%s: data position %llu is not a whole update", path, (unsigned long long)r->position);
-    r->step = (long)(r->position / (uint64_t)o->accum);
-    if ((rc = simvtp_dataloader_seek(r->loader, r->position))) return tk_lib_fail("seeking the dataloader", rc);
-    return 0;
+    return tr_optimizer_start(r->model, &a, &r->dist, o->resume ? o->out : NULL, r->loader, &r->optim,
+                              &r->position, &r->step);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -426,9 +385,8 @@ static void log_step(run *r, double loss, float lr, float gnorm, double rate, do
                 r->total, epoch, loss, (double)lr, rate, e);
     }
     if (r->metrics) {
-        fprintf(r->metrics, "{\"step\":%ld,\"epoch\":%.6g,\"vtc\":", r->step, epoch);
-        if (isfinite(loss)) fprintf(r->metrics, "%.6g", loss);
-        else fprintf(r->metrics, "null");
+        fprintf(r->metrics, "{\"step\":%ld,\"epoch\":%.6g", r->step, epoch);
+        tr_json_put(r->metrics, "vtc", loss);
         fprintf(r->metrics, ",\"lr\":%.6g,\"grad_norm\":%.6g,\"clips_per_s\":%.6g}\n", (double)lr,
                 isfinite(gnorm) ? (double)gnorm : -1.0, rate);
         fflush(r->metrics);
@@ -498,20 +456,8 @@ static int train(run *r)
         }
         if ((r->step % o->save_every == 0 || eval || stop) && (rc = checkpoint(r))) return rc;
         if (eval && !intr && (rc = evaluate_all(r, 1))) return rc;
-        if (intr) {
-            if (root)
-                fprintf(stderr, "%s: interrupted after update %ld/%ld%s%s%s\n", tk_msg_prefix(), r->step,
-                        r->total, o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
-                        o->out ? o->out : "", o->out ? "; continue with --resume" : "");
-            return TK_EXIT_INTERRUPTED;
-        }
-        if (r->step == o->stop_at && r->step < r->total) {
-            if (root)
-                printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
-                       o->out ? "; checkpoint in " : "", o->out ? o->out : "",
-                       o->out ? "; continue with --resume" : "");
-            return 0;
-        }
+        int done = 0;
+        if ((rc = tr_loop_stop(PROG, root, intr, r->step, r->total, o->stop_at, o->out, &done)) || done) return rc;
     }
     if (!root) return 0;
     char d[32], path[PATH_MAX], err[256];
@@ -540,22 +486,14 @@ static int parse(run *r, int argc, char **argv, unsigned char *given)
     if (rc) return rc < 0 ? -1 : rc;
     if (o->num_crops == 2) return tk_bad_flag("--num-crops is 3 (three crops) or 1 (the centre)");
     if (o->resume) {
-        if (!o->out) return tk_bad_flag("--resume needs --out DIR (the run to continue)");
         memset(&scratch, 0, sizeof scratch);
-        if ((rc = tr_run_merge(o->out, k_opts, N_OPTS, o, given, &scratch))) return rc;
-        if (!tr_ckpt_present(o->out)) return tk_fail("nothing to resume in %s: it holds no checkpoint yet", o->out);
-        return 0;
+        return tr_resume_flags(k_opts, N_OPTS, o->out, o, given, &scratch);
     }
-    if (tr_given(k_opts, N_OPTS, given, "--steps") && tr_given(k_opts, N_OPTS, given, "--epochs"))
-        return tk_bad_flag("give --steps or --epochs, not both");
-    if (tr_given(k_opts, N_OPTS, given, "--warmup-steps") && tr_given(k_opts, N_OPTS, given, "--warmup-epochs"))
-        return tk_bad_flag("give --warmup-steps or --warmup-epochs, not both");
+    if ((rc = tr_new_run_flags(k_opts, N_OPTS, given))) return rc;
     if (!o->init) return tk_bad_flag("--init PRETRAINED.svtp is required (a pretraining checkpoint)");
     if (!o->train_shards || !o->test_shards) return tk_bad_flag("--train-shards DIR and --test-shards DIR are required");
     if (!o->vocab) return tk_bad_flag("--vocab FILE is required (a BERT vocab.txt)");
-    if (o->out && tr_ckpt_present(o->out))
-        return tk_fail("%s holds a checkpoint already: add --resume to continue it, or choose another --out", o->out);
-    return 0;
+    return tr_fresh_out(o->out);
 }
 
 /* Everything before the first update. Rank-local but for tr_dist_recover

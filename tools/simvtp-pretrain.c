@@ -24,6 +24,7 @@
 #include "synthetic_clips.h"
 #include "train_common.h"
 #include "train_dist.h"
+#include "train_run.h"
 #ifdef HAVE_TOOLKIT
 #include "png_write.h"
 #include "recon_picture.h"
@@ -243,12 +244,7 @@ static int setup_data(run *r)
 {
     const options *o = &r->o;
     int rc;
-    if (o->vocab) {
-        if ((rc = simvtp_tokenizer_load(o->vocab, NULL, &r->tok))) return tk_lib_fail("loading --vocab", rc);
-        if (simvtp_tokenizer_vocab_size(r->tok) > r->cfg.vocab_size)
-            return tk_fail("--vocab %s has %d tokens; the model's vocab_size is %d", o->vocab,
-                           simvtp_tokenizer_vocab_size(r->tok), r->cfg.vocab_size);
-    }
+    if (o->vocab && (rc = tr_vocab_load(o->vocab, &r->cfg, &r->tok))) return rc;
     if (o->synthetic) {
         size_t clip = (size_t)r->cfg.frames * r->cfg.height * r->cfg.width * 3;
         r->syn_frames = malloc(clip * (size_t)o->batch);
@@ -257,26 +253,9 @@ static int setup_data(run *r)
         return r->syn_frames && r->syn_tokens && r->syn_lengths ? 0 : tk_fail("out of memory for a batch");
     }
     if ((r->nshards = tk_list_shards(o->shards, &r->shards)) < 0) return TK_EXIT_RUN;
-    simvtp_dataloader_params p;
-    simvtp_dataloader_default_params(&p);
-    p.shards = (const char *const *)r->shards;
-    p.num_shards = r->nshards;
-    p.tokenizer = r->tok;
-    p.batch = (int)o->batch;
-    p.frames = r->cfg.frames;
-    p.height = r->cfg.height;
-    p.width = r->cfg.width;
-    p.max_text_len = r->cfg.max_text_len;
-    p.sample_mode = SIMVTP_SAMPLE_PRETRAIN;
-    p.crop_mode = SIMVTP_CROP_MULTISCALE;
-    p.stride = (int)o->stride;
-    p.seed = o->seed;
-    p.threads = (int)o->workers;
-    p.rank = r->dist.rank;
-    p.world_size = r->dist.world;
-    if ((rc = simvtp_dataloader_create(&p, &r->loader))) return tk_lib_fail("creating the dataloader", rc);
-    r->epoch_batches = simvtp_dataloader_epoch_batches(r->loader);
-    return 0;
+    const tr_loader_args la = {r->shards, r->nshards, r->tok, o->batch, o->stride, o->workers, o->seed,
+                               SIMVTP_SAMPLE_PRETRAIN, SIMVTP_CROP_MULTISCALE};
+    return tr_loader_create(&la, &r->cfg, &r->dist, &r->loader, &r->epoch_batches);
 }
 
 /* Schedule of a new run (SPEC.md, scaled by the global batch); stored in o. */
@@ -301,32 +280,10 @@ static int setup_schedule(run *r, const unsigned char *given)
 static int setup_optimizer(run *r)
 {
     const options *o = &r->o;
-    simvtp_optimizer_params op;
-    simvtp_optimizer_default_params(&op);
-    op.lr = (float)o->lr;
-    op.min_lr = (float)o->min_lr;
-    op.beta1 = 0.9f;
-    op.beta2 = 0.95f;
-    op.eps = 1e-8f;
-    op.weight_decay = 0.05f;
-    op.warmup_steps = o->wsteps;
-    op.total_steps = o->steps;
-    op.clip_norm = (float)o->clip;
-    op.accum_steps = (int)o->accum;
-    op.seed = o->seed;
-    int rc = simvtp_optimizer_create(r->model, &op, &r->optim);
-    if (rc) return tk_lib_fail("creating the optimizer", rc);
-    if ((rc = tr_dist_attach(&r->dist, r->optim))) return rc;
+    const tr_optim_args a = {o->lr, o->min_lr, 0.95, o->clip, o->wsteps, o->steps, o->accum, o->seed};
     r->total = o->steps;
-    if (!o->resume) return 0;
-    char path[PATH_MAX];
-    if ((rc = tr_path(path, o->out, "state.svtpt"))) return rc;
-    if ((rc = simvtp_optimizer_load(r->optim, path))) return tk_lib_fail("loading the training state", rc);
-    r->position = simvtp_optimizer_data_position(r->optim);
-    if (r->position % (uint64_t)o->accum) return tk_fail("%s: data position %llu is not a whole update", path, (unsigned long long)r->position);
-    r->step = (long)(r->position / (uint64_t)o->accum);
-    if (r->loader && (rc = simvtp_dataloader_seek(r->loader, r->position))) return tk_lib_fail("seeking the dataloader", rc);
-    return 0;
+    return tr_optimizer_start(r->model, &a, &r->dist, o->resume ? o->out : NULL, r->loader, &r->optim,
+                              &r->position, &r->step);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -334,12 +291,6 @@ static int setup_optimizer(run *r)
 /* ------------------------------------------------------------------------ */
 
 static const char *const k_series[5] = {"total", "video_mse", "mlm", "vtc", "vtm"};
-
-static void json_num(FILE *f, const char *key, double v)
-{
-    if (isfinite(v)) fprintf(f, ",\"%s\":%.6g", key, v);
-    else fprintf(f, ",\"%s\":null", key);
-}
 
 /* Progress line and metrics entry for the mean losses m[5] of the updates since the last log. */
 static void log_step(run *r, const double *m, float lr, float gnorm, double rate, double eta)
@@ -355,11 +306,11 @@ static void log_step(run *r, const double *m, float lr, float gnorm, double rate
     }
     if (r->metrics) {
         fprintf(r->metrics, "{\"step\":%ld", r->step);
-        if (r->epoch_batches) json_num(r->metrics, "epoch", epoch);
-        for (int i = 0; i < 5; i++) json_num(r->metrics, k_series[i], m[i]);
-        json_num(r->metrics, "lr", lr);
-        json_num(r->metrics, "grad_norm", gnorm);
-        json_num(r->metrics, "clips_per_s", rate);
+        if (r->epoch_batches) tr_json_put(r->metrics, "epoch", epoch);
+        for (int i = 0; i < 5; i++) tr_json_put(r->metrics, k_series[i], m[i]);
+        tr_json_put(r->metrics, "lr", lr);
+        tr_json_put(r->metrics, "grad_norm", gnorm);
+        tr_json_put(r->metrics, "clips_per_s", rate);
         fprintf(r->metrics, "}\n");
         fflush(r->metrics);
     }
@@ -513,20 +464,8 @@ static int train(run *r)
         if (o->out && (r->step % o->save_every == 0 || last || stop) &&
             (rc = tr_dist_agree(&r->dist, tr_dist_ckpt_save(&r->dist, o->out, r->model, r->optim, r->position))))
             return rc;
-        if (intr) {
-            if (root)
-                fprintf(stderr, "%s: interrupted after update %ld/%ld%s%s%s\n", tk_msg_prefix(), r->step,
-                        r->total, o->out ? "; checkpoint saved in " : " (no --out: nothing saved)",
-                        o->out ? o->out : "", o->out ? "; continue with --resume" : "");
-            return TK_EXIT_INTERRUPTED;
-        }
-        if (r->step == o->stop_at && !last) {
-            if (root)
-                printf(PROG ": stopped after update %ld/%ld (--stop-at)%s%s%s\n", r->step, r->total,
-                       o->out ? "; checkpoint in " : "", o->out ? o->out : "",
-                       o->out ? "; continue with --resume" : "");
-            return 0;
-        }
+        int done = 0;
+        if ((rc = tr_loop_stop(PROG, root, intr, r->step, r->total, o->stop_at, o->out, &done)) || done) return rc;
     }
     if (!root) return 0;
     char d[32];
@@ -562,26 +501,18 @@ static int parse(run *r, int argc, char **argv, unsigned char *given, unsigned c
     if (rc) return rc < 0 ? -1 : rc;
     memcpy(cli_given, given, TR_MAX_OPTS);
     if (o->resume) {
-        if (!o->out) return tk_bad_flag("--resume needs --out DIR (the run to continue)");
-        if (o->init) return tk_bad_flag("--init starts a new run; --resume continues one from its checkpoint");
+        if (o->init && o->out) return tk_bad_flag("--init starts a new run; --resume continues one from its checkpoint");
         memset(&scratch, 0, sizeof scratch);
-        if ((rc = tr_run_merge(o->out, k_opts, N_OPTS, o, given, &scratch))) return rc;
-        if (!tr_ckpt_present(o->out)) return tk_fail("nothing to resume in %s: it holds no checkpoint yet", o->out);
-        return 0;
+        return tr_resume_flags(k_opts, N_OPTS, o->out, o, given, &scratch);
     }
-    if (tr_given(k_opts, N_OPTS, given, "--steps") && tr_given(k_opts, N_OPTS, given, "--epochs"))
-        return tk_bad_flag("give --steps or --epochs, not both");
-    if (tr_given(k_opts, N_OPTS, given, "--warmup-steps") && tr_given(k_opts, N_OPTS, given, "--warmup-epochs"))
-        return tk_bad_flag("give --warmup-steps or --warmup-epochs, not both");
+    if ((rc = tr_new_run_flags(k_opts, N_OPTS, given))) return rc;
     if (o->synthetic && (tr_given(k_opts, N_OPTS, given, "--epochs") || tr_given(k_opts, N_OPTS, given, "--warmup-epochs")))
         return tk_bad_flag("synthetic data has no epochs: give --steps and --warmup-steps");
     if (o->synthetic == (o->shards != NULL))
         return tk_bad_flag(o->synthetic ? "give --shards DIR or --synthetic, not both"
                                         : "no data: give --shards DIR (with --vocab FILE) or --synthetic");
     if (o->shards && !o->vocab) return tk_bad_flag("--shards needs --vocab FILE (a BERT vocab.txt)");
-    if (o->out && tr_ckpt_present(o->out))
-        return tk_fail("%s holds a checkpoint already: add --resume to continue it, or choose another --out", o->out);
-    return 0;
+    return tr_fresh_out(o->out);
 }
 
 /* Everything before the first update. Rank-local but for tr_dist_recover

@@ -263,27 +263,33 @@ int sv_cuda_attention_pin(int hd)
     return sv_cuda_pin_bytes() == 2 && use_flash(hd) && flash_version() == 2;
 }
 
+/* The fused kernel for a bf16 qkv (what: "qkv") or O ("O"): 1 when it can
+ * run (head dim, all of p[0..3] 16-byte aligned; NULLs are skipped), else 0
+ * with the failure recorded for finish. */
+static int fused16_ok(const char *op, const char *what, int hd, const void *p0, const void *p1, const void *p2,
+                      const void *p3)
+{
+    sv_cuda_ctx *ctx = sv_cuda_current();
+    const void *p[4] = {p0, p1, p2, p3};
+    int ok = use_flash(hd);
+    for (int i = 0; i < 4; i++) ok = ok && (!p[i] || aligned16(p[i]));
+    if (ctx && !ok)
+        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL, "%s: a bf16 %s needs the fused kernel (head dim %d) and 16-byte alignment",
+                     op, what, hd);
+    return ok || !ctx;
+}
+
 int sv_cuda_attention_fwd_pin(float *out, float *att, const void *qkv, const uint8_t *keyvalid,
                               int B, int N, int H, int hd)
 {
-    sv_cuda_ctx *ctx = sv_cuda_current();
-    if (ctx && !(use_flash(hd) && aligned16(out) && aligned16(qkv))) {
-        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
-                     "attention_fwd: a bf16 qkv needs the fused kernel (head dim %d) and 16-byte alignment", hd);
-        return 0;
-    }
+    if (!fused16_ok("attention_fwd", "qkv", hd, out, qkv, NULL, NULL)) return 0;
     return sv_cuda_flash2_fwd16(out, att, qkv, keyvalid, B, N, H, hd);
 }
 
 int sv_cuda_attention_bwd_pin(float *dqkv, const float *dout, const void *qkv, const float *out,
                               const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd)
 {
-    sv_cuda_ctx *ctx = sv_cuda_current();
-    if (ctx && !(use_flash(hd) && aligned16(dqkv) && aligned16(dout) && aligned16(qkv) && aligned16(out))) {
-        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
-                     "attention_bwd: a bf16 qkv needs the fused kernel (head dim %d) and 16-byte alignment", hd);
-        return 0;
-    }
+    if (!fused16_ok("attention_bwd", "qkv", hd, dqkv, dout, qkv, out)) return 0;
     return sv_cuda_flash2_bwd16(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
 }
 
@@ -306,23 +312,13 @@ int sv_cuda_o_pin(void)
 int sv_cuda_attention_fwd_pin_o(void *out, float *att, const void *qkv, const uint8_t *keyvalid, int B, int N,
                                 int H, int hd)
 {
-    sv_cuda_ctx *ctx = sv_cuda_current();
-    if (ctx && !(use_flash(hd) && aligned16(out) && aligned16(qkv))) {
-        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
-                     "attention_fwd: a bf16 O needs the fused kernel (head dim %d) and 16-byte alignment", hd);
-        return 0;
-    }
+    if (!fused16_ok("attention_fwd", "O", hd, out, qkv, NULL, NULL)) return 0;
     return sv_cuda_flash2_fwd16o(out, att, qkv, keyvalid, B, N, H, hd);
 }
 
 int sv_cuda_attention_bwd_pin_o(float *dqkv, const float *dout, const void *qkv, const void *out,
                                 const float *att, const uint8_t *keyvalid, int B, int N, int H, int hd)
 {
-    sv_cuda_ctx *ctx = sv_cuda_current();
-    if (ctx && !(use_flash(hd) && aligned16(dqkv) && aligned16(dout) && aligned16(qkv) && aligned16(out))) {
-        sv_cuda_fail(ctx, SIMVTP_ERR_INTERNAL,
-                     "attention_bwd: a bf16 O needs the fused kernel (head dim %d) and 16-byte alignment", hd);
-        return 0;
-    }
+    if (!fused16_ok("attention_bwd", "O", hd, dqkv, dout, qkv, out)) return 0;
     return sv_cuda_flash2_bwd16o(dqkv, dout, qkv, out, att, keyvalid, B, N, H, hd);
 }

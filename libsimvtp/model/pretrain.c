@@ -71,6 +71,11 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_rng_seed(&rng, seed);
     sv_arena a = {.be = be}; /* activations: backend memory */
     sv_arena va = {.be = be}; /* those of the VTC passes, freed once they went back */
+    sv_arena ma = {.be = be}; /* the MLM head's input and logits, freed once they went back */
+    sv_arena da = {.be = be}; /* the pixel head's gradients, freed once in the decoder's */
+    sv_arena xa = {.be = be}; /* the masked targets, the predictions and the head's input: */
+                              /* freed once the pixel loss is read and went back */
+    float mse = 0.0f;
     sv_arena h = {0};        /* random decisions and index maps: host */
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the pretraining step (batch %d)", B); goto done; } } while (0)
@@ -128,9 +133,9 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
      * where the first op to write a buffer overwrites all of it. */
     sv_arena pa = {.be = be};
     float *patches = SV_AFR(&pa, (size_t)B * N * K), *targets = SV_AFR(&pa, (size_t)B * N * K);
-    float *pvis = SV_AFR(&a, (size_t)B * Nv * K), *tgt = SV_AFR(&a, (size_t)B * Nm * K);
+    float *pvis = SV_AFR(&a, (size_t)B * Nv * K), *tgt = SV_AFR(&xa, (size_t)B * Nm * K);
     float *ev = SV_AFR(&a, (size_t)B * Nv * D);
-    const int nomem = a.failed || pa.failed;
+    const int nomem = a.failed || pa.failed || xa.failed;
     if (nomem) sv_arena_free(&pa);
     NOMEM_IF(nomem);
     be->video_patches(c, frames_d, B, patches, targets, NULL);
@@ -224,11 +229,15 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     be->rows_copy(Jn, tdst_d, ta.out, NULL, B * L, D);
     if ((rc = sv_enc_forward(be, &pj, w->enc, w->enc_norm_w, w->enc_norm_b, J))) goto done;
 
-    /* 7. video decoder on [visible, mask tokens] */
-    float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&a, (size_t)B * Nv * Dd);
-    float *dec_in = SV_AFR(&a, (size_t)B * N * Dd), *dm = SV_AFR(&a, (size_t)B * Nm * Dd);
-    float *pred = SV_AFR(&a, (size_t)B * Nm * K);
-    NOMEM_IF(a.failed);
+    /* 7. video decoder on [visible, mask tokens]; its input (copied into the
+     * pass) in an arena of its own, freed after the pass */
+    sv_arena ia = {.be = be};
+    float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&ia, (size_t)B * Nv * Dd);
+    float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd), *dm = SV_AFR(&xa, (size_t)B * Nm * Dd);
+    float *pred = SV_AFR(&xa, (size_t)B * Nm * K);
+    const int ifail = ia.failed;
+    if (ifail) sv_arena_free(&ia);
+    NOMEM_IF(a.failed || xa.failed || ifail);
     be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
     be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
     be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
@@ -238,16 +247,20 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_enc_pass pd;
     if ((rc = sv_enc_pass_init(&pd, &a, B, N, Dd, c->dec_heads, c->dec_mlp, c->dec_depth, c->ln_eps, 1, ckpt))) goto done;
     pd.bias3_ext = db3.b3;
-    if ((rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in))) goto done;
+    rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in);
+    sv_arena_free(&ia); /* stream-ordered on a device */
+    if (rc) goto done;
     be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
     be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
 
     /* 8. MLM on the masked text positions */
     /* one [Mt, V] buffer: the logits, then in place their probabilities,
-     * then in the backward their gradient (core/backend.h, softmax_ce) */
-    float *mh = SV_AFR(&a, (size_t)Mt1 * D), *mlog = SV_AFR(&a, (size_t)Mt1 * V); /* read only when Mt > 0 */
+     * then in the backward their gradient (core/backend.h, softmax_ce); with
+     * the head's input in their own arena, freed after the MLM backward,
+     * before the decoder's (the step's peak) */
+    float *mh = SV_AFR(&ma, (size_t)Mt1 * D), *mlog = SV_AFR(&ma, (size_t)Mt1 * V); /* read only when Mt > 0 */
     float *mprob = mlog, *mloss = SV_AF(&a, Mt1);
-    NOMEM_IF(a.failed);
+    NOMEM_IF(a.failed || ma.failed);
     if (Mt > 0) {
         be->rows_copy(mh, NULL, pj.out, mrows_d, Mt, D);
         be->matmul_fwd(mlog, mh, w->mlm_w, w->mlm_b, Mt, D, V);
@@ -321,15 +334,25 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
         be->matmul_bwd(dmh, g->mlm_w, g->mlm_b, dlog, mh, w->mlm_w, Mt, D, V);
         be->rows_add(dOj, mrows_d, dmh, NULL, Mt, D);
     }
+    sv_arena_free(&ma); /* stream-ordered on a device */
     /* video decoder */
     {
-        float *dpred = SV_AF(&a, (size_t)B * Nm * K), *ddm = SV_AFR(&a, (size_t)B * Nm * Dd);
-        float *dDo = SV_AF(&a, (size_t)B * N * Dd), *dDi = SV_AF(&a, (size_t)B * N * Dd);
-        float *dz = SV_AFR(&a, (size_t)B * Nv * Dd), *dov = SV_AFR(&a, (size_t)B * Nv * D);
-        NOMEM_IF(a.failed);
+        float *dpred = SV_AF(&da, (size_t)B * Nm * K), *ddm = SV_AFR(&da, (size_t)B * Nm * Dd);
+        float *dDo = SV_AF(&a, (size_t)B * N * Dd);
+        NOMEM_IF(a.failed || da.failed);
         be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
         be->matmul_bwd(ddm, g->head_w, g->head_b, dpred, dm, w->head_w, B * Nm, Dd, K);
         be->rows_add(dDo, gdm_d, ddm, NULL, B * Nm, Dd);
+        /* the pixel loss is read here, so that the targets and predictions
+         * go before the decoder's backward, the step's peak (on a device the
+         * host waits here once more: a few microseconds against 17 MB a
+         * vit-b clip) */
+        if (losses) mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
+        sv_arena_free(&da);
+        sv_arena_free(&xa);
+        float *dDi = SV_AF(&a, (size_t)B * N * Dd);
+        float *dz = SV_AFR(&a, (size_t)B * Nv * Dd), *dov = SV_AFR(&a, (size_t)B * Nv * D);
+        NOMEM_IF(a.failed);
         if ((rc = sv_enc_backward(be, &pd, w->dec, w->dec_norm_w, g->dec, g->dec_norm_w,
                                   g->dec_norm_b, dDo, dDi))) goto done;
         sv_enc_bias3_grad(be, &db3, dgb3, g->dec, c->dec_depth, Dd);
@@ -365,9 +388,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
 
 losses:
-    /* The losses are read last, so that the host waits once per step. */
+    /* The other losses are read last, so that the host waits once more per
+     * step (the pixel loss: in the backward, above). */
     if (losses) {
-        const float mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
+        if (!backward) mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
         float mlm = 0.0f, vtc;
         if (Mt > 0) {
             be->memcpy_d2h(mloss_h, mloss, (size_t)Mt * sizeof(float));
@@ -392,6 +416,9 @@ done:;
     if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
+    sv_arena_free(&da);
+    sv_arena_free(&xa);
+    sv_arena_free(&ma);
     sv_arena_free(&va);
     sv_arena_free(&a);
     sv_arena_free(&h);

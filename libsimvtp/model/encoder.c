@@ -207,7 +207,10 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     const int B = p->B, N = p->N, C = p->C, H = p->H, M = p->M, R = B * N;
     const size_t RC = (size_t)R * C, RM = (size_t)R * M;
     sv_arena a = {.be = be};
-    float *dcur = SV_AF(&a, RC);   /* gradient w.r.t. the current residual stream */
+    /* gradient w.r.t. the current residual stream: dout itself where the
+     * caller lets it (no final norm), else a copy */
+    const int in_place = p->dout_scratch && !p->has_norm;
+    float *dcur = in_place ? (float *)dout : SV_AF(&a, RC);
     /* gradient w.r.t. a residual branch output: only drop path makes it
      * differ from dcur (a backend with matmul_bwd_rowscale scales on the way) */
     float *dbr = p->droppath && !be->matmul_bwd_rowscale ? SV_AFR(&a, RC) : NULL;
@@ -229,7 +232,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     if (p->has_norm)
         be->layernorm_bwd(dcur, gnorm_w, gnorm_b, dout, p->res + p->depth * RC, norm_w,
                           p->fn_mean, p->fn_rstd, R, C);
-    else
+    else if (!in_place)
         be->copy(dcur, dout, RC * sizeof(float));
 
     int rc = SIMVTP_OK;
@@ -308,7 +311,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         }
         be->layernorm_bwd(dcur, gw->n1w, gw->n1b, dln, xin, w->n1w, s.ln1_mean, s.ln1_rstd, R, C);
     }
-    if (rc == SIMVTP_OK) be->add(dx, dcur, RC);
+    if (rc == SIMVTP_OK && dx) be->add(dx, dcur, RC);
     sv_arena_free(&a);
     return rc;
 }

@@ -34,6 +34,7 @@ typedef struct sv_enc_pass {
     float *out;              /* [B*N*C] after the final norm (or res[depth]) */
     float *fn_mean, *fn_rstd;
     int has_norm;
+    int dout_scratch;        /* sv_enc_backward may overwrite dout (above) */
     int ckpt;                /* activation checkpointing (simvtp_checkpoint_mode):
                                 BLOCKS: the per-block activations above hold one
                                 block (the one being computed); SELECTIVE: only
@@ -57,7 +58,10 @@ int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, co
                    const float *norm_b, const float *x);
 
 /* Backward: dout[B,N,C] w.r.t. p->out; adds parameter gradients to gblk and
- * gnorm_*, and the input gradient to dx[B,N,C]. */
+ * gnorm_*, and the input gradient to dx[B,N,C]. Without a final norm and
+ * with p->dout_scratch set, dout is the backward's own running gradient
+ * (one [B,N,C] buffer less; dout is overwritten) and dx may be NULL: the
+ * input gradient is then left in dout. */
 int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
                     const float *norm_w, sv_block *gblk, float *gnorm_w, float *gnorm_b,
                     const float *dout, float *dx);

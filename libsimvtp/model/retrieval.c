@@ -27,8 +27,9 @@ static void draw_droppath(sv_rng *rng, float rate_max, int depth, int B, float *
 }
 
 /* Video tokens of all N tubelets with positions: ev[B,N,D] (backend memory,
- * from arena a); keeps patches. Returns 0, or -1 when out of memory. */
-static int embed_video_all(const simvtp_model *m, sv_arena *a, sv_arena *h, const uint8_t *frames,
+ * from arena ea, which the caller may free once a pass has copied it);
+ * keeps patches (from arena a). Returns 0, or -1 when out of memory. */
+static int embed_video_all(const simvtp_model *m, sv_arena *a, sv_arena *ea, sv_arena *h, const uint8_t *frames,
                            int B, float **patches_out, float **ev_out)
 {
     const simvtp_config *c = &m->cfg;
@@ -41,8 +42,8 @@ static int embed_video_all(const simvtp_model *m, sv_arena *a, sv_arena *h, cons
     for (int i = 0; i < B * N; i++) pos[i] = i % N;
     const int32_t *pos_d = SV_VIEWI(a, pos, (size_t)B * N);
     const uint8_t *frames_d = SV_VIEWU8(a, frames, clip * B);
-    float *patches = SV_AFR(a, (size_t)B * N * K), *ev = SV_AFR(a, (size_t)B * N * D); /* overwritten */
-    if (a->failed) return -1;
+    float *patches = SV_AFR(a, (size_t)B * N * K), *ev = SV_AFR(ea, (size_t)B * N * D); /* overwritten */
+    if (a->failed || ea->failed) return -1;
     be->video_patches(c, frames_d, B, patches, NULL, NULL);
     be->matmul_fwd(ev, patches, m->w.patch_w, m->w.patch_b, B * N, K, D);
     be->rows_add(ev, NULL, m->pe_enc, pos_d, B * N, D);
@@ -68,6 +69,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     sv_rng rng;
     sv_rng_seed(&rng, seed);
     sv_arena a = {.be = be}, h = {0};
+    sv_arena ea = {.be = be}; /* the video tower's input, freed once its pass copied it */
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the fine-tuning step (batch %d)", B); goto done; } } while (0)
     if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
@@ -95,7 +97,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     const float *dpt_d = SV_VIEWF(&a, dpt, (size_t)depth * 2 * B);
     const uint8_t *tvalid_d = SV_VIEWU8(&a, tvalid, (size_t)B * L);
     NOMEM_IF(a.failed);
-    NOMEM_IF(embed_video_all(m, &a, &h, b->frames, B, &patches, &ev));
+    NOMEM_IF(embed_video_all(m, &a, &ea, &h, b->frames, B, &patches, &ev));
 
     sv_enc_pass pv, pt;
     if ((rc = sv_enc_pass_init(&pv, &a, B, N, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0, ckpt))) goto done;
@@ -108,6 +110,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     pv.bias3_ext = vb3.b3;
     pt.bias3_ext = tb3.b3;
     if ((rc = sv_enc_forward(be, &pv, w->enc, NULL, NULL, ev))) goto done;
+    sv_arena_free(&ea); /* stream-ordered on a device */
     if ((rc = sv_enc_forward(be, &pt, w->txt, NULL, NULL, ta.out))) goto done;
     const uint8_t *tpool_valid = c->vtc_pool_exclude_pad ? tvalid_d : NULL;
     be->meanpool_fwd(vpool, pv.out, NULL, B, N, D);
@@ -126,13 +129,16 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
 
     float *dvf = SV_AF(&a, (size_t)B * D), *dtf = SV_AF(&a, (size_t)B * D);
     float *dvp = SV_AF(&a, (size_t)B * D), *dtp = SV_AF(&a, (size_t)B * D);
+    /* dOv: the video tower's output gradient, then its running gradient
+     * and last its input gradient (sv_enc_backward, dout_scratch) */
     float *dOv = SV_AF(&a, (size_t)B * N * D), *dOt = SV_AF(&a, (size_t)B * L * D);
-    float *dEv = SV_AF(&a, (size_t)B * N * D), *dT = SV_AF(&a, (size_t)B * L * D);
+    float *dT = SV_AF(&a, (size_t)B * L * D);
     /* each tower's qkv bias gradients, gathered in one zero-filled buffer
      * (no zero fill per block) and handed over after its pass */
     float *vgb3 = SV_AF(&a, (size_t)depth * 3 * D), *tgb3 = SV_AF(&a, (size_t)depth * 3 * D);
     NOMEM_IF(a.failed);
     pv.gbias3_ext = vgb3;
+    pv.dout_scratch = 1;
     pt.gbias3_ext = tgb3;
     if ((rc = sv_vtc_backward(be, &va, tfeat, vfeat, gs, dtf, dvf))) goto done;
     be->layernorm_bwd(dvp, g->vfc_w, g->vfc_b, dvf, vpool, w->vfc_w, vm, vr, B, D);
@@ -146,9 +152,9 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     sv_enc_bias3_grad(be, &tb3, tgb3, g->txt, depth, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
     if ((rc = sv_grads_ready(m, "text.embeddings.word_embeddings.weight"))) goto done;
-    if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, dEv))) goto done;
+    if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, NULL))) goto done;
     sv_enc_bias3_grad(be, &vb3, vgb3, g->enc, depth, D);
-    be->matmul_bwd(NULL, g->patch_w, g->patch_b, dEv, patches, w->patch_w, B * N, K, D);
+    be->matmul_bwd(NULL, g->patch_w, g->patch_b, dOv, patches, w->patch_w, B * N, K, D);
 losses:
     if (losses) { /* read last: the host waits once per step */
         float vtc;
@@ -161,6 +167,7 @@ done:;
     if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
+    sv_arena_free(&ea);
     sv_arena_free(&a);
     sv_arena_free(&h);
 #undef NOMEM_IF
@@ -188,7 +195,7 @@ int simvtp_encode_videos(simvtp_model *m, const uint8_t *frames, int n, float *o
         float *mu = SV_AF(&a, B), *rs = SV_AF(&a, B), *nrm = SV_AF(&a, B);
         float *emb = SV_AF(&a, (size_t)B * D), *patches = NULL, *ev = NULL;
         sv_enc_pass p;
-        int rc = a.failed || embed_video_all(m, &a, &h, frames + (size_t)s * clip, B, &patches, &ev)
+        int rc = a.failed || embed_video_all(m, &a, &a, &h, frames + (size_t)s * clip, B, &patches, &ev)
                      ? sv_fail(SIMVTP_ERR_NOMEM, "out of memory encoding videos")
                      : sv_enc_pass_init(&p, &a, B, N, D, c->enc_heads, c->enc_mlp, c->enc_depth, c->ln_eps, pre, 1); /* forward only */
         if (rc == SIMVTP_OK)

@@ -193,42 +193,6 @@ static inline unsigned sv_min_u(size_t a, size_t b) { return (unsigned)(a < b ? 
  * Deterministic reductions: butterfly (xor) shuffles give every lane the
  * same bits; blocks combine warp results in a fixed order. No atomics.
  * ------------------------------------------------------------------------ */
-#include "cuda/warp_reduce.cuh" /* sv_warp_sum, sv_warp_max */
-
-/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every
- * thread gets the result. `sh` is shared memory of 33 T; the function
- * synchronizes before reusing it, so calls may follow each other. */
-template <typename T>
-__device__ __forceinline__ T sv_block_sum(T v, T *sh)
-{
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = sv_warp_sum(v);
-    __syncthreads();                 /* previous use of sh is over */
-    if (lane == 0) sh[wid] = v;
-    __syncthreads();
-    if (wid == 0) {
-        T s = lane < nw ? sh[lane] : (T)0;
-        s = sv_warp_sum(s);
-        if (lane == 0) sh[32] = s;
-    }
-    __syncthreads();
-    return sh[32];
-}
-
-__device__ __forceinline__ float sv_block_max(float v, float *sh)
-{
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = sv_warp_max(v);
-    __syncthreads();
-    if (lane == 0) sh[wid] = v;
-    __syncthreads();
-    if (wid == 0) {
-        float s = lane < nw ? sh[lane] : -INFINITY;
-        s = sv_warp_max(s);
-        if (lane == 0) sh[32] = s;
-    }
-    __syncthreads();
-    return sh[32];
-}
+#include "cuda/warp_reduce.cuh" /* sv_warp_sum, sv_warp_max, sv_block_sum, sv_block_max */
 
 #endif /* SV_CUDA_COMMON_CUH */

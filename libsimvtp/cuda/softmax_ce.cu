@@ -7,7 +7,13 @@
  * in the CPU's order (p*g first, then -g at the target). Both may run in
  * place (core/backend.h): the forward reads the target's logit before any
  * probability is written, the backward then overwrites instead of adding. */
+#ifdef SV_CUDA_EMULATE
+/* compiled by a C++ compiler for tests/cuda/emu (the kernels on the CPU) */
+#include "simt_emu.h"
+#include "cuda/warp_reduce.cuh"
+#else
 #include "cuda/cuda_ops.cuh"
+#endif
 
 #define CE_THREADS 512
 
@@ -64,6 +70,7 @@ __global__ void softmax_ce_bwd_kernel(float *dlogits, const float *probs, const 
     }
 }
 
+#ifndef SV_CUDA_EMULATE
 void sv_cuda_softmax_ce_fwd(float *losses, float *probs, const float *logits,
                             const int32_t *targets, int M, int V)
 {
@@ -83,3 +90,4 @@ void sv_cuda_softmax_ce_bwd(float *dlogits, const float *probs, const int32_t *t
     softmax_ce_bwd_kernel<<<grid, 256, 0, ctx->stream>>>(dlogits, probs, targets, dlosses, M, V);
     SV_LAUNCH_OK(ctx, "softmax_ce_bwd");
 }
+#endif /* SV_CUDA_EMULATE */

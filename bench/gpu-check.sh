@@ -16,8 +16,8 @@
 #      of short bench_step runs per entry of AB, a comma-separated list (all,h16 by
 #      default; all: every switchable change since the H100 run 3 undone, mirror: without
 #      the bf16 weight mirror, gemm: fp32 GEMM operands, attn: the first fused attention,
-#      pin: fp32 product inputs, fill: raw buffers zero-filled, h16: the opt-in bf16 fc1
-#      output turned on; none); should the bf16 pretraining step fail, the benchmarks after it run
+#      pin: fp32 product inputs, o16: an fp32 attention output, fill: raw buffers
+#      zero-filled, h16: the opt-in bf16 fc1 output turned on; none); should the bf16 pretraining step fail, the benchmarks after it run
 #      with everything in `all` undone (NOTE in the table); short
 #      runs with activation checkpointing, whole blocks and selective (CKPT=0 skips
 #      them); bench_step:

@@ -70,6 +70,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     sv_rng_seed(&rng, seed);
     sv_arena a = {.be = be}, h = {0};
     sv_arena ea = {.be = be}; /* the video tower's input, freed once its pass copied it */
+    sv_arena tw = {.be = be}; /* the text tower's activations, freed once they went back */
     int rc = SIMVTP_OK;
 #define NOMEM_IF(cond) do { if (cond) { rc = sv_fail(SIMVTP_ERR_NOMEM, "out of memory in the fine-tuning step (batch %d)", B); goto done; } } while (0)
     if (be->weights_begin) be->weights_begin(m->params, m->nparams); /* unchanged until done */
@@ -101,7 +102,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
 
     sv_enc_pass pv, pt;
     if ((rc = sv_enc_pass_init(&pv, &a, B, N, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0, ckpt))) goto done;
-    if ((rc = sv_enc_pass_init(&pt, &a, B, L, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0, ckpt))) goto done;
+    if ((rc = sv_enc_pass_init(&pt, &tw, B, L, D, c->enc_heads, c->enc_mlp, depth, c->ln_eps, 0, ckpt))) goto done;
     pv.droppath = training ? dpv_d : NULL;
     pt.droppath = training ? dpt_d : NULL;
     pt.keyvalid = tvalid_d;
@@ -151,6 +152,7 @@ int sv_retrieval_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int 
     if ((rc = sv_enc_backward(be, &pt, w->txt, NULL, g->txt, NULL, NULL, dOt, dT))) goto done;
     sv_enc_bias3_grad(be, &tb3, tgb3, g->txt, depth, D);
     NOMEM_IF(sv_text_embed_backward(be, &w->temb, &g->temb, &ta, dT));
+    sv_arena_free(&tw); /* before the video tower's backward, the step's peak */
     if ((rc = sv_grads_ready(m, "text.embeddings.word_embeddings.weight"))) goto done;
     if ((rc = sv_enc_backward(be, &pv, w->enc, NULL, g->enc, NULL, NULL, dOv, NULL))) goto done;
     sv_enc_bias3_grad(be, &vb3, vgb3, g->enc, depth, D);
@@ -167,6 +169,7 @@ done:;
     if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
+    sv_arena_free(&tw);
     sv_arena_free(&ea);
     sv_arena_free(&a);
     sv_arena_free(&h);

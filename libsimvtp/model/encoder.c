@@ -208,9 +208,9 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
     const size_t RC = (size_t)R * C, RM = (size_t)R * M;
     sv_arena a = {.be = be};
     /* gradient w.r.t. the current residual stream: dout itself where the
-     * caller lets it (no final norm), else a copy */
-    const int in_place = p->dout_scratch && !p->has_norm;
-    float *dcur = in_place ? (float *)dout : SV_AF(&a, RC);
+     * caller lets it (no final norm), or the zero-filled dx, else its own */
+    const int in_place = p->dout_scratch && !p->has_norm, in_dx = !in_place && p->dx_scratch && dx;
+    float *dcur = in_place ? (float *)dout : in_dx ? dx : SV_AF(&a, RC);
     /* gradient w.r.t. a residual branch output: only drop path makes it
      * differ from dcur (a backend with matmul_bwd_rowscale scales on the way) */
     float *dbr = p->droppath && !be->matmul_bwd_rowscale ? SV_AFR(&a, RC) : NULL;
@@ -311,7 +311,7 @@ int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
         }
         be->layernorm_bwd(dcur, gw->n1w, gw->n1b, dln, xin, w->n1w, s.ln1_mean, s.ln1_rstd, R, C);
     }
-    if (rc == SIMVTP_OK && dx) be->add(dx, dcur, RC);
+    if (rc == SIMVTP_OK && dx && !in_dx) be->add(dx, dcur, RC);
     sv_arena_free(&a);
     return rc;
 }

@@ -35,6 +35,7 @@ typedef struct sv_enc_pass {
     float *fn_mean, *fn_rstd;
     int has_norm;
     int dout_scratch;        /* sv_enc_backward may overwrite dout (above) */
+    int dx_scratch;          /* dx is zero-filled: sv_enc_backward works in it (above) */
     int ckpt;                /* activation checkpointing (simvtp_checkpoint_mode):
                                 BLOCKS: the per-block activations above hold one
                                 block (the one being computed); SELECTIVE: only
@@ -61,7 +62,9 @@ int sv_enc_forward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk, co
  * gnorm_*, and the input gradient to dx[B,N,C]. Without a final norm and
  * with p->dout_scratch set, dout is the backward's own running gradient
  * (one [B,N,C] buffer less; dout is overwritten) and dx may be NULL: the
- * input gradient is then left in dout. */
+ * input gradient is then left in dout. Otherwise, with p->dx_scratch set
+ * (dx zero-filled and read by nothing else until the call returns), dx is
+ * the running gradient (one buffer less). */
 int sv_enc_backward(const sv_backend *be, sv_enc_pass *p, const sv_block *blk,
                     const float *norm_w, sv_block *gblk, float *gnorm_w, float *gnorm_b,
                     const float *dout, float *dx);

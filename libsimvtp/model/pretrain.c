@@ -72,9 +72,12 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_arena a = {.be = be}; /* activations: backend memory */
     sv_arena va = {.be = be}; /* those of the VTC passes, freed once they went back */
     sv_arena ma = {.be = be}; /* the MLM head's input and logits, freed once they went back */
-    sv_arena da = {.be = be}; /* the pixel head's gradients, freed once in the decoder's */
-    sv_arena xa = {.be = be}; /* the masked targets, the predictions and the head's input: */
-                              /* freed once the pixel loss is read and went back */
+    /* the pixel head's buffers, each freed as soon as the head's backward is
+     * done with it: the masked targets and predictions (once the loss is
+     * read and its gradient made), the head's input and the predictions'
+     * gradient (after the head's product), the head input's gradient (once
+     * it reached the decoder's output gradient) */
+    sv_arena xa = {.be = be}, ha = {.be = be}, da = {.be = be};
     float mse = 0.0f;
     sv_arena h = {0};        /* random decisions and index maps: host */
     int rc = SIMVTP_OK;
@@ -233,11 +236,11 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
      * pass) in an arena of its own, freed after the pass */
     sv_arena ia = {.be = be};
     float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&ia, (size_t)B * Nv * Dd);
-    float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd), *dm = SV_AFR(&xa, (size_t)B * Nm * Dd);
+    float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd), *dm = SV_AFR(&ha, (size_t)B * Nm * Dd);
     float *pred = SV_AFR(&xa, (size_t)B * Nm * K);
     const int ifail = ia.failed;
     if (ifail) sv_arena_free(&ia);
-    NOMEM_IF(a.failed || xa.failed || ifail);
+    NOMEM_IF(a.failed || xa.failed || ha.failed || ifail);
     be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
     be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
     be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
@@ -309,6 +312,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     NOMEM_IF(a.failed);
     pj.gbias3_ext = egb3;
     pd.gbias3_ext = dgb3;
+    pj.dx_scratch = pd.dx_scratch = 1; /* dJ and dDi: zero-filled, the passes' own */
 
     /* VTM */
     {
@@ -337,19 +341,22 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_arena_free(&ma); /* stream-ordered on a device */
     /* video decoder */
     {
-        float *dpred = SV_AF(&da, (size_t)B * Nm * K), *ddm = SV_AFR(&da, (size_t)B * Nm * Dd);
-        float *dDo = SV_AF(&a, (size_t)B * N * Dd);
-        NOMEM_IF(a.failed || da.failed);
-        be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
-        be->matmul_bwd(ddm, g->head_w, g->head_b, dpred, dm, w->head_w, B * Nm, Dd, K);
-        be->rows_add(dDo, gdm_d, ddm, NULL, B * Nm, Dd);
         /* the pixel loss is read here, so that the targets and predictions
-         * go before the decoder's backward, the step's peak (on a device the
-         * host waits here once more: a few microseconds against 17 MB a
-         * vit-b clip) */
+         * go before the rest of the backward (on a device the host waits
+         * here once more: a few microseconds against 17 MB a vit-b clip) */
         if (losses) mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
+        float *dpred = SV_AF(&ha, (size_t)B * Nm * K);
+        NOMEM_IF(ha.failed);
+        be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
+        sv_arena_free(&xa); /* stream-ordered on a device, as the frees below */
+        float *ddm = SV_AFR(&da, (size_t)B * Nm * Dd);
+        NOMEM_IF(da.failed);
+        be->matmul_bwd(ddm, g->head_w, g->head_b, dpred, dm, w->head_w, B * Nm, Dd, K);
+        sv_arena_free(&ha);
+        float *dDo = SV_AF(&a, (size_t)B * N * Dd);
+        NOMEM_IF(a.failed);
+        be->rows_add(dDo, gdm_d, ddm, NULL, B * Nm, Dd);
         sv_arena_free(&da);
-        sv_arena_free(&xa);
         float *dDi = SV_AF(&a, (size_t)B * N * Dd);
         float *dz = SV_AFR(&a, (size_t)B * Nv * Dd), *dov = SV_AFR(&a, (size_t)B * Nv * D);
         NOMEM_IF(a.failed);
@@ -417,6 +424,7 @@ done:;
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
     sv_arena_free(&da);
+    sv_arena_free(&ha);
     sv_arena_free(&xa);
     sv_arena_free(&ma);
     sv_arena_free(&va);

@@ -78,6 +78,7 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
      * gradient (after the head's product), the head input's gradient (once
      * it reached the decoder's output gradient) */
     sv_arena xa = {.be = be}, ha = {.be = be}, da = {.be = be};
+    sv_arena ia = {.be = be}; /* the decoder's input, freed once its pass copied it */
     float mse = 0.0f;
     sv_arena h = {0};        /* random decisions and index maps: host */
     int rc = SIMVTP_OK;
@@ -234,13 +235,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
 
     /* 7. video decoder on [visible, mask tokens]; its input (copied into the
      * pass) in an arena of its own, freed after the pass */
-    sv_arena ia = {.be = be};
     float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&ia, (size_t)B * Nv * Dd);
     float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd), *dm = SV_AFR(&ha, (size_t)B * Nm * Dd);
     float *pred = SV_AFR(&xa, (size_t)B * Nm * K);
-    const int ifail = ia.failed;
-    if (ifail) sv_arena_free(&ia);
-    NOMEM_IF(a.failed || xa.failed || ha.failed || ifail);
+    NOMEM_IF(a.failed || xa.failed || ha.failed || ia.failed);
     be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
     be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
     be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
@@ -423,6 +421,7 @@ done:;
     if (be->weights_end) be->weights_end();
     const int frc = be->finish(be);
     if (rc == SIMVTP_OK) rc = frc;
+    sv_arena_free(&ia);
     sv_arena_free(&da);
     sv_arena_free(&ha);
     sv_arena_free(&xa);

@@ -5,6 +5,7 @@
  * guard, reading version-1 training-state files, and product inputs kept in
  * a backend's 2-byte type. */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -760,6 +761,76 @@ END_TEST
 START_TEST(test_raw_pretrain) { raw_check(0); }
 END_TEST
 
+/* Out of memory at each allocation of a training call in turn: the call
+ * returns SIMVTP_ERR_NOMEM and gives back every block it took (the graph's
+ * short-lived arenas included, whichever are live when it fails); past the
+ * last allocation it succeeds; and afterwards the model still gives the
+ * losses of a clean run. */
+static long g_oom_left, g_oom_live, g_oom_count;
+static void *oom_take(void *p)
+{
+    if (p) g_oom_live++, g_oom_count++;
+    return p;
+}
+static void *oom_alloc(size_t bytes) { return g_oom_left-- > 0 ? oom_take(sv_backend_cpu.alloc(bytes)) : NULL; }
+static void *oom_alloc_raw(size_t bytes)
+{
+    return g_oom_left-- > 0 ? oom_take(sv_backend_cpu.alloc_raw(bytes)) : NULL;
+}
+static void oom_free(void *p)
+{
+    if (p) g_oom_live--;
+    sv_backend_cpu.free(p);
+}
+
+static void oom_check(int retrieval, int ckpt)
+{
+    fixture f;
+    three_blocks(&f, retrieval);
+    simvtp_model *m = make_model(&f.c, 21, retrieval);
+    ck_assert_int_eq(simvtp_model_set_option(m, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, ckpt), SIMVTP_OK);
+    sv_backend t = sv_backend_cpu;
+    t.alloc = oom_alloc;
+    t.alloc_raw = oom_alloc_raw;
+    t.free = oom_free;
+    simvtp_losses clean = {sizeof clean}, l = {sizeof l};
+    ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &clean), SIMVTP_OK);
+    m->be = &t;
+    g_oom_left = LONG_MAX, g_oom_live = g_oom_count = 0;
+    ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &l), SIMVTP_OK);
+    const long total = g_oom_count;
+    ck_assert_msg(total > 20 && g_oom_live == 0, "%ld allocations, %ld not given back", total, g_oom_live);
+    for (long k = 0; k < total; k++) {
+        g_oom_left = k, g_oom_live = 0;
+        const int rc = simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &l);
+        ck_assert_msg(rc == SIMVTP_ERR_NOMEM, "allocation %ld of %ld failing: status %d (%s)", k, total, rc,
+                      simvtp_last_error());
+        ck_assert_msg(g_oom_live == 0, "allocation %ld of %ld failing: %ld blocks not given back", k, total,
+                      g_oom_live);
+    }
+    g_oom_left = LONG_MAX;
+    simvtp_model_zero_grad(m);
+    ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &l), SIMVTP_OK);
+    ck_assert_msg(memcmp(&l, &clean, sizeof l) == 0, "losses after the failures: %.9g, clean %.9g", (double)l.total,
+                  (double)clean.total);
+    m->be = &sv_backend_cpu;
+    simvtp_model_free(m);
+    free(f.frames);
+}
+
+START_TEST(test_oom_pretrain) { oom_check(0, SIMVTP_CHECKPOINT_OFF); }
+END_TEST
+
+START_TEST(test_oom_retrieval) { oom_check(1, SIMVTP_CHECKPOINT_OFF); }
+END_TEST
+
+START_TEST(test_oom_checkpointed)
+{
+    oom_check(0, SIMVTP_CHECKPOINT_BLOCKS);
+    oom_check(1, SIMVTP_CHECKPOINT_SELECTIVE);
+}
+END_TEST
+
 START_TEST(test_raw_retrieval) { raw_check(1); }
 END_TEST
 
@@ -1322,6 +1393,9 @@ int main(void)
     tcase_add_test(tc, test_pin_memory);
     tcase_add_test(tc, test_bias3_gather);
     tcase_add_test(tc, test_raw_pretrain);
+    tcase_add_test(tc, test_oom_pretrain);
+    tcase_add_test(tc, test_oom_retrieval);
+    tcase_add_test(tc, test_oom_checkpointed);
     tcase_add_test(tc, test_raw_retrieval);
     tcase_add_test(tc, test_fd_pretrain);
     tcase_add_test(tc, test_fd_retrieval);

@@ -761,8 +761,9 @@ END_TEST
 START_TEST(test_raw_pretrain) { raw_check(0); }
 END_TEST
 
-/* Out of memory at each allocation of a training call in turn: the call
- * returns SIMVTP_ERR_NOMEM and gives back every block it took (the graph's
+/* Out of memory at each allocation of a training call in turn (a forward
+ * and backward, a train step, the two encoders): the call returns
+ * SIMVTP_ERR_NOMEM and gives back every block it took (the graph's
  * short-lived arenas included, whichever are live when it fails); past the
  * last allocation it succeeds; and afterwards the model still gives the
  * losses of a clean run. */
@@ -783,37 +784,83 @@ static void oom_free(void *p)
     sv_backend_cpu.free(p);
 }
 
+/* Run call(ctx) on m with each of its allocations failing in turn: each
+ * failing run returns SIMVTP_ERR_NOMEM and gives every block back. */
+typedef int (*oom_call)(simvtp_model *m, void *ctx);
+static void oom_sweep(const char *what, simvtp_model *m, oom_call call, void *ctx)
+{
+    sv_backend t = sv_backend_cpu;
+    t.alloc = oom_alloc;
+    t.alloc_raw = oom_alloc_raw;
+    t.free = oom_free;
+    const sv_backend *was = m->be;
+    m->be = &t;
+    g_oom_left = LONG_MAX, g_oom_live = g_oom_count = 0;
+    ck_assert_int_eq(call(m, ctx), SIMVTP_OK);
+    const long total = g_oom_count;
+    ck_assert_msg(total > 0 && g_oom_live == 0, "%s: %ld allocations, %ld not given back", what, total, g_oom_live);
+    for (long k = 0; k < total; k++) {
+        g_oom_left = k, g_oom_live = 0;
+        const int rc = call(m, ctx);
+        ck_assert_msg(rc == SIMVTP_ERR_NOMEM, "%s: allocation %ld of %ld failing: status %d (%s)", what, k, total, rc,
+                      simvtp_last_error());
+        ck_assert_msg(g_oom_live == 0, "%s: allocation %ld of %ld failing: %ld blocks not given back", what, k,
+                      total, g_oom_live);
+    }
+    m->be = was;
+}
+
+static int oom_fb(simvtp_model *m, void *ctx)
+{
+    simvtp_losses l = {sizeof l};
+    return simvtp_model_forward_backward(m, &((fixture *)ctx)->b, 40, 1.0f, &l);
+}
+
+static int oom_encode(simvtp_model *m, void *ctx)
+{
+    const fixture *f = ctx;
+    float e[B * 512];
+    ck_assert_int_le(simvtp_model_embed_dim(m), 512);
+    int rc = simvtp_encode_videos(m, f->frames, B, e);
+    return rc ? rc : simvtp_encode_texts(m, f->tok, f->len, B, L, e);
+}
+
+typedef struct oom_train {
+    fixture *f;
+    simvtp_optimizer *o;
+} oom_train;
+
+static int oom_step(simvtp_model *m, void *ctx)
+{
+    (void)m;
+    oom_train *t = ctx;
+    simvtp_losses l = {sizeof l};
+    return simvtp_train_step(t->o, &t->f->b, &l, NULL);
+}
+
 static void oom_check(int retrieval, int ckpt)
 {
     fixture f;
     three_blocks(&f, retrieval);
     simvtp_model *m = make_model(&f.c, 21, retrieval);
     ck_assert_int_eq(simvtp_model_set_option(m, SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS, ckpt), SIMVTP_OK);
-    sv_backend t = sv_backend_cpu;
-    t.alloc = oom_alloc;
-    t.alloc_raw = oom_alloc_raw;
-    t.free = oom_free;
     simvtp_losses clean = {sizeof clean}, l = {sizeof l};
     ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &clean), SIMVTP_OK);
-    m->be = &t;
-    g_oom_left = LONG_MAX, g_oom_live = g_oom_count = 0;
-    ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &l), SIMVTP_OK);
-    const long total = g_oom_count;
-    ck_assert_msg(total > 20 && g_oom_live == 0, "%ld allocations, %ld not given back", total, g_oom_live);
-    for (long k = 0; k < total; k++) {
-        g_oom_left = k, g_oom_live = 0;
-        const int rc = simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &l);
-        ck_assert_msg(rc == SIMVTP_ERR_NOMEM, "allocation %ld of %ld failing: status %d (%s)", k, total, rc,
-                      simvtp_last_error());
-        ck_assert_msg(g_oom_live == 0, "allocation %ld of %ld failing: %ld blocks not given back", k, total,
-                      g_oom_live);
-    }
-    g_oom_left = LONG_MAX;
+    oom_sweep(retrieval ? "fine-tuning step" : "pretraining step", m, oom_fb, &f);
     simvtp_model_zero_grad(m);
     ck_assert_int_eq(simvtp_model_forward_backward(m, &f.b, 40, 1.0f, &l), SIMVTP_OK);
     ck_assert_msg(memcmp(&l, &clean, sizeof l) == 0, "losses after the failures: %.9g, clean %.9g", (double)l.total,
                   (double)clean.total);
-    m->be = &sv_backend_cpu;
+    if (ckpt == SIMVTP_CHECKPOINT_OFF) {
+        oom_sweep("encode", m, oom_encode, &f);
+        /* the optimizer's step (forward, backward and the update) */
+        simvtp_optimizer_params op;
+        simvtp_optimizer_default_params(&op);
+        oom_train ot = {&f, NULL};
+        ck_assert_int_eq(simvtp_optimizer_create(m, &op, &ot.o), SIMVTP_OK);
+        oom_sweep("train step", m, oom_step, &ot);
+        simvtp_optimizer_free(ot.o);
+    }
     simvtp_model_free(m);
     free(f.frames);
 }

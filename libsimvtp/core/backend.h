@@ -149,6 +149,9 @@ typedef struct sv_backend {
     void (*l2norm_bwd)(float *dinp, const float *dout, const float *inp, const float *norm,
                        int M, int C);
     float (*mse_fwd)(const float *pred, const float *target, size_t M, size_t C);
+    /* dpred += 2 (pred - target) / (M*C) * dloss; dpred may be pred: the
+     * predictions are then replaced by their gradient (0 + the term, as
+     * added to a zeroed buffer: the same bits, one [M,C] buffer fewer) */
     void (*mse_bwd)(float *dpred, const float *pred, const float *target, size_t M, size_t C,
                     float dloss);
 

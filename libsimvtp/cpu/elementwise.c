@@ -97,6 +97,12 @@ void cpu_mse_bwd(float *dpred, const float *pred, const float *target, size_t M,
     if (!dpred || n == 0)
         return;
     const float k = 2.0f * dloss / (float)n;
+    if (dpred == pred) { /* in place (core/backend.h): 0 + the term, as on a zeroed buffer */
+        #pragma omp parallel for if (n > SV_PAR_N)
+        for (size_t i = 0; i < n; i++)
+            dpred[i] = 0.0f + k * (pred[i] - target[i]);
+        return;
+    }
     #pragma omp parallel for if (n > SV_PAR_N)
     for (size_t i = 0; i < n; i++)
         dpred[i] += k * (pred[i] - target[i]);

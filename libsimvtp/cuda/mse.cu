@@ -4,7 +4,8 @@
  * only, not on the device) of blocks each sum a grid-stride slice in double,
  * block partials go to scratch, one block sums them in a fixed order, and
  * the double comes back to the host after a stream sync. mse_fwd returns
- * (float)(sum / n), mse_bwd adds 2 (pred - target) / n * dloss. */
+ * (float)(sum / n), mse_bwd adds 2 (pred - target) / n * dloss (or, in
+ * place, writes it over pred). */
 #include "cuda/cuda_ops.cuh"
 
 #define SQ_THREADS 256
@@ -65,12 +66,16 @@ float sv_cuda_mse_fwd(const float *pred, const float *target, size_t M, size_t C
     return (float)(acc / (double)n);
 }
 
+/* in place (dpred == pred): each element is read, then written by its one
+ * thread, 0 + the term as on a zeroed buffer (core/backend.h) */
 __global__ void mse_bwd_kernel(float *dpred, const float *pred, const float *target, size_t n,
-                               float k)
+                               float k, int inplace)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        dpred[i] += k * (pred[i] - target[i]);
+         i += (size_t)gridDim.x * blockDim.x) {
+        const float d = __fmul_rn(k, __fsub_rn(pred[i], target[i]));
+        dpred[i] = __fadd_rn(inplace ? 0.0f : dpred[i], d);
+    }
 }
 
 void sv_cuda_mse_bwd(float *dpred, const float *pred, const float *target, size_t M, size_t C,
@@ -80,6 +85,7 @@ void sv_cuda_mse_bwd(float *dpred, const float *pred, const float *target, size_
     const size_t n = M * C;
     if (!ctx || !dpred || n == 0) return;
     const float k = 2.0f * dloss / (float)n;
-    mse_bwd_kernel<<<sv_blocks_for(ctx, n, 256), 256, 0, ctx->stream>>>(dpred, pred, target, n, k);
+    mse_bwd_kernel<<<sv_blocks_for(ctx, n, 256), 256, 0, ctx->stream>>>(dpred, pred, target, n, k,
+                                                                         dpred == pred);
     SV_LAUNCH_OK(ctx, "mse_bwd");
 }

@@ -73,10 +73,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_arena va = {.be = be}; /* those of the VTC passes, freed once they went back */
     sv_arena ma = {.be = be}; /* the MLM head's input and logits, freed once they went back */
     /* the pixel head's buffers, each freed as soon as the head's backward is
-     * done with it: the masked targets and predictions (once the loss is
-     * read and its gradient made), the head's input and the predictions'
-     * gradient (after the head's product), the head input's gradient (once
-     * it reached the decoder's output gradient) */
+     * done with it: the masked targets (once the loss is read and its
+     * gradient made, over the predictions), the head's input and the
+     * predictions' gradient (after the head's product), the head input's
+     * gradient (once it reached the decoder's output gradient) */
     sv_arena xa = {.be = be}, ha = {.be = be}, da = {.be = be};
     sv_arena ia = {.be = be}; /* the decoder's input, freed once its pass copied it */
     float mse = 0.0f;
@@ -237,8 +237,8 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
      * pass) in an arena of its own, freed after the pass */
     float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&ia, (size_t)B * Nv * Dd);
     float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd), *dm = SV_AFR(&ha, (size_t)B * Nm * Dd);
-    float *pred = SV_AFR(&xa, (size_t)B * Nm * K);
-    NOMEM_IF(a.failed || xa.failed || ha.failed || ia.failed);
+    float *pred = SV_AFR(&ha, (size_t)B * Nm * K);
+    NOMEM_IF(a.failed || ha.failed || ia.failed);
     be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
     be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
     be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
@@ -343,10 +343,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
          * go before the rest of the backward (on a device the host waits
          * here once more: a few microseconds against 17 MB a vit-b clip) */
         if (losses) mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
-        float *dpred = SV_AF(&ha, (size_t)B * Nm * K);
-        NOMEM_IF(ha.failed);
+        /* in place (core/backend.h): the predictions become their gradient */
+        float *dpred = pred;
         be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
-        sv_arena_free(&xa); /* stream-ordered on a device, as the frees below */
+        sv_arena_free(&xa); /* the targets; stream-ordered on a device, as the frees below */
         float *ddm = SV_AFR(&da, (size_t)B * Nm * Dd);
         NOMEM_IF(da.failed);
         be->matmul_bwd(ddm, g->head_w, g->head_b, dpred, dm, w->head_w, B * Nm, Dd, K);

@@ -524,6 +524,9 @@ static void call_mse_fwd(tcase *T, const sv_backend *be, int s)
 { T->scal[s] = be->mse_fwd(PF(0), PF(1), (size_t)T->iv[0], (size_t)T->iv[1]); }
 static void call_mse_bwd(tcase *T, const sv_backend *be, int s)
 { be->mse_bwd(PF(0), PF(1), PF(2), (size_t)T->iv[0], (size_t)T->iv[1], T->fv[0]); }
+/* in place (the pixel head's): buffer 0 holds the predictions, then their gradient */
+static void call_mse_bwd_inplace(tcase *T, const sv_backend *be, int s)
+{ be->mse_bwd(PF(0), PF(0), PF(1), (size_t)T->iv[0], (size_t)T->iv[1], T->fv[0]); }
 static void call_sumsq(tcase *T, const sv_backend *be, int s)
 { T->scal[s] = be->sumsq(PF(0), (size_t)T->iv[0]); }
 static void call_adamw(tcase *T, const sv_backend *be, int s)
@@ -1104,10 +1107,15 @@ static void pool_norm_loss_tests(const sv_backend *g)
         tc_run(&T, FN(g, mse_fwd), g);
         tc_init(&T, "mse_bwd", "M=%d C=%d dloss=0.8", M, C);
         tc_acc_f(&T, "dpred", frand(n, -1e-7, 1e-7), n);
-        tc_in_f(&T, "pred", pred, n);
-        tc_in_f(&T, "target", tgt, n);
+        tc_in_f(&T, "pred", dup_bytes(pred, n * 4), n);
+        tc_in_f(&T, "target", dup_bytes(tgt, n * 4), n);
         T.iv[0] = M; T.iv[1] = C; T.fv[0] = 0.8f;
         tc_run(&T, FN(g, mse_bwd), g);
+        tc_init(&T, "mse_bwd", "M=%d C=%d dloss=0.8, in place", M, C);
+        tc_acc_f(&T, "pred->dpred", pred, n);
+        tc_in_f(&T, "target", tgt, n);
+        T.iv[0] = M; T.iv[1] = C; T.fv[0] = 0.8f;
+        tc_run(&T, HAVE(g, mse_bwd) ? call_mse_bwd_inplace : NULL, g);
     }
 }
 

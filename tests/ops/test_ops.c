@@ -924,6 +924,18 @@ START_TEST(test_mse)
     double *g = dbuf(n);
     fd_grad(mse_obj, &c, c.pred, n, g);
     check_grad("mse dpred", dp, g, n);
+
+    /* in place (the pixel head's: the predictions become their gradient):
+     * the bits of the out-of-place result on a zeroed buffer, also where
+     * pred - target is -0 (0 + -0 is +0) */
+    pred[5] = -0.0f;
+    target[5] = 0.0f;
+    float *dz = fbuf(n, 0.0f), *ip = fbuf(n, 0.0f);
+    memcpy(ip, pred, n * sizeof(float));
+    cpu_mse_bwd(dz, pred, target, M, C, dloss);
+    cpu_mse_bwd(ip, ip, target, M, C, dloss);
+    ck_assert_msg(!memcmp(ip, dz, n * sizeof(float)), "mse_bwd in place differs from out of place on zeros");
+    free(dz); free(ip);
     free(pred); free(target); free(dp); free(g); free(c.pred); free(c.target);
 }
 END_TEST

@@ -236,9 +236,8 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     /* 7. video decoder on [visible, mask tokens]; its input (copied into the
      * pass) in an arena of its own, freed after the pass */
     float *ov = SV_AFR(&a, (size_t)B * Nv * D), *z = SV_AFR(&ia, (size_t)B * Nv * Dd);
-    float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd), *dm = SV_AFR(&ha, (size_t)B * Nm * Dd);
-    float *pred = SV_AFR(&ha, (size_t)B * Nm * K);
-    NOMEM_IF(a.failed || ha.failed || ia.failed);
+    float *dec_in = SV_AFR(&ia, (size_t)B * N * Dd);
+    NOMEM_IF(a.failed || ia.failed);
     be->rows_copy(ov, NULL, pj.out, gov_d, B * Nv, D);
     be->matmul_fwd(z, ov, w->e2d_w, NULL, B * Nv, D, Dd);
     be->rows_copy(dec_in, dvis_d, z, NULL, B * Nv, Dd);
@@ -251,6 +250,10 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     rc = sv_enc_forward(be, &pd, w->dec, w->dec_norm_w, w->dec_norm_b, dec_in);
     sv_arena_free(&ia); /* stream-ordered on a device */
     if (rc) goto done;
+    /* the pixel head's input and predictions, made after the pass: not
+     * alive during it (its end is the forward's peak) */
+    float *dm = SV_AFR(&ha, (size_t)B * Nm * Dd), *pred = SV_AFR(&ha, (size_t)B * Nm * K);
+    NOMEM_IF(ha.failed);
     be->rows_copy(dm, NULL, pd.out, gdm_d, B * Nm, Dd);
     be->matmul_fwd(pred, dm, w->head_w, w->head_b, B * Nm, Dd, K);
 
@@ -302,6 +305,14 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     if (!backward) goto losses;
 
     /* ---------------- backward ---------------- */
+    /* The pixel loss first: read here, and its gradient written over the
+     * predictions (mse_bwd in place, core/backend.h), so that the masked
+     * targets go before the backward's first buffers (on a device the host
+     * waits here once more: a few microseconds against 8.7 MB a vit-b clip) */
+    if (losses) mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
+    float *dpred = pred;
+    be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
+    sv_arena_free(&xa); /* the targets; stream-ordered on a device, as the frees below */
     /* the joint pass's output gradient [2B,S,D] (its first B sequences, then
      * the negatives) and its input gradient dJ, both summed into */
     float *dOj = SV_AF(&a, 2 * BSD);
@@ -339,14 +350,6 @@ int sv_pretrain_run(simvtp_model *m, const simvtp_batch *b, uint64_t seed, int t
     sv_arena_free(&ma); /* stream-ordered on a device */
     /* video decoder */
     {
-        /* the pixel loss is read here, so that the targets and predictions
-         * go before the rest of the backward (on a device the host waits
-         * here once more: a few microseconds against 17 MB a vit-b clip) */
-        if (losses) mse = be->mse_fwd(pred, tgt, (size_t)B * Nm, (size_t)K);
-        /* in place (core/backend.h): the predictions become their gradient */
-        float *dpred = pred;
-        be->mse_bwd(dpred, pred, tgt, (size_t)B * Nm, (size_t)K, gs);
-        sv_arena_free(&xa); /* the targets; stream-ordered on a device, as the frees below */
         float *ddm = SV_AFR(&da, (size_t)B * Nm * Dd);
         NOMEM_IF(da.failed);
         be->matmul_bwd(ddm, g->head_w, g->head_b, dpred, dm, w->head_w, B * Nm, Dd, K);

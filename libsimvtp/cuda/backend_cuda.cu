@@ -17,6 +17,9 @@
 #include <string.h>
 
 #include "cuda/cuda_ops.cuh"
+extern "C" {
+#include "core/host_copy.h"
+}
 
 /* ------------------------------------------------------------------------
  * Global state: contexts and tables, created under g_lock, never freed
@@ -426,25 +429,34 @@ static void cuda_free(void *p)
 }
 
 /* Queues the upload from the pinned ring; 0 when it does not fit there (the
- * caller then copies directly and waits). */
+ * caller then copies directly and waits). A large upload goes in chunks,
+ * each copied into the ring on several threads (core/host_copy.h) and its
+ * transfer queued at once, so that the transfer of one chunk runs while the
+ * host copies the next: the GPU, idle at a step's start, waits for about
+ * one host copy instead of a copy and a transfer. */
+#define SV_STAGE_CHUNK ((size_t)8 << 20)
 static int staged_h2d(sv_cuda_ctx *ctx, void *dst, const void *host_src, size_t bytes)
 {
     if (!ctx->stage || bytes > ctx->stage_bytes / 2) return 0;
     pthread_mutex_lock(&ctx->stage_lock);
-    if (ctx->stage_pos + bytes > ctx->stage_bytes) {
-        /* wrap: every copy out of the ring was queued before stage_done */
-        if (!sv_cuda_ok(ctx, cudaEventSynchronize(ctx->stage_done), "memcpy_h2d", "cudaEventSynchronize")) {
-            pthread_mutex_unlock(&ctx->stage_lock);
-            return 0;
+    for (size_t off = 0; off < bytes; off += SV_STAGE_CHUNK) {
+        const size_t n = bytes - off < SV_STAGE_CHUNK ? bytes - off : SV_STAGE_CHUNK;
+        if (ctx->stage_pos + n > ctx->stage_bytes) {
+            /* wrap: every copy out of the ring was queued before stage_done */
+            if (!sv_cuda_ok(ctx, cudaEventSynchronize(ctx->stage_done), "memcpy_h2d", "cudaEventSynchronize")) {
+                pthread_mutex_unlock(&ctx->stage_lock);
+                return 0; /* the caller copies all of it directly */
+            }
+            ctx->stage_pos = 0;
         }
-        ctx->stage_pos = 0;
+        char *slot = ctx->stage + ctx->stage_pos;
+        sv_host_copy(slot, (const char *)host_src + off, n);
+        ctx->stage_pos += (n + 255) & ~(size_t)255;
+        if (!sv_cuda_ok(ctx, cudaMemcpyAsync((char *)dst + off, slot, n, cudaMemcpyHostToDevice, ctx->stream),
+                        "memcpy_h2d", "cudaMemcpyAsync") ||
+            !sv_cuda_ok(ctx, cudaEventRecord(ctx->stage_done, ctx->stream), "memcpy_h2d", "cudaEventRecord"))
+            break; /* recorded: finish reports it */
     }
-    char *slot = ctx->stage + ctx->stage_pos;
-    memcpy(slot, host_src, bytes);
-    if (sv_cuda_ok(ctx, cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, ctx->stream),
-                   "memcpy_h2d", "cudaMemcpyAsync"))
-        sv_cuda_ok(ctx, cudaEventRecord(ctx->stage_done, ctx->stream), "memcpy_h2d", "cudaEventRecord");
-    ctx->stage_pos += (bytes + 255) & ~(size_t)255;
     pthread_mutex_unlock(&ctx->stage_lock);
     return 1;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/host_copy.h"
 #include "cpu/cpu_ops.h"
 
 #define FWD_TOL 1e-5
@@ -944,6 +945,32 @@ END_TEST
 /* sincos table and elementwise adds                                   */
 /* ------------------------------------------------------------------ */
 
+/* sv_host_copy (the CUDA uploads' copy into the pinned ring): memcpy's bytes
+ * at sizes below, at and above the threaded threshold (4 MiB) and its
+ * 1 MiB pieces, at odd offsets, nothing written outside */
+START_TEST(test_host_copy)
+{
+    const size_t sizes[] = {0, 1, 4097, ((size_t)4 << 20) - 1, (size_t)4 << 20, ((size_t)9 << 20) + 7};
+    const size_t cap = ((size_t)9 << 20) + 32;
+    unsigned char *src = malloc(cap), *dst = malloc(cap);
+    ck_assert_ptr_nonnull(src);
+    ck_assert_ptr_nonnull(dst);
+    rng_seed(77);
+    for (size_t i = 0; i < cap; i++) src[i] = (unsigned char)(rng_uniform() * 256.0);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k], so = 5, doff = 11;
+        memset(dst, 0xA5, cap);
+        sv_host_copy(dst + doff, src + so, n);
+        ck_assert_msg(!memcmp(dst + doff, src + so, n), "sv_host_copy: %zu bytes differ", n);
+        size_t outside = 0;
+        for (size_t i = 0; i < cap; i++) outside += (i < doff || i >= doff + n) && dst[i] != 0xA5;
+        ck_assert_msg(outside == 0, "sv_host_copy(%zu) wrote %zu bytes outside", n, outside);
+    }
+    free(src);
+    free(dst);
+}
+END_TEST
+
 START_TEST(test_sincos_table)
 {
     enum { N = 5, C = 8 };
@@ -1007,6 +1034,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_l2norm);
     tcase_add_test(tc, test_gather_scatter);
     tcase_add_test(tc, test_mse);
+    tcase_add_test(tc, test_host_copy);
     tcase_add_test(tc, test_sincos_table);
     tcase_add_test(tc, test_elementwise_add);
     suite_add_tcase(s, tc);

@@ -286,6 +286,26 @@ static void bench_adamw(size_t n)
     be->free(a.w); be->free(a.g); be->free(a.m); be->free(a.v);
 }
 
+/* A batch's frames uploaded from pageable host memory (what a step does
+ * first, the GPU idle meanwhile), next to one plain host memcpy of them: the
+ * upload's floor before it was chunked and threaded (core/host_copy.c). */
+typedef struct up { size_t n; unsigned char *h, *h2, *d; } up;
+static void upload(void *p) { up *a = p; be->memcpy_h2d(a->d, a->h, a->n); }
+static void host_memcpy(void *p) { up *a = p; memcpy(a->h2, a->h, a->n); }
+
+static void bench_upload(size_t n)
+{
+    up a = {n, malloc(n), malloc(n), be->alloc(n)};
+    if (!a.h || !a.h2 || !a.d) exit(1);
+    for (size_t i = 0; i < n; i++) a.h[i] = (unsigned char)(i * 2654435761u >> 13);
+    memset(a.h2, 0, n);
+    char shape[64];
+    snprintf(shape, sizeof shape, "%zu bytes", n);
+    timeit("upload.frames", shape, 0, (double)n, upload, &a);
+    timeit("host.memcpy", shape, 0, (double)n, host_memcpy, &a);
+    be->free(a.d); free(a.h); free(a.h2);
+}
+
 int main(int argc, char **argv)
 {
     const char *name = "cuda:0";
@@ -333,5 +353,6 @@ int main(int argc, char **argv)
     bench_ce(B * 24, 30522);
     bench_rows(B * 1411, 384);
     bench_adamw((size_t)110 << 20); /* about the vit-b pretraining model */
+    bench_upload((size_t)B * 16 * 224 * 224 * 3);
     return 0;
 }

@@ -10,6 +10,7 @@
  * error <= GRAD_TOL per input tensor). */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -971,6 +972,82 @@ START_TEST(test_host_copy)
 }
 END_TEST
 
+/* cpu_adamw (four values at a time where the target has SSE2): the bits of
+ * the scalar update written out here, at sizes around its vector width and
+ * work items, on misaligned pointers, with clipping and weight decay; and
+ * close to a double-precision evaluation */
+START_TEST(test_adamw)
+{
+    const size_t sizes[] = {1, 3, 4, 7, 4097, 10001};
+    sv_adamw_args a;
+    memset(&a, 0, sizeof a);
+    a.clip = 0.7f; a.decay = 1.0f - 1.5e-4f * 0.05f; a.b1 = 0.9f; a.b2 = 0.95f; a.eps = 1e-8f;
+    a.step_size = 1.5e-4f / (1.0f - 0.9f * 0.9f * 0.9f);
+    a.bc2_sqrt = sqrtf(1.0f - 0.95f * 0.95f * 0.95f);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        rng_seed(1000 + k);
+        float *w = frand(n + 1, -0.1, 0.1), *g = frand(n + 1, -1e-2, 1e-2);
+        float *m = frand(n + 1, -1e-3, 1e-3), *v = frand(n + 1, 1e-8, 1e-5);
+        float *w2 = fbuf(n + 1, 0), *m2 = fbuf(n + 1, 0), *v2 = fbuf(n + 1, 0);
+        memcpy(w2, w, (n + 1) * sizeof(float));
+        memcpy(m2, m, (n + 1) * sizeof(float));
+        memcpy(v2, v, (n + 1) * sizeof(float));
+        cpu_adamw(w + 1, g + 1, m + 1, v + 1, n, &a); /* off 16 bytes */
+        size_t diff = 0;
+        double werr = 0;
+        for (size_t i = 1; i <= n; i++) {
+            const float gi = g[i] * a.clip;
+            const float wd = w2[i] * a.decay;
+            const float mi = a.b1 * m2[i] + (1.0f - a.b1) * gi;
+            const float vi = a.b2 * v2[i] + (1.0f - a.b2) * gi * gi;
+            const float denom = sqrtf(vi) / a.bc2_sqrt + a.eps;
+            const float wi = wd - a.step_size * mi / denom;
+            diff += memcmp(&w[i], &wi, 4) != 0 || memcmp(&m[i], &mi, 4) != 0 || memcmp(&v[i], &vi, 4) != 0;
+            const double gd = (double)g[i] * a.clip, md = 0.9 * m2[i] + 0.1 * gd;
+            const double vd = 0.95 * v2[i] + 0.05 * gd * gd;
+            const double wref = (double)w2[i] * a.decay - (double)a.step_size * md / (sqrt(vd) / a.bc2_sqrt + a.eps);
+            werr = fmax(werr, fabs(w[i] - wref));
+        }
+        ck_assert_msg(diff == 0, "cpu_adamw n=%zu: %zu values differ from the scalar update", n, diff);
+        ck_assert_msg(w[0] == w2[0] && m[0] == m2[0] && v[0] == v2[0], "cpu_adamw n=%zu wrote before its start", n);
+        ck_assert_msg(werr < 1e-8, "cpu_adamw n=%zu: %g from the double update", n, werr);
+        free(w); free(g); free(m); free(v); free(w2); free(m2); free(v2);
+    }
+}
+END_TEST
+
+/* cpu_sumsq (the gradient norm's square): against a long double sum, the
+ * same bits on one thread and on two, NaN and Inf propagated, 0 for n = 0 */
+START_TEST(test_sumsq)
+{
+    const size_t sizes[] = {0, 1, 5, 63, 64, 1000, ((size_t)1 << 20) + 77, ((size_t)3 << 20) + 1};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        rng_seed(2000 + k);
+        float *x = frand(n + 1, -2.0, 2.0);
+        long double ref = 0.0L;
+        for (size_t i = 0; i < n; i++) ref += (long double)x[i] * x[i];
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        const double s1 = cpu_sumsq(x, n);
+        omp_set_num_threads(2);
+        const double s2 = cpu_sumsq(x, n);
+        omp_set_num_threads(threads);
+        const double rel = n ? fabs((double)(s1 - ref)) / (double)ref : fabs(s1);
+        ck_assert_msg(rel < 1e-13, "cpu_sumsq n=%zu: rel err %g", n, rel);
+        ck_assert_msg(memcmp(&s1, &s2, sizeof s1) == 0, "cpu_sumsq n=%zu: 1 and 2 threads differ", n);
+        if (n > 3) {
+            x[n / 2] = NAN;
+            ck_assert_msg(isnan(cpu_sumsq(x, n)), "cpu_sumsq n=%zu: NaN not propagated", n);
+            x[n / 2] = INFINITY;
+            ck_assert_msg(isinf(cpu_sumsq(x, n)), "cpu_sumsq n=%zu: Inf not propagated", n);
+        }
+        free(x);
+    }
+}
+END_TEST
+
 START_TEST(test_sincos_table)
 {
     enum { N = 5, C = 8 };
@@ -1035,6 +1112,8 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_gather_scatter);
     tcase_add_test(tc, test_mse);
     tcase_add_test(tc, test_host_copy);
+    tcase_add_test(tc, test_adamw);
+    tcase_add_test(tc, test_sumsq);
     tcase_add_test(tc, test_sincos_table);
     tcase_add_test(tc, test_elementwise_add);
     suite_add_tcase(s, tc);

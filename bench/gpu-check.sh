@@ -13,8 +13,9 @@
 #      try with -Dnccl=disabled if the first setup fails), then ninja
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
-#      of short bench_step runs per entry of AB, a comma-separated list (all,h16 by
-#      default; all: every switchable change since the H100 run 3 undone, mirror: without
+#      of short bench_step runs per entry of AB, a comma-separated list (all,new,h16 by
+#      default; all: every switchable change since the H100 run 3 undone, new: those of
+#      2026-11-27 (d16: bf16 outputs through fp32 scratch, csvec: one-column column sums), mirror: without
 #      the bf16 weight mirror, gemm: fp32 GEMM operands, attn: the first fused attention,
 #      pin: fp32 product inputs, o16: an fp32 attention output, fill: raw buffers
 #      zero-filled, h16: the opt-in bf16 fc1 output turned on; none); should the bf16 pretraining step fail, the benchmarks after it run
@@ -31,7 +32,8 @@
 # Environment: BUDGET [450] seconds for everything; BATCH [16]; STEPS [20] (bench_step bf16;
 #   fp32 and torch use fewer, see below); PYTHON [python3]; FRESH [0]; JOBS [nproc];
 #   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
-#   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1;
+#   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1; PROFILE=1 (ncu
+#   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step);
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
 # Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
 # profile.txt profile.csv.gz — at most 8 files, as the device tool brings back.
@@ -59,7 +61,10 @@ OVERALL=0
 # (SIMVTP_CUDA_PIN16=0); fill = the buffers the graph allocates raw zero-filled, as every
 # allocation was before (SIMVTP_CUDA_RAW_FILL=zero); h16 = the other way round, the opt-in
 # bf16 fc1 output turned on (SIMVTP_CUDA_H16=1: less memory, not bit-identical: GELU sees h
-# rounded); o16 = the attention output kept in fp32 (SIMVTP_CUDA_O16=0; same bits); all =
+# rounded); o16 = the attention output kept in fp32 (SIMVTP_CUDA_O16=0; same bits); d16 = the
+# bf16-output products (qkv; fc1 with h16) through fp32 scratch and a rounding pass instead of
+# cuBLASLt writing bf16 (SIMVTP_CUDA_D16=0); csvec = the backward's column sums one column per
+# thread instead of four (SIMVTP_CUDA_COLSUM_VEC=0; same bits); new = d16 and csvec; all =
 # every one of these
 # switches (but gemm) at once, plus the fused column sums, GELU backward, residual +
 # LayerNorm and drop-path scale undone: as close to run 3's code as switches go (AdamW in
@@ -67,7 +72,7 @@ OVERALL=0
 # no A/B row. Each
 # costs about two short runs of the time budget. Their RESULT lines are renamed
 # (RESULT_AB_<name>) so that the table tells them apart.
-AB=${AB:-all,h16}
+AB=${AB:-all,new,h16}
 [ "${AB_GEMM:-1}" = 0 ] && AB=none
 ab_env() {
     case $1 in
@@ -78,9 +83,12 @@ ab_env() {
         fill) echo SIMVTP_CUDA_RAW_FILL=zero ;;
         h16) echo SIMVTP_CUDA_H16=1 ;;
         o16) echo SIMVTP_CUDA_O16=0 ;;
+        d16) echo SIMVTP_CUDA_D16=0 ;;
+        csvec) echo SIMVTP_CUDA_COLSUM_VEC=0 ;;
+        new) echo SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 ;;
         all) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 SIMVTP_CUDA_ATTENTION=flash1 SIMVTP_CUDA_PIN16=0 SIMVTP_CUDA_O16=0 \
                   SIMVTP_CUDA_RAW_FILL=zero SIMVTP_CUDA_COLSUM=2pass SIMVTP_CUDA_GELU_FUSE=0 \
-                  SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 ;;
+                  SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 ;;
     esac
 }
 ab_label() {
@@ -92,6 +100,9 @@ ab_label() {
         fill) echo "zero-filled raw" ;;
         h16) echo "bf16 fc1 out, opt-in" ;;
         o16) echo "fp32 attention out" ;;
+        d16) echo "fp32 out + rounding" ;;
+        csvec) echo "1-column column sums" ;;
+        new) echo "2026-11-27 changes off" ;;
         all) echo "switches off" ;;
     esac
 }
@@ -274,12 +285,21 @@ fi
 # PROFILE=1: one bf16 pretraining step (no warm-up: the model's set-up kernels count too)
 # under Nsight Compute, one metric (each kernel's duration, replayed alone: launch gaps are
 # not counted), summed per kernel name by bench/ncu_summary.py
+# (PROFILE_FT=1: the fine-tuning step too, its summary appended to profile.txt)
 if [ "${PROFILE:-0}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && command -v ncu >/dev/null 2>&1; then
     run_stage "ncu bench_step cuda:0 pretrain" 120 100 "$LOGS/bench.log" sh -c \
         "ncu --csv --clock-control none --metrics gpu__time_duration.sum $BENCH --preset vit-b --batch $BATCH \
          --backend cuda:0 --steps 1 --warmup 0 >'$LOGS/profile.csv' 2>&1"
     "$PYTHON" bench/ncu_summary.py --steps 1 --top 30 "$LOGS/profile.csv" >"$LOGS/profile.txt" 2>&1
     gzip -f "$LOGS/profile.csv"
+    if [ "${PROFILE_FT:-0}" = 1 ]; then
+        run_stage "ncu bench_step cuda:0 finetune" 120 100 "$LOGS/bench.log" sh -c \
+            "ncu --csv --clock-control none --metrics gpu__time_duration.sum $BENCH --preset vit-b --batch $BATCH \
+             --backend cuda:0 --steps 1 --warmup 0 --finetune >'$LOGS/profile-ft.csv' 2>&1"
+        { echo; echo "fine-tuning step:"
+          "$PYTHON" bench/ncu_summary.py --steps 1 --top 30 "$LOGS/profile-ft.csv" 2>&1; } >>"$LOGS/profile.txt"
+        rm -f "$LOGS/profile-ft.csv"   # (the device tool brings back at most 8 files)
+    fi
 fi
 
 # ------------------------------------------------------------------ 5. PyTorch
@@ -303,6 +323,10 @@ fi
 if [ -s "$LOGS/profile.txt" ]; then
     echo; echo "kernel profile, cuda:0 pretrain (ncu, per step; bench/ncu_summary.py):"
     head -24 "$LOGS/profile.txt"
+    if grep -q "^fine-tuning step:" "$LOGS/profile.txt"; then
+        echo; echo "kernel profile, cuda:0 finetune:"
+        sed -n '/^fine-tuning step:/,$p' "$LOGS/profile.txt" | sed -n '2,24p'
+    fi
 fi
 if grep -q '^OP ' "$LOGS/bench.log" 2>/dev/null; then
     echo

@@ -112,10 +112,14 @@ void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
                                          "layernorm_bwd (dw, db)", 1);
     if (!pw) return;
     float *pb = pw + (size_t)nchunks * C;
-    dim3 grid((unsigned)((C + CS_TX - 1) / CS_TX), (unsigned)nchunks), block(CS_TX, CS_TY);
+    dim3 grid((unsigned)((C + CS_TX - 1) / CS_TX), (unsigned)nchunks);
     unsigned *counters = sv_cuda_colsum_counters(ctx, grid.x);
-    layernorm_bwd_partial_kernel<<<grid, block, 0, ctx->stream>>>(pw, pb, dout, inp, mean, rstd, M, C,
-                                                                  rows_per_chunk, dw, db, counters);
+    if (sv_cuda_colsum_vec() && C % CS_VEC == 0 && cs_plain{dout}.vec_ok() && cs_plain{inp}.vec_ok())
+        layernorm_bwd_partial_kernel<CS_VEC><<<grid, dim3(CS_TX / CS_VEC, CS_TY), 0, ctx->stream>>>(
+            pw, pb, dout, inp, mean, rstd, M, C, rows_per_chunk, dw, db, counters);
+    else
+        layernorm_bwd_partial_kernel<1><<<grid, dim3(CS_TX, CS_TY), 0, ctx->stream>>>(
+            pw, pb, dout, inp, mean, rstd, M, C, rows_per_chunk, dw, db, counters);
     if (SV_LAUNCH_OK(ctx, "layernorm_bwd (dw, db)") && !counters) {
         colsum_final_kernel<<<sv_blocks_for(ctx, (size_t)C, 256), 256, 0, ctx->stream>>>(pw, dw, pb, db,
                                                                                        nchunks, C);

@@ -8,7 +8,9 @@
  *     bit, the bf16 copy of the input too, and the counters re-armed to 0;
  *   - the same with the blocks in random orders (whichever block finishes
  *     a tile last, the sums are the same);
- *   - the two-launch path (no counters, colsum_final_kernel) equal to it.
+ *   - the two-launch path (no counters, colsum_final_kernel) equal to it;
+ *   - all of it again with four columns per thread (VEC = CS_VEC, 16-byte
+ *     loads), which must give the same bits.
  * What the emulator cannot see: the memory ordering between SMs that the
  * __threadfence / atomicAdd / __ldcg sequence provides on a GPU (blocks run
  * one at a time here); tests/cuda runs the real thing. Exit 0 when all
@@ -58,7 +60,7 @@ void host_colsum(int M, int N, int rows_per_chunk, F value, float *dst)
  * bf16) or of x with row r scaled by s[r / T] (BIAS_ROWSCALE, T = 10: a
  * drop-path branch's backward) */
 enum { BIAS_PLAIN, BIAS_GELU, BIAS_ROWSCALE, BIAS_GELU16 };
-void bias_case(int M, int N, int rows_per_chunk, int kind)
+void bias_case(int M, int N, int rows_per_chunk, int kind, int vec)
 {
     const long T = 10;
     const int nchunks = (M + rows_per_chunk - 1) / rows_per_chunk, tiles = (N + CS_TX - 1) / CS_TX;
@@ -78,7 +80,7 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
                  : kind == BIAS_ROWSCALE ? x[i] * sc[(long)(i / N) / T] : x[i];
     want = dst0;
     host_colsum(M, N, rows_per_chunk, [&](long r, int c) { return val[(size_t)r * N + c]; }, want.data());
-    const emu_dim3 grid = {(unsigned)tiles, (unsigned)nchunks, 1}, block = {CS_TX, CS_TY, 1};
+    const emu_dim3 grid = {(unsigned)tiles, (unsigned)nchunks, 1}, block = {(unsigned)(CS_TX / vec), CS_TY, 1};
     char why[160];
     for (int variant = 0; variant < 4; variant++) {
         /* 0: one launch, grid order; 1, 2: random block orders; 3: two launches */
@@ -87,19 +89,17 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
         std::vector<unsigned> counters(tiles + 1, 0);
         unsigned *cnt = variant == 3 ? nullptr : counters.data();
         emu_block_order_seed = variant == 1 || variant == 2 ? (uint64_t)variant * 977 : 0;
+        float *part = partial.data(), *d = dst.data();
+        __nv_bfloat16 *c16 = x16.data();
+        auto kernel = [&](auto load) {
+            if (vec == CS_VEC) colsum_partial_kernel<CS_VEC>(load, M, N, rows_per_chunk, part, c16, d, cnt);
+            else colsum_partial_kernel<1>(load, M, N, rows_per_chunk, part, c16, d, cnt);
+        };
         int rc = emu_launch(grid, block, [&] {
-            if (kind == BIAS_GELU)
-                colsum_partial_kernel(cs_gelu_grad<float>{x.data(), h.data()}, M, N, rows_per_chunk, partial.data(),
-                                      x16.data(), dst.data(), cnt);
-            else if (kind == BIAS_GELU16)
-                colsum_partial_kernel(cs_gelu_grad<__nv_bfloat16>{x.data(), h16.data()}, M, N, rows_per_chunk,
-                                      partial.data(), x16.data(), dst.data(), cnt);
-            else if (kind == BIAS_ROWSCALE)
-                colsum_partial_kernel(cs_rowscale{x.data(), sc.data(), T}, M, N, rows_per_chunk, partial.data(),
-                                      x16.data(), dst.data(), cnt);
-            else
-                colsum_partial_kernel(cs_plain{x.data()}, M, N, rows_per_chunk, partial.data(), x16.data(),
-                                      dst.data(), cnt);
+            if (kind == BIAS_GELU) kernel(cs_gelu_grad<float>{x.data(), h.data()});
+            else if (kind == BIAS_GELU16) kernel(cs_gelu_grad<__nv_bfloat16>{x.data(), h16.data()});
+            else if (kind == BIAS_ROWSCALE) kernel(cs_rowscale{x.data(), sc.data(), T});
+            else kernel(cs_plain{x.data()});
         });
         if (variant == 3 && rc == 0)
             rc = emu_launch({2, 1, 1}, {64, 1, 1}, [&] {
@@ -120,17 +120,17 @@ void bias_case(int M, int N, int rows_per_chunk, int kind)
             snprintf(why, sizeof why, "counters not re-armed to 0");
         static const char *names[] = {"one launch", "random block order", "random block order 2",
                                       "two launches"};
-        char name[64];
-        snprintf(name, sizeof name, "%s, %s",
+        char name[80];
+        snprintf(name, sizeof name, "%s, %s%s",
                  kind == BIAS_GELU     ? "gelu-bwd bias grad"
                  : kind == BIAS_GELU16 ? "gelu-bwd bias grad, bf16 h"
                  : kind == BIAS_ROWSCALE ? "row-scaled bias grad" : "bias grad",
-                 names[variant]);
+                 names[variant], vec == CS_VEC ? ", x4" : "");
         verdict(!why[0], name, M, N, why);
     }
 }
 
-void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
+void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw, int vec)
 {
     const int nchunks = (M + rows_per_chunk - 1) / rows_per_chunk, tiles = (C + CS_TX - 1) / CS_TX;
     std::vector<float> dout((size_t)M * C), inp((size_t)M * C), mean(M), rstd(M), dw0(C), db0(C);
@@ -143,7 +143,7 @@ void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
         return dout[(size_t)r * C + c] * (inp[(size_t)r * C + c] - mean[r]) * rstd[r];
     }, want_w.data());
     host_colsum(M, C, rows_per_chunk, [&](long r, int c) { return dout[(size_t)r * C + c]; }, want_b.data());
-    const emu_dim3 grid = {(unsigned)tiles, (unsigned)nchunks, 1}, block = {CS_TX, CS_TY, 1};
+    const emu_dim3 grid = {(unsigned)tiles, (unsigned)nchunks, 1}, block = {(unsigned)(CS_TX / vec), CS_TY, 1};
     char why[160];
     for (int variant = 0; variant < 3; variant++) {
         /* 0: one launch; 1: random block order; 2: two launches */
@@ -153,8 +153,12 @@ void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
         float *dwp = no_dw ? nullptr : dw.data();
         emu_block_order_seed = variant == 1 ? 4242 : 0;
         int rc = emu_launch(grid, block, [&] {
-            layernorm_bwd_partial_kernel(pw.data(), pb.data(), dout.data(), inp.data(), mean.data(), rstd.data(),
-                                         M, C, rows_per_chunk, dwp, db.data(), cnt);
+            if (vec == CS_VEC)
+                layernorm_bwd_partial_kernel<CS_VEC>(pw.data(), pb.data(), dout.data(), inp.data(), mean.data(),
+                                                     rstd.data(), M, C, rows_per_chunk, dwp, db.data(), cnt);
+            else
+                layernorm_bwd_partial_kernel<1>(pw.data(), pb.data(), dout.data(), inp.data(), mean.data(),
+                                                rstd.data(), M, C, rows_per_chunk, dwp, db.data(), cnt);
         });
         if (variant == 2 && rc == 0)
             rc = emu_launch({1, 1, 1}, {64, 1, 1}, [&] {
@@ -170,8 +174,8 @@ void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
             snprintf(why, sizeof why, "counters not re-armed to 0");
         static const char *names[] = {"layernorm dw/db, one launch", "layernorm dw/db, random order",
                                       "layernorm dw/db, two launches"};
-        char name[64];
-        snprintf(name, sizeof name, "%s%s", names[variant], no_dw ? " (db only)" : "");
+        char name[80];
+        snprintf(name, sizeof name, "%s%s%s", names[variant], no_dw ? " (db only)" : "", vec == CS_VEC ? ", x4" : "");
         verdict(!why[0], name, M, C, why);
     }
 }
@@ -181,13 +185,23 @@ void layernorm_case(int M, int C, int rows_per_chunk, bool no_dw)
 int main()
 {
     if (const int skip = emu_start()) return skip;
-    bias_case(1000, 70, CS_ROWS, BIAS_PLAIN); /* 4 chunks (the last partial), 3 tiles (the last partial) */
-    bias_case(37, 33, CS_ROWS, BIAS_PLAIN);   /* one chunk */
-    bias_case(700, 96, 64, BIAS_PLAIN);       /* 11 chunks of a smaller size */
-    bias_case(600, 80, CS_ROWS, BIAS_GELU);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
-    bias_case(600, 80, CS_ROWS, BIAS_GELU16); /* ... with h kept in bf16 */
-    bias_case(640, 40, 64, BIAS_ROWSCALE);    /* drop path: 64 samples of 10 rows, chunks across samples */
-    layernorm_case(600, 48, CS_ROWS, false);
-    layernorm_case(130, 40, 32, true);
+    /* one column per thread, then (N a multiple of 4) the four-column
+     * kernels, which must give the same bits in the same host order */
+    for (int vec : {1, CS_VEC}) {
+        if (vec == 1) {
+            bias_case(1000, 70, CS_ROWS, BIAS_PLAIN, 1); /* 4 chunks (the last partial), 3 tiles (the last partial) */
+            bias_case(37, 33, CS_ROWS, BIAS_PLAIN, 1);   /* one chunk */
+        } else {
+            bias_case(1000, 100, CS_ROWS, BIAS_PLAIN, vec); /* the last tile 4 columns wide */
+            bias_case(37, 36, CS_ROWS, BIAS_PLAIN, vec);
+        }
+        bias_case(700, 96, 64, BIAS_PLAIN, vec);       /* 11 chunks of a smaller size */
+        bias_case(600, 80, CS_ROWS, BIAS_GELU, vec);   /* the fc1 product's: dout = gelu_bwd(h, dg) on the fly */
+        bias_case(600, 80, CS_ROWS, BIAS_GELU16, vec); /* ... with h kept in bf16 */
+        bias_case(640, 40, 64, BIAS_ROWSCALE, vec);    /* drop path: 64 samples of 10 rows, chunks across samples */
+        layernorm_case(600, 48, CS_ROWS, false, vec);
+        layernorm_case(130, 40, 32, true, vec);
+    }
+    layernorm_case(300, 36, 64, false, CS_VEC); /* a last tile of 4 columns */
     return emu_finish("test_colsum_emu");
 }

@@ -33,7 +33,8 @@
 #   fp32 and torch use fewer, see below); PYTHON [python3]; FRESH [0]; JOBS [nproc];
 #   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
 #   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1; PROFILE=1 (ncu
-#   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step);
+#   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step); FP32=0
+#   skips the cuda:0:fp32 rows;
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
 # Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
 # profile.txt profile.csv.gz — at most 8 files, as the device tool brings back.
@@ -262,9 +263,11 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     fi
     bench "cuda:0 finetune" 90 100 --backend cuda:0 --steps "$((STEPS / 2 > 3 ? STEPS / 2 : 3))" --warmup 2 \
         --peak-tflops "$PEAK_BF16" --finetune
-    bench "cuda:0:fp32 pretrain" 60 80 --backend cuda:0:fp32 --steps 3 --warmup 1 --peak-tflops "$PEAK_FP32"
-    bench "cuda:0:fp32 finetune" 60 60 --backend cuda:0:fp32 --steps 2 --warmup 1 --peak-tflops "$PEAK_FP32" \
-        --finetune
+    if [ "${FP32:-1}" = 1 ]; then
+        bench "cuda:0:fp32 pretrain" 60 80 --backend cuda:0:fp32 --steps 3 --warmup 1 --peak-tflops "$PEAK_FP32"
+        bench "cuda:0:fp32 finetune" 60 60 --backend cuda:0:fp32 --steps 2 --warmup 1 --peak-tflops "$PEAK_FP32" \
+            --finetune
+    fi
     # activation checkpointing (SIMVTP_MODEL_OPT_CHECKPOINT_ACTIVATIONS): its memory and time
     # (CKPT=0 skips it); RESULT lines renamed for the table
     # and selective checkpointing (LayerNorm and GELU outputs recomputed: RESULT_SEL)

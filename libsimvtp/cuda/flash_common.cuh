@@ -266,36 +266,55 @@ __device__ __forceinline__ void fa_store_rows(float *dqkv, const float acc[HD / 
     }
 }
 
-/* D[b,h,i] = sum_d dO[b,i,h,d] bf16(O[b,i,h,d]); one thread per (b, i, h)
- * row. O as the output projection's products read it, rounded to bf16 (as
+/* D[b,h,i] = sum_d dO[b,i,h,d] bf16(O[b,i,h,d]) for every (b, i, h) row. O
+ * as the output projection's products read it, rounded to bf16 (as
  * PyTorch's fused attention under autocast, whose O is bf16), so that an O
  * stored in fp32 or in bf16 (attention_bwd_pin_o) gives the same D.
  * do16 (or NULL): also bf16(dO) there, the copy the second version's
- * backward reads (one pass over dO instead of two). */
+ * backward reads (one pass over dO instead of two).
+ * A block takes FA_DOT_ROWS rows at a time, which lie contiguous in dO and
+ * O: its threads read them as consecutive 16-byte pieces (coalesced; one
+ * thread per row striding through its own row was not), each piece's four
+ * products summed into ts[row][piece]; then one thread per row adds its
+ * row's pieces in order, s = 0 + t0 + t1 + ... (the sum a thread per row
+ * made, piece by piece). Any grid and block size. */
+#define FA_DOT_ROWS 64
+#define FA_DOT_THREADS 256
 template <int HD, typename O>
-__global__ void fa_dot_kernel(float *D, const float *dout, const O *out, int B, int N, int H,
-                              __nv_bfloat16 *do16 = NULL)
+__global__ void __launch_bounds__(FA_DOT_THREADS)
+fa_dot_kernel(float *D, const float *dout, const O *out, int B, int N, int H, __nv_bfloat16 *do16 = NULL)
 {
+    constexpr int Q = HD / 4; /* 16-byte pieces of dO per row */
+    __shared__ float ts[FA_DOT_ROWS][Q + 1];
     const size_t rows = (size_t)B * N * H;
-    for (size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows;
-         r += (size_t)gridDim.x * blockDim.x) {
-        const float4 *x = reinterpret_cast<const float4 *>(dout + r * HD);
-        float s = 0.0f;
-#pragma unroll
-        for (int i = 0; i < HD / 4; i++) {
-            const float4 a = x[i], c = fa_load_o4(out + r * HD, (size_t)i);
-            s += a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
+    for (size_t r0 = (size_t)blockIdx.x * FA_DOT_ROWS; r0 < rows; r0 += (size_t)gridDim.x * FA_DOT_ROWS) {
+        const int nr = rows - r0 < FA_DOT_ROWS ? (int)(rows - r0) : FA_DOT_ROWS;
+        const float4 *x = reinterpret_cast<const float4 *>(dout + r0 * HD);
+        for (int j = threadIdx.x; j < nr * Q; j += blockDim.x) {
+            const float4 a = x[j], c = fa_load_o4(out + r0 * HD, (size_t)j);
+            ts[j / Q][j % Q] = a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
             if (do16) {
                 __nv_bfloat162 lo = __floats2bfloat162_rn(a.x, a.y), hi = __floats2bfloat162_rn(a.z, a.w);
                 uint2 u;
                 u.x = *reinterpret_cast<uint32_t *>(&lo);
                 u.y = *reinterpret_cast<uint32_t *>(&hi);
-                reinterpret_cast<uint2 *>(do16 + r * HD)[i] = u;
+                reinterpret_cast<uint2 *>(do16 + r0 * HD)[j] = u;
             }
         }
-        const size_t h = r % H, bi = r / H, i = bi % N, b = bi / N;   /* r = (b*N + i)*H + h */
-        D[(b * H + h) * N + i] = s;
+        __syncthreads();
+        for (int rr = threadIdx.x; rr < nr; rr += blockDim.x) {
+            float s = 0.0f;
+#pragma unroll
+            for (int i = 0; i < Q; i++) s += ts[rr][i];
+            const size_t r = r0 + rr;
+            const size_t h = r % H, bi = r / H, i = bi % N, b = bi / N; /* r = (b*N + i)*H + h */
+            D[(b * H + h) * N + i] = s;
+        }
+        __syncthreads(); /* ts is refilled next */
     }
 }
+
+/* blocks for fa_dot_kernel over `rows` rows (FA_DOT_THREADS threads each) */
+static inline size_t fa_dot_work(size_t rows) { return (rows + FA_DOT_ROWS - 1) / FA_DOT_ROWS * FA_DOT_THREADS; }
 
 #endif

@@ -139,6 +139,10 @@ static void bench_layernorm(int M, int C)
     setenv("SIMVTP_CUDA_COLSUM_VEC", "0", 1); /* dw, db one column per thread (same bits) */
     timeit("layernorm.bwd.cs1", shape, 0, 4.0 * 3 * n, ln_bwd, &a);
     unsetenv("SIMVTP_CUDA_COLSUM_VEC");
+    setenv("SIMVTP_CUDA_LN_VEC", "0", 1); /* the rows one column per lane */
+    timeit("layernorm.fwd.ln1", shape, 0, 4.0 * 2 * n, ln_fwd, &a);
+    timeit("layernorm.bwd.ln1", shape, 0, 4.0 * 3 * n, ln_bwd, &a);
+    unsetenv("SIMVTP_CUDA_LN_VEC");
     float *ptrs[] = {a.x, a.w, a.b, a.y, a.mu, a.rs, a.dx, a.dw, a.db, a.dy};
     for (size_t i = 0; i < 10; i++) be->free(ptrs[i]);
 }
@@ -223,6 +227,9 @@ static void bench_fused(int M, int C, int F)
     snprintf(shape, sizeof shape, "M%d C%d", M, C);
     timeit("resid+ln.two", shape, 0, 4.0 * 3 * n + 2.0 * n, fu_two, &a);
     timeit("resid+ln.fused", shape, 0, 4.0 * 3 * n + 2.0 * n, fu_one, &a);
+    setenv("SIMVTP_CUDA_LN_VEC", "0", 1);
+    timeit("resid+ln.fused.ln1", shape, 0, 4.0 * 3 * n + 2.0 * n, fu_one, &a);
+    unsetenv("SIMVTP_CUDA_LN_VEC");
     snprintf(shape, sizeof shape, "M%d K%d N%d", M, C, F);
     const double mac = (double)M * C * F;
     timeit("fc1.fwd.bf16in", shape, 2 * mac, 2.0 * n + 2.0 * F * C + 4.0 * nf, fu_mm16, &a);

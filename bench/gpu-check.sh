@@ -15,7 +15,8 @@
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
 #      of short bench_step runs per entry of AB, a comma-separated list (all,new,h16 by
 #      default; all: every switchable change since the H100 run 3 undone, new: those of
-#      2026-11-27 (d16: bf16 outputs through fp32 scratch, csvec: one-column column sums), mirror: without
+#      2026-11-27 (d16: bf16 outputs through fp32 scratch, csvec: one-column column sums, lnvec:
+#      one-column LayerNorm rows), mirror: without
 #      the bf16 weight mirror, gemm: fp32 GEMM operands, attn: the first fused attention,
 #      pin: fp32 product inputs, o16: an fp32 attention output, fill: raw buffers
 #      zero-filled, h16: the opt-in bf16 fc1 output turned on; none); should the bf16 pretraining step fail, the benchmarks after it run
@@ -65,7 +66,9 @@ OVERALL=0
 # rounded); o16 = the attention output kept in fp32 (SIMVTP_CUDA_O16=0; same bits); d16 = the
 # bf16-output products (qkv; fc1 with h16) through fp32 scratch and a rounding pass instead of
 # cuBLASLt writing bf16 (SIMVTP_CUDA_D16=0); csvec = the backward's column sums one column per
-# thread instead of four (SIMVTP_CUDA_COLSUM_VEC=0; same bits); new = d16 and csvec; all =
+# thread instead of four (SIMVTP_CUDA_COLSUM_VEC=0; same bits); lnvec = the LayerNorm rows one
+# column per lane instead of four (SIMVTP_CUDA_LN_VEC=0; other bits); new = d16, csvec and lnvec
+# (the fused GELU and D = rowsum(dO O) kernels of 2026-11-27 have no switch); all =
 # every one of these
 # switches (but gemm) at once, plus the fused column sums, GELU backward, residual +
 # LayerNorm and drop-path scale undone: as close to run 3's code as switches go (AdamW in
@@ -86,10 +89,12 @@ ab_env() {
         o16) echo SIMVTP_CUDA_O16=0 ;;
         d16) echo SIMVTP_CUDA_D16=0 ;;
         csvec) echo SIMVTP_CUDA_COLSUM_VEC=0 ;;
-        new) echo SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 ;;
+        lnvec) echo SIMVTP_CUDA_LN_VEC=0 ;;
+        new) echo SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 SIMVTP_CUDA_LN_VEC=0 ;;
         all) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 SIMVTP_CUDA_ATTENTION=flash1 SIMVTP_CUDA_PIN16=0 SIMVTP_CUDA_O16=0 \
                   SIMVTP_CUDA_RAW_FILL=zero SIMVTP_CUDA_COLSUM=2pass SIMVTP_CUDA_GELU_FUSE=0 \
-                  SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 ;;
+                  SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 \
+                  SIMVTP_CUDA_LN_VEC=0 ;;
     esac
 }
 ab_label() {
@@ -103,6 +108,7 @@ ab_label() {
         o16) echo "fp32 attention out" ;;
         d16) echo "fp32 out + rounding" ;;
         csvec) echo "1-column column sums" ;;
+        lnvec) echo "1-column LayerNorm rows" ;;
         new) echo "2026-11-27 changes off" ;;
         all) echo "switches off" ;;
     esac

@@ -15,33 +15,13 @@
 #include "cuda/cuda_ops.cuh"
 #include "cuda/ln_rows.cuh"
 
-/* dx += rs (dn - mean(dn) - xhat mean(dn xhat)), dn = dy w, xhat = (x - mu) rs */
-__global__ void __launch_bounds__(LN_WARPS * 32)
-layernorm_bwd_dinp_kernel(float *dinp, const float *dout, const float *inp, const float *w,
-                          const float *mean, const float *rstd, int M, int C)
+/* whether the row kernels may take four adjacent columns per lane
+ * (ln_rows.cuh; SIMVTP_CUDA_LN_VEC=0: one, as before; other bits, read per
+ * call: tests compare both) */
+static bool ln_vec(int C, const void *a, const void *b, const void *c, const void *d)
 {
-    const int lane = threadIdx.x & 31;
-    const long nwarps = (long)gridDim.x * LN_WARPS;
-    for (long m = (long)blockIdx.x * LN_WARPS + (threadIdx.x >> 5); m < M; m += nwarps) {
-        const float *x = inp + (size_t)m * C;
-        const float *dy = dout + (size_t)m * C;
-        float *dx = dinp + (size_t)m * C;
-        const float mu = mean[m], rs = rstd[m];
-        float s1 = 0.0f, s2 = 0.0f;
-        for (int c = lane; c < C; c += 32) {
-            const float xhat = (x[c] - mu) * rs;
-            const float dn = dy[c] * w[c];
-            s1 += dn;
-            s2 += dn * xhat;
-        }
-        s1 = sv_warp_sum(s1) / (float)C;
-        s2 = sv_warp_sum(s2) / (float)C;
-        for (int c = lane; c < C; c += 32) {
-            const float xhat = (x[c] - mu) * rs;
-            const float dn = dy[c] * w[c];
-            dx[c] += rs * (dn - s1 - xhat * s2);
-        }
-    }
+    const char *e = getenv("SIMVTP_CUDA_LN_VEC");
+    return !(e && !strcmp(e, "0")) && ln_vec_ok(C, a, b, c, d);
 }
 
 static unsigned row_blocks(const sv_cuda_ctx *ctx, int M)
@@ -55,8 +35,12 @@ static void layernorm_fwd(T *out, float *mean, float *rstd, const float *inp, co
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || C <= 0) return;
-    layernorm_fwd_kernel<T><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
-        out, mean, rstd, inp, w, b, M, C, eps);
+    if (ln_vec(C, out, inp, w, b))
+        layernorm_fwd_kernel<T, 4><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+            out, mean, rstd, inp, w, b, M, C, eps);
+    else
+        layernorm_fwd_kernel<T, 1><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+            out, mean, rstd, inp, w, b, M, C, eps);
     SV_LAUNCH_OK(ctx, "layernorm_fwd");
 }
 
@@ -82,8 +66,12 @@ void sv_cuda_residual_layernorm_fwd_pin(float *y, const float *x, const float *r
         return;
     }
     const int M = B * N;
-    residual_layernorm_fwd_kernel<__nv_bfloat16><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
-        y, x, rowscale, N, (__nv_bfloat16 *)out, mean, rstd, w, b, M, C, eps);
+    if (ln_vec(C, y, x, w, b) && ((uintptr_t)out & 7) == 0)
+        residual_layernorm_fwd_kernel<__nv_bfloat16, 4><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+            y, x, rowscale, N, (__nv_bfloat16 *)out, mean, rstd, w, b, M, C, eps);
+    else
+        residual_layernorm_fwd_kernel<__nv_bfloat16, 1><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+            y, x, rowscale, N, (__nv_bfloat16 *)out, mean, rstd, w, b, M, C, eps);
     SV_LAUNCH_OK(ctx, "residual_layernorm_fwd");
 }
 
@@ -101,8 +89,12 @@ void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || C <= 0) return;
     if (dinp) {
-        layernorm_bwd_dinp_kernel<<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
-            dinp, dout, inp, w, mean, rstd, M, C);
+        if (ln_vec(C, dinp, dout, inp, w))
+            layernorm_bwd_dinp_kernel<4><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+                dinp, dout, inp, w, mean, rstd, M, C);
+        else
+            layernorm_bwd_dinp_kernel<1><<<row_blocks(ctx, M), LN_WARPS * 32, 0, ctx->stream>>>(
+                dinp, dout, inp, w, mean, rstd, M, C);
         if (!SV_LAUNCH_OK(ctx, "layernorm_bwd (dinp)")) return;
     }
     if (!dw && !db) return;

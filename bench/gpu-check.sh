@@ -35,7 +35,7 @@
 #   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
 #   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1; PROFILE=1 (ncu
 #   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step); FP32=0
-#   skips the cuda:0:fp32 rows;
+#   skips the cuda:0:fp32 rows; STATS=0 skips the host counts (4a);
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
 # Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
 # profile.txt profile.csv.gz — at most 8 files, as the device tool brings back.
@@ -290,6 +290,21 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     fi
 fi
 
+# ------------------------------------------------------------------ 4a. host-side counts
+# STATS=1 (default): the library's host counters (SIMVTP_CUDA_STATS=1, cuda/host_stats.cu)
+# for runs of 3 and 13 steps of each step; their difference over 10 steps is what one step
+# costs the host: launches, cuBLASLt products, waits and the time blocked in them
+if [ "${STATS:-1}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
+    for m in pretrain finetune; do
+        f=; [ $m = finetune ] && f=--finetune
+        for n in 3 13; do
+            run_stage "bench_step cuda:0 $m, host counts, $n steps" 40 100 "$LOGS/bench.log" sh -c \
+                "SIMVTP_CUDA_STATS=1 $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps $n --warmup 2 $f 2>&1 |
+                 sed 's/^simvtp-cuda-stats /STATS mode=$m steps=$n /; s/^RESULT /RESULT_STATS /'"
+        done
+    done
+fi
+
 # ------------------------------------------------------------------ 4b. kernel profile
 # PROFILE=1: one bf16 pretraining step (no warm-up: the model's set-up kernels count too)
 # under Nsight Compute, one metric (each kernel's duration, replayed alone: launch gaps are
@@ -421,6 +436,14 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
                 "$(awk -v t="$tf_" -v p="$peak" 'BEGIN { if (t == "" || p + 0 <= 0) print "-"; else printf "%.1f%%", 100 * t / p }')" \
                 "$memtxt" "$(ratio "$c" "$vs_e")" "$(ratio "$c" "$vs_c")"
         done
+    done
+    for mode in pretrain finetune; do
+        a=$(grep "^STATS mode=$mode steps=3 " "$LOGS/bench.log" 2>/dev/null | tail -1)
+        b=$(grep "^STATS mode=$mode steps=13 " "$LOGS/bench.log" 2>/dev/null | tail -1)
+        [ -n "$a" ] && [ -n "$b" ] || continue
+        per() { awk -v x="$(kv "$b" "$1")" -v y="$(kv "$a" "$1")" -v f="$2" 'BEGIN { printf f, (x - y) / 10 }'; }
+        echo "  host, one $mode step (SIMVTP_CUDA_STATS, 13-step run minus 3-step run, /10): $(per launches %.0f) launches," \
+             "$(per products %.0f) cuBLASLt products, $(per waits %.1f) waits blocking $(per wait_ms %.2f) ms of $(per host_ms %.2f) ms"
     done
     echo "  vs eager: libsimvtp clips/s over PyTorch eager in the same precision; vs compile: over torch.compile (bf16)."
     echo "  peak GiB: libsimvtp = device memory in use at the peak minus before the model (context excluded);"

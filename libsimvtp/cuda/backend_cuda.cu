@@ -246,6 +246,7 @@ static void ctx_destroy(sv_cuda_ctx *ctx)
 static int ctx_create(int device, sv_cuda_ctx **out)
 {
     *out = NULL;
+    sv_cuda_stats_init();
     sv_cuda_ctx *ctx = (sv_cuda_ctx *)calloc(1, sizeof *ctx);
     if (!ctx) return sv_fail(SIMVTP_ERR_NOMEM, "cuda:%d: out of host memory for the context", device);
     ctx->device = device;
@@ -361,7 +362,7 @@ static int cuda_finish(const sv_backend *be)
     if (!be || be->device < 0 || be->device >= SV_CUDA_MAX_DEVICES || !g_ctx[be->device])
         return sv_fail(SIMVTP_ERR_INTERNAL, "CUDA finish: not a CUDA backend table");
     sv_cuda_ctx *ctx = g_ctx[be->device];
-    sv_cuda_ok(ctx, cudaStreamSynchronize(ctx->stream), "queued work",
+    sv_cuda_ok(ctx, sv_cuda_wait(ctx->stream), "queued work",
                "cudaStreamSynchronize (an earlier op failed on the device)");
     char msg[sizeof ctx->err_msg];
     pthread_mutex_lock(&ctx->lock);
@@ -443,7 +444,7 @@ static int staged_h2d(sv_cuda_ctx *ctx, void *dst, const void *host_src, size_t 
         const size_t n = bytes - off < SV_STAGE_CHUNK ? bytes - off : SV_STAGE_CHUNK;
         if (ctx->stage_pos + n > ctx->stage_bytes) {
             /* wrap: every copy out of the ring was queued before stage_done */
-            if (!sv_cuda_ok(ctx, cudaEventSynchronize(ctx->stage_done), "memcpy_h2d", "cudaEventSynchronize")) {
+            if (!sv_cuda_ok(ctx, sv_cuda_wait_event(ctx->stage_done), "memcpy_h2d", "cudaEventSynchronize")) {
                 pthread_mutex_unlock(&ctx->stage_lock);
                 return 0; /* the caller copies all of it directly */
             }
@@ -470,7 +471,7 @@ static void cuda_memcpy_h2d(void *dst, const void *host_src, size_t bytes)
     if (sv_cuda_ok(ctx, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx->stream),
                    "memcpy_h2d", "cudaMemcpyAsync"))
         /* the host source may be freed as soon as we return */
-        sv_cuda_ok(ctx, cudaStreamSynchronize(ctx->stream), "memcpy_h2d", "cudaStreamSynchronize");
+        sv_cuda_ok(ctx, sv_cuda_wait(ctx->stream), "memcpy_h2d", "cudaStreamSynchronize");
 }
 
 static void cuda_memcpy_d2h(void *host_dst, const void *src, size_t bytes)
@@ -480,7 +481,7 @@ static void cuda_memcpy_d2h(void *host_dst, const void *src, size_t bytes)
     if (!ctx) return;
     if (sv_cuda_ok(ctx, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream),
                    "memcpy_d2h", "cudaMemcpyAsync"))
-        sv_cuda_ok(ctx, cudaStreamSynchronize(ctx->stream), "memcpy_d2h", "cudaStreamSynchronize");
+        sv_cuda_ok(ctx, sv_cuda_wait(ctx->stream), "memcpy_d2h", "cudaStreamSynchronize");
 }
 
 static void cuda_copy(void *dst, const void *src, size_t bytes)

@@ -111,8 +111,24 @@ void sv_cuda_fail(sv_cuda_ctx *ctx, int status, const char *fmt, ...)
 int sv_cuda_ok(sv_cuda_ctx *ctx, cudaError_t e, const char *op, const char *what);
 /* The same for cuBLAS / cuBLASLt statuses. */
 int sv_cublas_ok(sv_cuda_ctx *ctx, cublasStatus_t s, const char *op, const char *what);
-/* After a kernel launch: records a launch failure. */
-#define SV_LAUNCH_OK(ctx, op) sv_cuda_ok((ctx), cudaGetLastError(), (op), "kernel launch")
+/* Host-side counters (cuda/host_stats.cu; SIMVTP_CUDA_STATS=1). */
+typedef struct sv_cuda_host_stats {
+    unsigned long long launches, products, waits, wait_ns;
+} sv_cuda_host_stats;
+extern int sv_cuda_stats_on;
+extern sv_cuda_host_stats sv_cuda_stats;
+void sv_cuda_stats_init(void);
+static inline void sv_cuda_count(unsigned long long *c)
+{
+    if (sv_cuda_stats_on) __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+/* cudaStreamSynchronize / cudaEventSynchronize, counted and timed */
+cudaError_t sv_cuda_wait(cudaStream_t s);
+cudaError_t sv_cuda_wait_event(cudaEvent_t ev);
+
+/* After a kernel launch: records a launch failure (and counts the launch). */
+#define SV_LAUNCH_OK(ctx, op) \
+    (sv_cuda_count(&sv_cuda_stats.launches), sv_cuda_ok((ctx), cudaGetLastError(), (op), "kernel launch"))
 
 /* Stream-ordered scratch from the context's pool. On failure returns NULL
  * and, when `record` is 1, records SIMVTP_ERR_NOMEM for finish(). */

@@ -163,6 +163,7 @@ static int lt_matmul(sv_cuda_ctx *ctx, const sv_mm_key *k, const void *A, const 
         if (k->epi_bias)
             s = sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                sizeof bias);
+        sv_cuda_count(&sv_cuda_stats.products);
         if (s == CUBLAS_STATUS_SUCCESS)
             s = sv_blas.cublasLtMatmul(ctx->lt, pl->desc, &alpha, A, pl->la, B, pl->lb, &beta, C, pl->lc, C,
                                pl->lc, &pl->algo, ctx->workspace, ctx->workspace_bytes, ctx->stream);

@@ -49,7 +49,7 @@ double sv_cuda_sum_sq(sv_cuda_ctx *ctx, const float *a, const float *b, size_t n
             sv_cuda_ok(ctx, cudaMemcpyAsync(&result, buf + SQ_MAX_BLOCKS, sizeof result,
                                             cudaMemcpyDeviceToHost, ctx->stream),
                        op, "cudaMemcpyAsync") &&
-            !sv_cuda_ok(ctx, cudaStreamSynchronize(ctx->stream), op, "cudaStreamSynchronize"))
+            !sv_cuda_ok(ctx, sv_cuda_wait(ctx->stream), op, "cudaStreamSynchronize"))
             result = NAN;
     }
     sv_cuda_scratch_free(ctx, buf);

@@ -34,8 +34,10 @@
 #   fp32 and torch use fewer, see below); PYTHON [python3]; FRESH [0]; JOBS [nproc];
 #   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
 #   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1; PROFILE=1 (ncu
-#   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step); FP32=0
-#   skips the cuda:0:fp32 rows; STATS=0 skips the host counts (4a);
+#   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step),
+#   PROFILE_ATTN=1 (ncu sections of the attention kernels at the video shape); FP32=0
+#   skips the cuda:0:fp32 rows; STATS=0 skips the host counts (4a); TORCH_VARIANTS
+#   [fp32,bf16,compile];
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
 # Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
 # profile.txt profile.csv.gz — at most 8 files, as the device tool brings back.
@@ -67,8 +69,9 @@ OVERALL=0
 # bf16-output products (qkv; fc1 with h16) through fp32 scratch and a rounding pass instead of
 # cuBLASLt writing bf16 (SIMVTP_CUDA_D16=0); csvec = the backward's column sums one column per
 # thread instead of four (SIMVTP_CUDA_COLSUM_VEC=0; same bits); lnvec = the LayerNorm rows one
-# column per lane instead of four (SIMVTP_CUDA_LN_VEC=0; other bits); new = d16, csvec and lnvec
-# (the fused GELU and D = rowsum(dO O) kernels of 2026-11-27 have no switch); all =
+# column per lane instead of four (SIMVTP_CUDA_LN_VEC=0; other bits); new = every change of
+# 2026-11-27 undone: d16, csvec, lnvec, D = rowsum(dO O) one thread per row striding
+# (SIMVTP_CUDA_DOT=rows) and GELU one value per thread (SIMVTP_CUDA_GELU_VEC=0); all =
 # every one of these
 # switches (but gemm) at once, plus the fused column sums, GELU backward, residual +
 # LayerNorm and drop-path scale undone: as close to run 3's code as switches go (AdamW in
@@ -90,11 +93,12 @@ ab_env() {
         d16) echo SIMVTP_CUDA_D16=0 ;;
         csvec) echo SIMVTP_CUDA_COLSUM_VEC=0 ;;
         lnvec) echo SIMVTP_CUDA_LN_VEC=0 ;;
-        new) echo SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 SIMVTP_CUDA_LN_VEC=0 ;;
+        new) echo SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 SIMVTP_CUDA_LN_VEC=0 SIMVTP_CUDA_DOT=rows \
+                  SIMVTP_CUDA_GELU_VEC=0 ;;
         all) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 SIMVTP_CUDA_ATTENTION=flash1 SIMVTP_CUDA_PIN16=0 SIMVTP_CUDA_O16=0 \
                   SIMVTP_CUDA_RAW_FILL=zero SIMVTP_CUDA_COLSUM=2pass SIMVTP_CUDA_GELU_FUSE=0 \
                   SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 \
-                  SIMVTP_CUDA_LN_VEC=0 ;;
+                  SIMVTP_CUDA_LN_VEC=0 SIMVTP_CUDA_DOT=rows SIMVTP_CUDA_GELU_VEC=0 ;;
     esac
 }
 ab_label() {
@@ -324,6 +328,20 @@ if [ "${PROFILE:-0}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && command 
           "$PYTHON" bench/ncu_summary.py --steps 1 --top 30 "$LOGS/profile-ft.csv" 2>&1; } >>"$LOGS/profile.txt"
         rm -f "$LOGS/profile-ft.csv"   # (the device tool brings back at most 8 files)
     fi
+    # PROFILE_ATTN=1: Nsight Compute's sections (throughput, occupancy, warp stalls, memory)
+    # for the fused attention's kernels at the fine-tuning shape (B16 N1568 H12 hd64):
+    # bench_ops --reps 1 launches f2_* kernels as joint (6), decoder (6), then video fwd,
+    # fwd, bwd dK/dV, bwd dQ; appended to profile.txt
+    if [ "${PROFILE_ATTN:-0}" = 1 ]; then
+        run_stage "ncu attention sections" 90 100 "$LOGS/bench.log" sh -c \
+            "ncu --clock-control none -k 'regex:^f2_(fwd|bwd)' --launch-skip 12 --launch-count 4 \
+             --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+             --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+             $BUILD/bench/bench_ops --backend cuda:0 --reps 1 >'$LOGS/ncu-attn.txt' 2>&1"
+        { echo; echo "attention kernels, video shape (ncu sections):"
+          grep -v '^OP \|^bench_ops' "$LOGS/ncu-attn.txt"; } >>"$LOGS/profile.txt"
+        rm -f "$LOGS/ncu-attn.txt"
+    fi
 fi
 
 # ------------------------------------------------------------------ 5. PyTorch
@@ -333,7 +351,8 @@ if [ "${SKIP_TORCH:-0}" != 1 ]; then
     # the script skips variants that would start after its own budget (compile runs last)
     run_stage "torch_step_gpu.py" 300 15 "$LOGS/torch.log" env PYTHONUNBUFFERED=1 "$PYTHON" \
         bench/torch_step_gpu.py --preset vit-b --batch "$BATCH" --steps 10 --warmup 3 \
-        --variants fp32,bf16,compile --peak-tflops "$PEAK_BF16" --time-budget "$((left > 60 ? left - 45 : 15))"
+        --variants "${TORCH_VARIANTS:-fp32,bf16,compile}" --peak-tflops "$PEAK_BF16" \
+        --time-budget "$((left > 60 ? left - 45 : 15))"
     TORCH_RC=$RC
 fi
 

@@ -276,8 +276,7 @@ static int fa_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const f
     const size_t rows = (size_t)B * N * H;
     float *D = (float *)sv_cuda_scratch(ctx, rows * sizeof(float), op, 0);
     if (!D) return -1;
-    fa_dot_kernel<HD><<<sv_blocks_for(ctx, fa_dot_work(rows), FA_DOT_THREADS), FA_DOT_THREADS, 0, ctx->stream>>>(
-        D, dout, out, B, N, H);
+    fa_dot<HD>(ctx, D, dout, out, B, N, H, (__nv_bfloat16 *)NULL);
     const dim3 grid((unsigned)((N + FA_ROWS - 1) / FA_ROWS), (unsigned)H, (unsigned)B);
     const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;
     if (SV_LAUNCH_OK(ctx, op)) {

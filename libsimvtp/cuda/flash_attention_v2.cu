@@ -394,8 +394,7 @@ static void f2_backward(sv_cuda_ctx *ctx, float *dqkv, const float *dout, const 
     bf16 *do16 = D && q16 ? (bf16 *)sv_cuda_scratch(ctx, rows * HD * sizeof(bf16), op, 1) : NULL;
     if (do16) {
         /* D and the bf16 copy of dO in one pass */
-        fa_dot_kernel<HD><<<sv_blocks_for(ctx, fa_dot_work(rows), FA_DOT_THREADS), FA_DOT_THREADS, 0,
-                        ctx->stream>>>(D, dout, out, B, N, H, do16);
+        fa_dot<HD>(ctx, D, dout, out, B, N, H, do16);
         const int per = 16 * F2_BWD_WARPS;
         const dim3 grid((unsigned)((N + per - 1) / per), (unsigned)H, (unsigned)B);
         const float scale = 1.0f / sqrtf((float)HD), scale_log2 = 1.4426950408889634f * scale;

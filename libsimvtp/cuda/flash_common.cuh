@@ -9,6 +9,7 @@
 #ifndef SV_FLASH_COMMON_CUH
 #define SV_FLASH_COMMON_CUH
 
+#include <cstdlib>
 #include <cstring>
 
 #ifdef SV_CUDA_EMULATE
@@ -314,7 +315,48 @@ fa_dot_kernel(float *D, const float *dout, const O *out, int B, int N, int H, __
     }
 }
 
-/* blocks for fa_dot_kernel over `rows` rows (FA_DOT_THREADS threads each) */
-static inline size_t fa_dot_work(size_t rows) { return (rows + FA_DOT_ROWS - 1) / FA_DOT_ROWS * FA_DOT_THREADS; }
+/* The first version, one thread per row striding through it (the same
+ * sums; SIMVTP_CUDA_DOT=rows selects it, for comparison). */
+template <int HD, typename O>
+__global__ void fa_dot_rows_kernel(float *D, const float *dout, const O *out, int B, int N, int H,
+                                   __nv_bfloat16 *do16 = NULL)
+{
+    const size_t rows = (size_t)B * N * H;
+    for (size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += (size_t)gridDim.x * blockDim.x) {
+        const float4 *x = reinterpret_cast<const float4 *>(dout + r * HD);
+        float s = 0.0f;
+#pragma unroll
+        for (int i = 0; i < HD / 4; i++) {
+            const float4 a = x[i], c = fa_load_o4(out + r * HD, (size_t)i);
+            s += a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
+            if (do16) {
+                __nv_bfloat162 lo = __floats2bfloat162_rn(a.x, a.y), hi = __floats2bfloat162_rn(a.z, a.w);
+                uint2 u;
+                u.x = *reinterpret_cast<uint32_t *>(&lo);
+                u.y = *reinterpret_cast<uint32_t *>(&hi);
+                reinterpret_cast<uint2 *>(do16 + r * HD)[i] = u;
+            }
+        }
+        const size_t h = r % H, bi = r / H, i = bi % N, b = bi / N;
+        D[(b * H + h) * N + i] = s;
+    }
+}
+
+#ifndef SV_CUDA_EMULATE
+/* D (and do16) by fa_dot_kernel, or by fa_dot_rows_kernel with SIMVTP_CUDA_DOT=rows */
+template <int HD, typename O>
+static void fa_dot(sv_cuda_ctx *ctx, float *D, const float *dout, const O *out, int B, int N, int H,
+                   __nv_bfloat16 *do16)
+{
+    const size_t rows = (size_t)B * N * H;
+    const char *e = getenv("SIMVTP_CUDA_DOT"); /* read per call */
+    if (e && !strcmp(e, "rows"))
+        fa_dot_rows_kernel<HD><<<sv_blocks_for(ctx, rows, 256), 256, 0, ctx->stream>>>(D, dout, out, B, N, H, do16);
+    else
+        fa_dot_kernel<HD><<<sv_blocks_for(ctx, (rows + FA_DOT_ROWS - 1) / FA_DOT_ROWS * FA_DOT_THREADS,
+                                          FA_DOT_THREADS),
+                            FA_DOT_THREADS, 0, ctx->stream>>>(D, dout, out, B, N, H, do16);
+}
+#endif
 
 #endif

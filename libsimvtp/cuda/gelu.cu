@@ -5,6 +5,9 @@
  * expf are CUDA's full-precision versions (no fast-math). The bf16 table's
  * blocks write the forward's output in bf16 (a product input, matmul.cu)
  * and may keep its input h in bf16 too (core/backend.h h_pin). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cuda/cuda_ops.cuh"
 #include "cuda/gelu_math.cuh"
 
@@ -78,7 +81,11 @@ static void gelu_fwd(T *out, const I *inp, size_t n)
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || !n) return;
     /* four at a time where both sides are aligned for it, the rest (< 4) one by one */
-    const size_t n4 = ((uintptr_t)out % (4 * sizeof(T)) == 0 && (uintptr_t)inp % (4 * sizeof(I)) == 0) ? n / 4 : 0;
+    const char *e = getenv("SIMVTP_CUDA_GELU_VEC"); /* 0: one value per thread (the same values) */
+    const size_t n4 = !(e && !strcmp(e, "0")) && (uintptr_t)out % (4 * sizeof(T)) == 0 &&
+                              (uintptr_t)inp % (4 * sizeof(I)) == 0
+                          ? n / 4
+                          : 0;
     if (n4) {
         gelu_fwd4_kernel<T, I><<<sv_blocks_for(ctx, n4, 256), 256, 0, ctx->stream>>>(out, inp, n4);
         if (!SV_LAUNCH_OK(ctx, "gelu_fwd")) return;

@@ -14,29 +14,27 @@
 #   3. meson test --suite cuda (tests/cuda: every vtable op, the whole model vs the CPU)
 #   4. bench_ops: every backend op alone at the vit-b step's shapes (cuda:0); an A/B pair
 #      of short bench_step runs per entry of AB, a comma-separated list (all,new,h16 by
-#      default; all: every switchable change since the H100 run 3 undone, new: those of
-#      2026-11-27 (d16: bf16 outputs through fp32 scratch, csvec: one-column column sums, lnvec:
-#      one-column LayerNorm rows), mirror: without
-#      the bf16 weight mirror, gemm: fp32 GEMM operands, attn: the first fused attention,
-#      pin: fp32 product inputs, o16: an fp32 attention output, fill: raw buffers
-#      zero-filled, h16: the opt-in bf16 fc1 output turned on; none); should the bf16 pretraining step fail, the benchmarks after it run
-#      with everything in `all` undone (NOTE in the table); short
-#      runs with activation checkpointing, whole blocks and selective (CKPT=0 skips
-#      them); bench_step:
-#      vit-b, 16 clips, pretraining and fine-tuning on cuda:0 (bf16), then briefly on
-#      cuda:0:fp32
+#      default; all: every switchable change since the H100 run 3 undone; new: those of
+#      2026-11-27; h16: the opt-in bf16 fc1 output turned on; the rest below, at AB=);
+#      should the bf16 pretraining step fail, the benchmarks after it run with everything
+#      in `all` undone (NOTE in the table); bench_step: vit-b, 16 clips, pretraining and
+#      fine-tuning on cuda:0 (bf16), then briefly on cuda:0:fp32 (FP32=0 skips it); short
+#      runs with activation checkpointing, whole blocks, selective, and selective with the
+#      bf16 fc1 output (CKPT=0 skips them)
 #   5. bench/torch_step_gpu.py: the same steps in PyTorch (eager fp32, eager bf16 autocast +
-#      SDPA, torch.compile of the bf16 blocks)
-#   6. the table: tests, clips/s, TFLOP/s (model FLOPs, bench_step.c sv_step_flops), MFU
+#      SDPA, torch.compile of the bf16 blocks; TORCH_VARIANTS picks)
+#   6. host counts (STATS=1, default): SIMVTP_CUDA_STATS=1 runs of 3 and 13 steps of each
+#      step; their difference is one step's launches, products, waits and time blocked
+#   7. kernel profiles (PROFILE=1 pretraining, PROFILE_FT=1 fine-tuning: ncu kernel times of
+#      one step; PROFILE_ATTN=1: ncu sections of the attention kernels at the video shape)
+#   8. the table: tests, clips/s, TFLOP/s (model FLOPs, bench_step.c sv_step_flops), MFU
 #      (vs the datasheet dense peak of the card: bf16 for cuda:0 / torch bf16 and compile,
 #      fp32 for the fp32 rows), peak device memory, libsimvtp / PyTorch ratios
 # Environment: BUDGET [450] seconds for everything; BATCH [16]; STEPS [20] (bench_step bf16;
 #   fp32 and torch use fewer, see below); PYTHON [python3]; FRESH [0]; JOBS [nproc];
 #   PEAK_BF16 / PEAK_FP32 TFLOP/s [from the GPU name: H100 SXM/H200 989/67, H100 PCIe 756/51,
-#   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1; PROFILE=1 (ncu
-#   kernel times of one pretraining step), PROFILE_FT=1 (and of one fine-tuning step),
-#   PROFILE_ATTN=1 (ncu sections of the attention kernels at the video shape); FP32=0
-#   skips the cuda:0:fp32 rows; STATS=0 skips the host counts (4a); TORCH_VARIANTS
+#   H100 NVL 835/60]; BUILD [build/gpu-check]; SKIP_TORCH=1, SKIP_TESTS=1; PROFILE,
+#   PROFILE_FT, PROFILE_ATTN [0] (7); FP32 [1]; CKPT [1]; STATS [1] (6); TORCH_VARIANTS
 #   [fp32,bf16,compile];
 #   TABLE_ONLY=1 runs nothing and prints the table from the logs already in $OUT.
 # Logs (full): $OUT/ (or $BUILD-logs/): build.log tests.log sanitizer.log bench.log torch.log table.txt
@@ -282,19 +280,32 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     # (CKPT=0 skips it); RESULT lines renamed for the table
     # and selective checkpointing (LayerNorm and GELU outputs recomputed: RESULT_SEL)
     if [ "${CKPT:-1}" = 1 ]; then
-        for c in "checkpoint|RESULT_CKPT|checkpointing" "checkpoint-selective|RESULT_SEL|selective checkpointing"; do
-            flag=${c%%|*}; rest=${c#*|}; tag=${rest%%|*}; what=${rest#*|}
+        for c in "checkpoint|RESULT_CKPT|checkpointing|" "checkpoint-selective|RESULT_SEL|selective checkpointing|" \
+                 "checkpoint-selective|RESULT_SELH|selective checkpointing, bf16 h|SIMVTP_CUDA_H16=1"; do
+            flag=${c%%|*}; rest=${c#*|}; tag=${rest%%|*}; rest=${rest#*|}; what=${rest%%|*}; envs=${rest#*|}
             for m in pretrain finetune; do
                 f=; [ $m = finetune ] && f=--finetune
                 run_stage "bench_step cuda:0 $m, $what" 40 120 "$LOGS/bench.log" sh -c \
-                    "$BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 6 --warmup 2 --$flag \
+                    "$envs $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 6 --warmup 2 --$flag \
                      --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /$tag /'"
             done
         done
     fi
 fi
 
-# ------------------------------------------------------------------ 4a. host-side counts
+# ------------------------------------------------------------------ 5. PyTorch
+TORCH_RC=125
+if [ "${SKIP_TORCH:-0}" != 1 ]; then
+    left=$(limit 300 15)
+    # the script skips variants that would start after its own budget (compile runs last)
+    run_stage "torch_step_gpu.py" 300 15 "$LOGS/torch.log" env PYTHONUNBUFFERED=1 "$PYTHON" \
+        bench/torch_step_gpu.py --preset vit-b --batch "$BATCH" --steps 10 --warmup 3 \
+        --variants "${TORCH_VARIANTS:-fp32,bf16,compile}" --peak-tflops "$PEAK_BF16" \
+        --time-budget "$((left > 60 ? left - 45 : 15))"
+    TORCH_RC=$RC
+fi
+
+# ------------------------------------------------------------------ 6. host-side counts
 # STATS=1 (default): the library's host counters (SIMVTP_CUDA_STATS=1, cuda/host_stats.cu)
 # for runs of 3 and 13 steps of each step; their difference over 10 steps is what one step
 # costs the host: launches, cuBLASLt products, waits and the time blocked in them
@@ -309,7 +320,7 @@ if [ "${STATS:-1}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
     done
 fi
 
-# ------------------------------------------------------------------ 4b. kernel profile
+# ------------------------------------------------------------------ 7. kernel profile
 # PROFILE=1: one bf16 pretraining step (no warm-up: the model's set-up kernels count too)
 # under Nsight Compute, one metric (each kernel's duration, replayed alone: launch gaps are
 # not counted), summed per kernel name by bench/ncu_summary.py
@@ -344,25 +355,13 @@ if [ "${PROFILE:-0}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && command 
     fi
 fi
 
-# ------------------------------------------------------------------ 5. PyTorch
-TORCH_RC=125
-if [ "${SKIP_TORCH:-0}" != 1 ]; then
-    left=$(limit 300 15)
-    # the script skips variants that would start after its own budget (compile runs last)
-    run_stage "torch_step_gpu.py" 300 15 "$LOGS/torch.log" env PYTHONUNBUFFERED=1 "$PYTHON" \
-        bench/torch_step_gpu.py --preset vit-b --batch "$BATCH" --steps 10 --warmup 3 \
-        --variants "${TORCH_VARIANTS:-fp32,bf16,compile}" --peak-tflops "$PEAK_BF16" \
-        --time-budget "$((left > 60 ? left - 45 : 15))"
-    TORCH_RC=$RC
-fi
-
 else # TABLE_ONLY
     GPU=$(sed -n 's/^GPU 0: \([^(]*\) (UUID.*/\1/p' "$LOGS/build.log" 2>/dev/null | head -1)
     PEAK_BF16=${PEAK_BF16:-989}; PEAK_FP32=${PEAK_FP32:-67}
     SETUP_RC=0; BUILD_RC=0; BUILD_DUR=0; HAVE_CUDA="?"; TESTS_RC=125; TORCH_RC=125
 fi
 
-# ------------------------------------------------------------------ 6. the table
+# ------------------------------------------------------------------ 8. the table
 if [ -s "$LOGS/profile.txt" ]; then
     echo; echo "kernel profile, cuda:0 pretrain (ncu, per step; bench/ncu_summary.py):"
     head -24 "$LOGS/profile.txt"
@@ -379,6 +378,8 @@ fi
 # kv LINE KEY: the value of KEY=... in a RESULT line
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 <= 0 || a + 0 <= 0) print "-"; else printf "%.2f", a / b }'; }
+# med_cps LINE: clips/s from the median step of a RESULT line
+med_cps() { awk -v b="$(kv "$1" batch)" -v m="$(kv "$1" median_sec)" 'BEGIN { if (m + 0 > 0) printf "%.3f", b / m }'; }
 num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) print "-"; else printf f, x }'; }
 {
     echo
@@ -406,17 +407,18 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
         fi
     fi
     echo
-    echo "vit-b training step, batch $BATCH (clips/s from the mean step; MFU vs dense peak bf16 $PEAK_BF16 / fp32 $PEAK_FP32 TFLOP/s)"
-    printf '%-9s %-24s %9s %8s %6s %9s %9s %9s\n' "step" "implementation" "clips/s" "TFLOP/s" "MFU" "peak GiB" \
-        "vs eager" "vs compile"
+    echo "vit-b training step, batch $BATCH (clips/s from the mean step, med from the median; MFU vs dense peak bf16 $PEAK_BF16 / fp32 $PEAK_FP32 TFLOP/s)"
+    printf '%-9s %-24s %9s %8s %6s %9s %9s %9s %7s %9s\n' "step" "implementation" "clips/s" "TFLOP/s" "MFU" "peak GiB" \
+        "vs eager" "vs compile" "med" "med/eager"
     for mode in pretrain finetune; do
         tb=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=bf16 " | tail -1)
         tf=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=fp32 " | tail -1)
         tc=$(grep "^RESULT" "$LOGS/torch.log" 2>/dev/null | grep "mode=$mode " | grep "variant=compile " | tail -1)
         cb=$(kv "$tb" clips_per_sec); cf=$(kv "$tf" clips_per_sec); cc=$(kv "$tc" clips_per_sec)
+        cbm=$(med_cps "$tb"); cfm=$(med_cps "$tf")
         rows=("libsimvtp cuda:0|bf16")
         for ab in $AB_LIST; do rows+=("  ($(ab_label "$ab"))|ab:$ab"); done
-        rows+=("  (checkpointing)|ckpt" "  (selective ckpt)|sel" "libsimvtp cuda:0:fp32|fp32"
+        rows+=("  (checkpointing)|ckpt" "  (selective ckpt)|sel" "  (selective, bf16 h)|selh" "libsimvtp cuda:0:fp32|fp32"
                "torch eager fp32|tfp32" "torch eager bf16+SDPA|tbf16" "torch.compile bf16|tcompile")
         for row in "${rows[@]}"; do
             label=${row%|*}; kind=${row#*|}
@@ -429,6 +431,9 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
                 sel) line=$(grep "^RESULT_SEL " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
                      [ -z "$line" ] && continue
                      peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
+                selh) line=$(grep "^RESULT_SELH " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
+                      [ -z "$line" ] && continue
+                      peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
                 ab:*) line=$(grep "^RESULT_AB_${kind#ab:} " "$LOGS/bench.log" 2>/dev/null | grep "mode=$mode " | tail -1)
                         [ -z "$line" ] && continue
                         peak=$PEAK_BF16; vs_e=$cb; vs_c=$cc ;;
@@ -447,13 +452,14 @@ num() { awk -v x="$1" -v f="$2" 'BEGIN { if (x == "" || x == "-" || x + 0 < 0) p
                 printf '%-9s %-24s %9s\n' "$mode" "$label" "($st)"
                 continue
             fi
-            c=$(kv "$line" clips_per_sec); tf_=$(kv "$line" tflops)
+            c=$(kv "$line" clips_per_sec); tf_=$(kv "$line" tflops); cm=$(med_cps "$line")
+            vs_m=; [ -n "$vs_e" ] && [ "$vs_e" = "$cb" ] && vs_m=$cbm; [ -n "$vs_e" ] && [ "$vs_e" = "$cf" ] && vs_m=$cfm
             mem=$(kv "$line" peak_mem_gib); res=$(kv "$line" peak_reserved_gib)
             memtxt=$(num "$mem" '%.1f')
             [ -n "$res" ] && memtxt="$memtxt/$(num "$res" '%.1f')"
-            printf '%-9s %-24s %9s %8s %6s %9s %9s %9s\n' "$mode" "$label" "$(num "$c" '%.1f')" "$(num "$tf_" '%.1f')" \
+            printf '%-9s %-24s %9s %8s %6s %9s %9s %9s %7s %9s\n' "$mode" "$label" "$(num "$c" '%.1f')" "$(num "$tf_" '%.1f')" \
                 "$(awk -v t="$tf_" -v p="$peak" 'BEGIN { if (t == "" || p + 0 <= 0) print "-"; else printf "%.1f%%", 100 * t / p }')" \
-                "$memtxt" "$(ratio "$c" "$vs_e")" "$(ratio "$c" "$vs_c")"
+                "$memtxt" "$(ratio "$c" "$vs_e")" "$(ratio "$c" "$vs_c")" "$(num "$cm" '%.1f')" "$(ratio "$cm" "$vs_m")"
         done
     done
     for mode in pretrain finetune; do

@@ -63,12 +63,11 @@ OVERALL=0
 # (SIMVTP_CUDA_PIN16=0); fill = the buffers the graph allocates raw zero-filled, as every
 # allocation was before (SIMVTP_CUDA_RAW_FILL=zero); h16 = the other way round, the opt-in
 # bf16 fc1 output turned on (SIMVTP_CUDA_H16=1: less memory, not bit-identical: GELU sees h
-# rounded); o16 = the attention output kept in fp32 (SIMVTP_CUDA_O16=0; same bits); d16 = the
-# bf16-output products (qkv; fc1 with h16) through fp32 scratch and a rounding pass instead of
-# cuBLASLt writing bf16 (SIMVTP_CUDA_D16=0); csvec = the backward's column sums one column per
+# rounded); o16 = the attention output kept in fp32 (SIMVTP_CUDA_O16=0; same bits); csvec =
+# the backward's column sums one column per
 # thread instead of four (SIMVTP_CUDA_COLSUM_VEC=0; same bits); lnvec = the LayerNorm rows one
 # column per lane instead of four (SIMVTP_CUDA_LN_VEC=0; other bits); new = every change of
-# 2026-11-27 undone: d16, csvec, lnvec, D = rowsum(dO O) one thread per row striding
+# 2026-11-27 undone: csvec, lnvec, D = rowsum(dO O) one thread per row striding
 # (SIMVTP_CUDA_DOT=rows) and GELU one value per thread (SIMVTP_CUDA_GELU_VEC=0); all =
 # every one of these
 # switches (but gemm) at once, plus the fused column sums, GELU backward, residual +
@@ -88,14 +87,13 @@ ab_env() {
         fill) echo SIMVTP_CUDA_RAW_FILL=zero ;;
         h16) echo SIMVTP_CUDA_H16=1 ;;
         o16) echo SIMVTP_CUDA_O16=0 ;;
-        d16) echo SIMVTP_CUDA_D16=0 ;;
         csvec) echo SIMVTP_CUDA_COLSUM_VEC=0 ;;
         lnvec) echo SIMVTP_CUDA_LN_VEC=0 ;;
-        new) echo SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 SIMVTP_CUDA_LN_VEC=0 SIMVTP_CUDA_DOT=rows \
+        new) echo SIMVTP_CUDA_COLSUM_VEC=0 SIMVTP_CUDA_LN_VEC=0 SIMVTP_CUDA_DOT=rows \
                   SIMVTP_CUDA_GELU_VEC=0 ;;
         all) echo SIMVTP_CUDA_WEIGHT_MIRROR=0 SIMVTP_CUDA_ATTENTION=flash1 SIMVTP_CUDA_PIN16=0 SIMVTP_CUDA_O16=0 \
                   SIMVTP_CUDA_RAW_FILL=zero SIMVTP_CUDA_COLSUM=2pass SIMVTP_CUDA_GELU_FUSE=0 \
-                  SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 SIMVTP_CUDA_D16=0 SIMVTP_CUDA_COLSUM_VEC=0 \
+                  SIMVTP_CUDA_RESLN=0 SIMVTP_CUDA_ROWSCALE_FUSE=0 SIMVTP_CUDA_COLSUM_VEC=0 \
                   SIMVTP_CUDA_LN_VEC=0 SIMVTP_CUDA_DOT=rows SIMVTP_CUDA_GELU_VEC=0 ;;
     esac
 }
@@ -108,7 +106,6 @@ ab_label() {
         fill) echo "zero-filled raw" ;;
         h16) echo "bf16 fc1 out, opt-in" ;;
         o16) echo "fp32 attention out" ;;
-        d16) echo "fp32 out + rounding" ;;
         csvec) echo "1-column column sums" ;;
         lnvec) echo "1-column LayerNorm rows" ;;
         new) echo "2026-11-27 changes off" ;;

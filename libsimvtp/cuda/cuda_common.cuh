@@ -43,7 +43,6 @@ typedef struct sv_mm_key {
     uint8_t al_a, al_b, al_c; /* log2 of the pointers' alignment (<= 4) */
     uint8_t ab16;       /* 1: A and B are bf16 copies (C, D stay fp32); keys are
                            compared with memcmp, so every byte is set         */
-    uint8_t d16;        /* 1: C and D are bf16 too (the bias stays fp32)       */
 } sv_mm_key;
 
 typedef struct sv_mm_plan {

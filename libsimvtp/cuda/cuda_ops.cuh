@@ -73,9 +73,9 @@ void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, cons
  * rows per chunk and chunks for M rows. */
 unsigned *sv_cuda_colsum_counters(sv_cuda_ctx *ctx, size_t tiles);
 void sv_cuda_colsum_chunks(long M, int *rows_per_chunk, int *nchunks);
-/* whether the column sums may use their four-column kernels (colsum.cuh;
- * SIMVTP_CUDA_COLSUM_VEC=0: one column per thread, the same bits) */
-int sv_cuda_colsum_vec(void);
+/* whether an M x N column sum takes the four-column kernels (colsum.cuh;
+ * by shape; SIMVTP_CUDA_COLSUM_VEC=0 never, 1 always; the same bits) */
+int sv_cuda_colsum_vec(long M, int N);
 /* Releases the context's cached matmul plans (cuBLASLt descriptors). */
 void sv_cuda_matmul_cache_clear(sv_cuda_ctx *ctx);
 

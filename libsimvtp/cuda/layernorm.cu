@@ -106,7 +106,7 @@ void sv_cuda_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout,
     float *pb = pw + (size_t)nchunks * C;
     dim3 grid((unsigned)((C + CS_TX - 1) / CS_TX), (unsigned)nchunks);
     unsigned *counters = sv_cuda_colsum_counters(ctx, grid.x);
-    if (sv_cuda_colsum_vec() && C % CS_VEC == 0 && cs_plain{dout}.vec_ok() && cs_plain{inp}.vec_ok())
+    if (sv_cuda_colsum_vec(M, C) && C % CS_VEC == 0 && cs_plain{dout}.vec_ok() && cs_plain{inp}.vec_ok())
         layernorm_bwd_partial_kernel<CS_VEC><<<grid, dim3(CS_TX / CS_VEC, CS_TY), 0, ctx->stream>>>(
             pw, pb, dout, inp, mean, rstd, M, C, rows_per_chunk, dw, db, counters);
     else

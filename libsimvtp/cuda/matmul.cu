@@ -16,9 +16,7 @@
  * heuristic chose TF32 kernels on an H100, at about half the bf16 rate;
  * SIMVTP_CUDA_GEMM=fp32in keeps that path, for comparison.) Weights are not
  * converted per product: a bf16 mirror of all of them is made once per graph
- * call (below). A product whose output is kept in bf16 (matmul_fwd_pin_out)
- * has cuBLASLt write bf16 D directly, the fp32 bias added before the
- * rounding. */
+ * call (below). */
 #include <cuda_bf16.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +87,6 @@ static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, cons
 
     const cublasComputeType_t ct = k->ab16 ? CUBLAS_COMPUTE_32F : sv_cuda_compute_type(k->prec);
     const cudaDataType_t ab_type = k->ab16 ? CUDA_R_16BF : CUDA_R_32F;
-    const cudaDataType_t cd_type = k->d16 ? CUDA_R_16BF : CUDA_R_32F;
     if (sv_blas.cublasLtMatmulDescCreate(&pl->desc, ct, CUDA_R_32F)) return;
     if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) return;
     if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)) return;
@@ -100,15 +97,10 @@ static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, cons
         if (sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                            sizeof bias))
             return;
-        /* a bf16 D would otherwise take a bf16 bias: keep the fp32 one */
-        const int32_t bias_type = CUDA_R_32F;
-        if (k->d16 && sv_blas.cublasLtMatmulDescSetAttribute(pl->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
-                                                             &bias_type, sizeof bias_type))
-            return;
     }
     if (sv_blas.cublasLtMatrixLayoutCreate(&pl->la, ab_type, a_rows, a_cols, k->lda)) return;
     if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lb, ab_type, b_rows, b_cols, k->ldb)) return;
-    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lc, cd_type, (uint64_t)k->m, (uint64_t)k->n, k->ldc)) return;
+    if (sv_blas.cublasLtMatrixLayoutCreate(&pl->lc, CUDA_R_32F, (uint64_t)k->m, (uint64_t)k->n, k->ldc)) return;
     if (sv_blas.cublasLtMatmulPreferenceCreate(&pref)) return;
     if (!sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) &&
         !sv_blas.cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a) &&
@@ -131,7 +123,7 @@ static void plan_init(sv_cuda_ctx *ctx, sv_mm_plan *pl, const sv_mm_key *k, cons
  * plan. Returns 1 when cuBLASLt took the product (a failure is recorded),
  * 0 when no cuBLASLt algorithm fits this key (nothing was queued). */
 static int lt_matmul(sv_cuda_ctx *ctx, const sv_mm_key *k, const void *A, const void *B,
-                     void *C, const float *bias, float alpha, float beta, const char *op)
+                     float *C, const float *bias, float alpha, float beta, const char *op)
 {
     pthread_mutex_lock(&ctx->mm_lock);
     sv_mm_plan *pl = NULL, tmp;
@@ -357,10 +349,18 @@ unsigned *sv_cuda_colsum_counters(sv_cuda_ctx *ctx, size_t tiles)
     return c;
 }
 
-int sv_cuda_colsum_vec(void)
+/* Four columns per thread for an M x N column sum? On an H100 (2026-11-27,
+ * bench_ops and the step's kernel profile) the four-column kernels gained on
+ * wide (N >= 1024) or tall (M >= 8192) matrices and lost on narrow short
+ * ones (a LayerNorm's dw/db at C 768 over 3024 rows: 64-thread blocks, too
+ * few loads in flight). The same bits either way. SIMVTP_CUDA_COLSUM_VEC=0:
+ * never, 1: always (read per call: tests compare). */
+int sv_cuda_colsum_vec(long M, int N)
 {
-    const char *e = getenv("SIMVTP_CUDA_COLSUM_VEC"); /* read per call: tests compare both */
-    return !(e && !strcmp(e, "0"));
+    const char *e = getenv("SIMVTP_CUDA_COLSUM_VEC");
+    if (e && !strcmp(e, "0")) return 0;
+    if (e && !strcmp(e, "1")) return 1;
+    return N >= 1024 || M >= 8192;
 }
 
 /* Rows per chunk and chunks of a column sum over M rows (gridDim.y <= 65535). */
@@ -387,7 +387,7 @@ static int colsum_add(sv_cuda_ctx *ctx, float *dst, Load x, int M, int N, const 
     int rc = -1;
     dim3 grid((unsigned)((N + CS_TX - 1) / CS_TX), (unsigned)nchunks);
     unsigned *counters = sv_cuda_colsum_counters(ctx, grid.x);
-    if (sv_cuda_colsum_vec() && cs_vec_ok(x, N, x16))
+    if (sv_cuda_colsum_vec(M, N) && cs_vec_ok(x, N, x16))
         colsum_partial_kernel<CS_VEC><<<grid, dim3(CS_TX / CS_VEC, CS_TY), 0, ctx->stream>>>(
             x, M, N, rows_per_chunk, partial, x16, dst, counters);
     else
@@ -565,47 +565,15 @@ void sv_cuda_matmul_bwd_pin(float *dinp, float *dw, float *dbias, const float *d
     matmul_bwd(dinp, dw, dbias, dout, inp, 1, w, M, K, N);
 }
 
-/* ------------------------------------------------------------------------
- * A product whose output is kept in bf16 (the qkv product when the
- * attention reads bf16, the fc1 product with SIMVTP_CUDA_H16=1): out =
- * bf16(inp . w^T + bias), the values the fused attention would make of an
- * fp32 qkv itself. cuBLASLt writes it directly (bf16 C and D, the fp32 bias
- * added in the epilogue before the one rounding): no fp32 [M, N] is written
- * and read again. Where cuBLASLt has no algorithm for that, or with
- * SIMVTP_CUDA_D16=0 (read per call: tests compare both), the product goes
- * into fp32 scratch and one to_bf16 pass rounds it into out.
- * ------------------------------------------------------------------------ */
-static int d16_enabled(void)
-{
-    const char *e = getenv("SIMVTP_CUDA_D16");
-    return !(e && !strcmp(e, "0"));
-}
-
-/* 1 when the bf16-output product was queued (or its failure recorded), 0
- * when this path does not cover it (nothing queued) */
-static int matmul_fwd_d16(sv_cuda_ctx *ctx, void *out, const void *inp, const float *w, const float *bias,
-                          int M, int K, int N)
-{
-    const int prec = sv_cuda_precision();
-    if (!d16_enabled() || !bf16_operands(prec) || K <= 0 || (bias && ((uintptr_t)bias & 15))) return 0;
-    __nv_bfloat16 *w16 = NULL;
-    const void *A = operand16(ctx, w, (size_t)N * K, "matmul_fwd (bf16 out)", &w16);
-    if (!A) return 1;
-    /* column-major: out^T[N,M] = (w as K x N)^T . (inp as K x M) */
-    sv_mm_key key = make_key(N, M, K, K, K, N, 1, 0, prec, A, inp, out, 1);
-    key.d16 = 1;
-    key.epi_bias = bias != NULL;
-    const int done = lt_matmul(ctx, &key, A, inp, out, bias, 1.0f, 0.0f, "matmul_fwd (bf16 out)");
-    sv_cuda_scratch_free(ctx, w16);
-    return done;
-}
-
+/* The product into fp32 scratch, then one to_bf16 pass into out: the values
+ * the fused attention would make of an fp32 qkv itself. (cuBLASLt writing
+ * bf16 D itself would need a bf16 bias: with the fp32 one it offered no
+ * algorithm on an H100, 2026-11-27.) */
 void sv_cuda_matmul_fwd_pin_out(void *out, const void *inp, const float *w, const float *bias,
                                 int M, int K, int N)
 {
     sv_cuda_ctx *ctx = sv_cuda_current();
     if (!ctx || M <= 0 || N <= 0) return;
-    if (matmul_fwd_d16(ctx, out, inp, w, bias, M, K, N)) return;
     const size_t n = (size_t)M * N;
     float *tmp = (float *)sv_cuda_scratch(ctx, n * sizeof(float), "matmul_fwd (bf16 out)", 1);
     if (!tmp) return;

@@ -5,8 +5,7 @@
  *     even, NaN aside), and the same mean and rstd;
  *   matmul_fwd_pin, matmul_bwd_pin on bf16(x) == matmul_fwd, matmul_bwd on
  *     x (the plain ops round x to bf16 themselves): out, dinp, dw, dbias;
- *   matmul_fwd_pin_out == bf16(matmul_fwd_pin), the bf16 output written by
- *     cuBLASLt and (SIMVTP_CUDA_D16=0) by a rounding pass;
+ *   matmul_fwd_pin_out == bf16(matmul_fwd_pin);
  *   gelu_matmul_bwd == gelu_bwd then matmul_bwd_pin (dinp, dw, dbias);
  *   with h kept in bf16 (h_pin): gelu_fwd_pin_h == bf16(gelu_fwd(h)) and
  *     gelu_matmul_bwd_pin_h == gelu_matmul_bwd on h's widened values, fused
@@ -402,23 +401,18 @@ static void rowscale_case(const sv_backend *g, int T, int B, int K, int N, int i
     grads_free(g, dinp, dwt, dbt);
 }
 
-/* matmul_fwd_pin_out == bf16(matmul_fwd), bit for bit: written by cuBLASLt
- * itself (bf16 D, fp32 bias), or with d16 0 (SIMVTP_CUDA_D16=0) through
- * fp32 scratch and one rounding pass; has_bias 0: no bias */
-static void matmul_out_case(const sv_backend *g, int M, int K, int N, int d16, int has_bias)
+/* matmul_fwd_pin_out == bf16(matmul_fwd), bit for bit; has_bias 0: no bias */
+static void matmul_out_case(const sv_backend *g, int M, int K, int N, int has_bias)
 {
     char shape[80], why[200] = "";
-    snprintf(shape, sizeof shape, "M=%d K=%d N=%d%s%s", M, K, N, has_bias ? "" : " no bias",
-             d16 ? "" : " D16=0");
+    snprintf(shape, sizeof shape, "M=%d K=%d N=%d%s", M, K, N, has_bias ? "" : " no bias");
     const size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
     float *x = frand(mk, -1, 1), *w = frand(nk, -0.1, 0.1), *bias = frand(N, -0.5, 0.5);
     uint16_t *x16 = to_bf16(x, mk);
     void *gx16 = up(g, x16, mk * 2), *o16 = up(g, NULL, mn * 2);
     float *gw = up(g, w, nk * 4), *gb = has_bias ? up(g, bias, N * 4) : NULL, *o32 = up(g, NULL, mn * 4);
-    if (!d16) setenv("SIMVTP_CUDA_D16", "0", 1);
     g->matmul_fwd_pin(o32, gx16, gw, gb, M, K, N);
     g->matmul_fwd_pin_out(o16, gx16, gw, gb, M, K, N);
-    unsetenv("SIMVTP_CUDA_D16");
     check_finish(g, why, sizeof why);
     expect_rounded(g, o16, o32, mn, why, sizeof why);
     verdict(!why[0], "matmul_fwd_pin_out", shape, why);
@@ -567,16 +561,13 @@ int main(void)
     rowscale_case(g, 197, 2, 768, 768, 0);
     rowscale_case(g, 7, 5, 40, 72, 1);
     /* the vit-b step's bf16-output products: qkv (video and joint
-     * passes, decoder), fc1 with SIMVTP_CUDA_H16=1; then odd shapes and
-     * the fp32-scratch path */
-    matmul_out_case(g, 378, 768, 2304, 1, 1);
-    matmul_out_case(g, 3024, 768, 2304, 1, 1);
-    matmul_out_case(g, 25088, 384, 1152, 1, 1);
-    matmul_out_case(g, 25088, 768, 3072, 1, 1);
-    matmul_out_case(g, 37, 64, 24, 1, 1);
-    matmul_out_case(g, 37, 64, 24, 1, 0);
-    matmul_out_case(g, 378, 768, 2304, 0, 1);
-    matmul_out_case(g, 37, 64, 24, 0, 1);
+     * passes, decoder), fc1 with SIMVTP_CUDA_H16=1; odd shapes */
+    matmul_out_case(g, 378, 768, 2304, 1);
+    matmul_out_case(g, 3024, 768, 2304, 1);
+    matmul_out_case(g, 25088, 384, 1152, 1);
+    matmul_out_case(g, 25088, 768, 3072, 1);
+    matmul_out_case(g, 37, 64, 24, 1);
+    matmul_out_case(g, 37, 64, 24, 0);
     attention_case(g, 2, 189, 12, 64, 1);
     attention_case(g, 2, 300, 6, 64, 1);
     attention_case(g, 3, 77, 4, 32, 0);

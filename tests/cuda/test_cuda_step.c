@@ -20,7 +20,8 @@
  *     backward unfused (SIMVTP_CUDA_GELU_FUSE=0) and the residual add
  *     and LayerNorm unfused (SIMVTP_CUDA_RESLN=0), and in both with
  *     the column sums in two launches (SIMVTP_CUDA_COLSUM=2pass) and one
- *     column per thread (SIMVTP_CUDA_COLSUM_VEC=0); in bf16
+ *     or four columns per thread (SIMVTP_CUDA_COLSUM_VEC=0, =1; by shape
+ *     otherwise); in bf16
  *     the opt-in bf16 fc1 output (SIMVTP_CUDA_H16=1) must change the bits
  *     and is compared with the CPU at thresholds of its own;
  *  4. simvtp_model_forward and simvtp_encode_videos / simvtp_encode_texts;
@@ -510,7 +511,7 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
      *  - the column sums of the backward (bias, LayerNorm dw/db) finished by
      *    a second kernel instead of the grid's last block (the same sums in
      *    the same order; tests/cuda/emu checks it without a GPU), and with
-     *    one column per thread instead of four (likewise);
+     *    one or four columns per thread whatever the shape (likewise);
      *  - activation checkpointing, whole blocks and selective: the same
      *    kernels recompute the same activations;
      *  - the buffers the graph allocates raw (core/backend.h alloc_raw: left
@@ -529,6 +530,7 @@ static int check_pair(const char *kind, simvtp_model *c, simvtp_model *g, const 
     if (g_variants) {
         same_bits(g, hb, &t, lg, gg, kind, "with two-launch column sums", "SIMVTP_CUDA_COLSUM", "2pass", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with one-column column sums", "SIMVTP_CUDA_COLSUM_VEC", "0", 0);
+        same_bits(g, hb, &t, lg, gg, kind, "with four-column column sums", "SIMVTP_CUDA_COLSUM_VEC", "1", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with NaN-filled raw buffers", "SIMVTP_CUDA_RAW_FILL", "nan", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with zero-filled raw buffers", "SIMVTP_CUDA_RAW_FILL", "zero", 0);
         same_bits(g, hb, &t, lg, gg, kind, "with checkpointing", NULL, NULL, SIMVTP_CHECKPOINT_BLOCKS);

@@ -27,16 +27,13 @@
 #include <stdint.h>
 
 #include "cuda/gelu_math.cuh"
+#include "cuda/vec4.cuh"
 
 #define CS_TX 32       /* columns per block */
 #define CS_TY 8        /* row lanes per block */
 #define CS_ROWS 256    /* rows per chunk (a multiple of CS_TY) */
 #define CS_VEC 4       /* columns per thread in the wide kernels */
 
-/* four bf16 values stored (or loaded) as one 8-byte word */
-struct alignas(8) cs_bf16x4 {
-    __nv_bfloat16 v[4];
-};
 
 /* Called at its end by every thread of a block that has written its
  * partial sums p0[blockIdx.y, c] (and p1[...], or p1 NULL): the last block
@@ -79,23 +76,12 @@ struct cs_plain {
     __device__ __forceinline__ void load4(size_t i, long r, float *v) const
     {
         (void)r;
-        const float4 q = *reinterpret_cast<const float4 *>(x + i);
-        v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+        sv_load4(x + i, v);
     }
     bool vec_ok() const { return ((uintptr_t)x & 15) == 0; }
 };
 static __device__ __forceinline__ float cs_widen(float v) { return v; }
 static __device__ __forceinline__ float cs_widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-static __device__ __forceinline__ void cs_widen4(const float *h, float *v)
-{
-    const float4 q = *reinterpret_cast<const float4 *>(h);
-    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
-}
-static __device__ __forceinline__ void cs_widen4(const __nv_bfloat16 *h, float *v)
-{
-    const cs_bf16x4 q = *reinterpret_cast<const cs_bf16x4 *>(h);
-    for (int k = 0; k < 4; k++) v[k] = __bfloat162float(q.v[k]);
-}
 template <typename H> /* h in float, or kept in bf16 (core/backend.h h_pin) */
 struct cs_gelu_grad {
     const float *dg;
@@ -108,13 +94,10 @@ struct cs_gelu_grad {
     __device__ __forceinline__ void load4(size_t i, long r, float *v) const
     {
         (void)r;
-        float hv[4];
-        cs_widen4(h + i, hv);
-        const float4 g = *reinterpret_cast<const float4 *>(dg + i);
-        v[0] = sv_gelu_grad(hv[0], g.x);
-        v[1] = sv_gelu_grad(hv[1], g.y);
-        v[2] = sv_gelu_grad(hv[2], g.z);
-        v[3] = sv_gelu_grad(hv[3], g.w);
+        float hv[4], g[4];
+        sv_load4(h + i, hv);
+        sv_load4(dg + i, g);
+        for (int k = 0; k < 4; k++) v[k] = sv_gelu_grad(hv[k], g[k]);
     }
     bool vec_ok() const { return ((uintptr_t)dg & 15) == 0 && ((uintptr_t)h & (4 * sizeof(H) - 1)) == 0; }
 };
@@ -124,9 +107,9 @@ struct cs_rowscale {
     __device__ __forceinline__ float operator()(size_t i, long r) const { return x[i] * s[r / T]; }
     __device__ __forceinline__ void load4(size_t i, long r, float *v) const
     {
-        const float4 q = *reinterpret_cast<const float4 *>(x + i);
         const float f = s[r / T];
-        v[0] = q.x * f; v[1] = q.y * f; v[2] = q.z * f; v[3] = q.w * f;
+        sv_load4(x + i, v);
+        for (int k = 0; k < 4; k++) v[k] *= f;
     }
     bool vec_ok() const { return ((uintptr_t)x & 15) == 0; }
 };
@@ -171,9 +154,7 @@ static __global__ void colsum_partial_kernel(Load load, int M, int N, int rows_p
             for (int k = 0; k < VEC; k++) acc[k] += v[k];
             if (x16) {
                 if constexpr (VEC == 4) {
-                    cs_bf16x4 q;
-                    for (int k = 0; k < 4; k++) q.v[k] = __float2bfloat16_rn(v[k]);
-                    *reinterpret_cast<cs_bf16x4 *>(x16 + i) = q;
+                    sv_store4(x16 + i, v);
                 } else {
                     x16[i] = __float2bfloat16_rn(v[0]);
                 }

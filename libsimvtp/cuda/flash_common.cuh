@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cuda/vec4.cuh"
+
 #ifdef SV_CUDA_EMULATE
 /* compiled by a C++ compiler for tests/cuda/emu (the kernels on the CPU) */
 #include "simt_emu.h"
@@ -279,6 +281,13 @@ __device__ __forceinline__ void fa_store_rows(float *dqkv, const float acc[HD / 
  * products summed into ts[row][piece]; then one thread per row adds its
  * row's pieces in order, s = 0 + t0 + t1 + ... (the sum a thread per row
  * made, piece by piece). Any grid and block size. */
+/* bf16 of four floats, one 8-byte store */
+__device__ __forceinline__ void fa_store16(__nv_bfloat16 *p, const float4 &a)
+{
+    const float v[4] = {a.x, a.y, a.z, a.w};
+    sv_store4(p, v);
+}
+
 #define FA_DOT_ROWS 64
 #define FA_DOT_THREADS 256
 template <int HD, typename O>
@@ -294,13 +303,7 @@ fa_dot_kernel(float *D, const float *dout, const O *out, int B, int N, int H, __
         for (int j = threadIdx.x; j < nr * Q; j += blockDim.x) {
             const float4 a = x[j], c = fa_load_o4(out + r0 * HD, (size_t)j);
             ts[j / Q][j % Q] = a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
-            if (do16) {
-                __nv_bfloat162 lo = __floats2bfloat162_rn(a.x, a.y), hi = __floats2bfloat162_rn(a.z, a.w);
-                uint2 u;
-                u.x = *reinterpret_cast<uint32_t *>(&lo);
-                u.y = *reinterpret_cast<uint32_t *>(&hi);
-                reinterpret_cast<uint2 *>(do16 + r0 * HD)[j] = u;
-            }
+            if (do16) fa_store16(do16 + r0 * HD + 4 * (size_t)j, a);
         }
         __syncthreads();
         for (int rr = threadIdx.x; rr < nr; rr += blockDim.x) {
@@ -329,13 +332,7 @@ __global__ void fa_dot_rows_kernel(float *D, const float *dout, const O *out, in
         for (int i = 0; i < HD / 4; i++) {
             const float4 a = x[i], c = fa_load_o4(out + r * HD, (size_t)i);
             s += a.x * c.x + a.y * c.y + a.z * c.z + a.w * c.w;
-            if (do16) {
-                __nv_bfloat162 lo = __floats2bfloat162_rn(a.x, a.y), hi = __floats2bfloat162_rn(a.z, a.w);
-                uint2 u;
-                u.x = *reinterpret_cast<uint32_t *>(&lo);
-                u.y = *reinterpret_cast<uint32_t *>(&hi);
-                reinterpret_cast<uint2 *>(do16 + r * HD)[i] = u;
-            }
+            if (do16) fa_store16(do16 + r * HD + 4 * i, a);
         }
         const size_t h = r % H, bi = r / H, i = bi % N, b = bi / N;
         D[(b * H + h) * N + i] = s;

@@ -10,35 +10,12 @@
 
 #include "cuda/cuda_ops.cuh"
 #include "cuda/gelu_math.cuh"
+#include "cuda/vec4.cuh"
 
 static __device__ __forceinline__ void gelu_store(float *p, float v) { *p = v; }
 static __device__ __forceinline__ void gelu_store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
 static __device__ __forceinline__ float gelu_load(const float *p) { return *p; }
 static __device__ __forceinline__ float gelu_load(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
-struct alignas(8) gelu_bf16x4 {
-    __nv_bfloat16 v[4];
-};
-static __device__ __forceinline__ void gelu_load4(const float *p, float *x)
-{
-    const float4 q = *reinterpret_cast<const float4 *>(p);
-    x[0] = q.x; x[1] = q.y; x[2] = q.z; x[3] = q.w;
-}
-static __device__ __forceinline__ void gelu_load4(const __nv_bfloat16 *p, float *x)
-{
-    const gelu_bf16x4 q = *reinterpret_cast<const gelu_bf16x4 *>(p);
-    for (int k = 0; k < 4; k++) x[k] = __bfloat162float(q.v[k]);
-}
-static __device__ __forceinline__ void gelu_store4(float *p, const float *y)
-{
-    *reinterpret_cast<float4 *>(p) = make_float4(y[0], y[1], y[2], y[3]);
-}
-static __device__ __forceinline__ void gelu_store4(__nv_bfloat16 *p, const float *y)
-{
-    gelu_bf16x4 q;
-    for (int k = 0; k < 4; k++) q.v[k] = __float2bfloat16_rn(y[k]);
-    *reinterpret_cast<gelu_bf16x4 *>(p) = q;
-}
-
 /* out in float, or in bf16 (a product input: bf16 of the float result);
  * inp in float, or in bf16 (h_pin: the value widened, then as for float) */
 template <typename T, typename I>
@@ -59,10 +36,10 @@ __global__ void gelu_fwd4_kernel(T *out, const I *inp, size_t n4)
 {
     for (size_t q = (size_t)blockIdx.x * blockDim.x + threadIdx.x; q < n4; q += (size_t)gridDim.x * blockDim.x) {
         float x[4], y[4];
-        gelu_load4(inp + 4 * q, x);
+        sv_load4(inp + 4 * q, x);
 #pragma unroll
         for (int k = 0; k < 4; k++) y[k] = 0.5f * x[k] * erfcf(-x[k] * SV_INV_SQRT2);
-        gelu_store4(out + 4 * q, y);
+        sv_store4(out + 4 * q, y);
     }
 }
 

@@ -50,20 +50,16 @@ static void wait_done(double t0)
     __atomic_fetch_add(&sv_cuda_stats.wait_ns, (unsigned long long)(1e9 * (now_s() - t0)), __ATOMIC_RELAXED);
 }
 
-cudaError_t sv_cuda_wait(cudaStream_t s)
+/* sync(x), counted and timed when the counters are on */
+template <typename T>
+static cudaError_t timed(cudaError_t (*sync)(T), T x)
 {
-    if (!sv_cuda_stats_on) return cudaStreamSynchronize(s);
+    if (!sv_cuda_stats_on) return sync(x);
     const double t0 = now_s();
-    const cudaError_t e = cudaStreamSynchronize(s);
+    const cudaError_t e = sync(x);
     wait_done(t0);
     return e;
 }
 
-cudaError_t sv_cuda_wait_event(cudaEvent_t ev)
-{
-    if (!sv_cuda_stats_on) return cudaEventSynchronize(ev);
-    const double t0 = now_s();
-    const cudaError_t e = cudaEventSynchronize(ev);
-    wait_done(t0);
-    return e;
-}
+cudaError_t sv_cuda_wait(cudaStream_t s) { return timed(cudaStreamSynchronize, s); }
+cudaError_t sv_cuda_wait_event(cudaEvent_t ev) { return timed(cudaEventSynchronize, ev); }

@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "cuda/vec4.cuh"
 #include "cuda/warp_reduce.cuh"
 
 #define LN_WARPS 4   /* rows (warps) per block in the per-row kernels */
@@ -68,19 +69,6 @@ static inline bool ln_vec_ok(int C, const void *a, const void *b2, const void *c
     return C > 0 && C % 128 == 0 && C <= 128 * LN_VEC_MAXQ && (m & 15) == 0;
 }
 
-static __device__ __forceinline__ void ln_store4(float *p, const float *v)
-{
-    *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
-}
-struct alignas(8) ln_bf16x4 {
-    __nv_bfloat16 v[4];
-};
-static __device__ __forceinline__ void ln_store4(__nv_bfloat16 *p, const float *v)
-{
-    ln_bf16x4 q;
-    for (int k = 0; k < 4; k++) q.v[k] = __float2bfloat16_rn(v[k]);
-    *reinterpret_cast<ln_bf16x4 *>(p) = q;
-}
 static __device__ __forceinline__ float ln_c(const float4 &v, int k) { return k == 0 ? v.x : k == 1 ? v.y : k == 2 ? v.z : v.w; }
 
 /* VEC 4: LayerNorm of the row whose lane values are v[q] (columns 4 lane +
@@ -115,7 +103,7 @@ static __device__ __forceinline__ void ln_row4(const float4 v[LN_VEC_MAXQ], T *y
             const float4 wq = *reinterpret_cast<const float4 *>(w + c), bq = *reinterpret_cast<const float4 *>(b + c);
             float o[4];
             for (int k = 0; k < 4; k++) o[k] = (ln_c(v[q], k) - fm) * rs * ln_c(wq, k) + ln_c(bq, k);
-            ln_store4(y + c, o);
+            sv_store4(y + c, o);
         }
     if (lane == 0) {
         if (mean) mean[m] = fm;

@@ -2,7 +2,10 @@
  * (16 clips), through the internal backend table: where a GPU step spends
  * its time before anything is fused.
  *
- *   bench_ops [--backend cuda:0] [--reps 20] [--batch 16]
+ *   bench_ops [--backend cuda:0] [--reps 20] [--batch 16] [--only GROUP]
+ *
+ * GROUP (one of matmul, attn, layernorm, elementwise, fused, ce, rows,
+ * adamw, upload) runs that group of cases alone (e.g. under a profiler).
  *
  * For every case: inputs drawn at random on the host and uploaded; --reps/4
  * untimed calls, then --reps calls between two finish() (each finish waits
@@ -324,6 +327,9 @@ static void bench_upload(size_t n)
     be->free(a.d); free(a.h); free(a.h2);
 }
 
+static const char *only; /* --only GROUP, or NULL: all */
+static int want(const char *group) { return !only || !strcmp(only, group); }
+
 int main(int argc, char **argv)
 {
     const char *name = "cuda:0";
@@ -332,10 +338,20 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--backend") && i + 1 < argc) name = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_ops [--backend cuda:0] [--reps 20] [--batch 16]\n");
+            fprintf(stderr, "usage: bench_ops [--backend cuda:0] [--reps 20] [--batch 16] [--only GROUP]\n");
             return 2;
         }
+    }
+    static const char *groups[] = {"matmul", "attn", "layernorm", "elementwise", "fused", "ce", "rows", "adamw",
+                                   "upload"};
+    int known = !only;
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) known |= only && !strcmp(only, groups[g]);
+    if (!known) {
+        fprintf(stderr, "bench_ops: --only %s: not a group (matmul attn layernorm elementwise fused ce rows adamw "
+                        "upload)\n", only);
+        return 2;
     }
     if (B < 1 || B > 256) B = 16;
     if (reps < 1) reps = 1;
@@ -347,30 +363,36 @@ int main(int argc, char **argv)
     printf("bench_ops: backend %s, %d timed calls per case (vit-b step shapes, %d clips)\n", be->name,
            reps, B);
     const int Sj = 157 + 32, Nd = 1568;
-    bench_matmul("qkv", B * Sj, 768, 2304);
-    bench_matmul("fc1", B * Sj, 768, 3072);
-    bench_matmul("fc2", B * Sj, 3072, 768);
-    bench_matmul("dec.qkv", B * Nd, 384, 1152);
-    bench_matmul("dec.fc1", B * Nd, 384, 1536);
-    bench_matmul("mlm_head", B * 24, 768, 30522);
+    if (want("matmul")) {
+        bench_matmul("qkv", B * Sj, 768, 2304);
+        bench_matmul("fc1", B * Sj, 768, 3072);
+        bench_matmul("fc2", B * Sj, 3072, 768);
+        bench_matmul("dec.qkv", B * Nd, 384, 1152);
+        bench_matmul("dec.fc1", B * Nd, 384, 1536);
+        bench_matmul("mlm_head", B * 24, 768, 30522);
+    }
     /* the fused attention's versions side by side (llm.c dev/cuda style):
      * the default (v2 in the bf16 table), then SIMVTP_CUDA_ATTENTION=flash1 */
     const int versions = be->precision == SV_PRECISION_BF16 && !getenv("SIMVTP_CUDA_ATTENTION") ? 2 : 1;
-    for (int v = 0; v < versions; v++) {
+    for (int v = 0; v < versions && want("attn"); v++) {
         if (v) setenv("SIMVTP_CUDA_ATTENTION", "flash1", 1);
         bench_attention(v ? "attn.joint.v1" : "attn.joint", B, Sj, 12, 64);
         bench_attention(v ? "attn.decoder.v1" : "attn.decoder", B, Nd, 6, 64);
         bench_attention(v ? "attn.video.v1" : "attn.video", B, Nd, 12, 64); /* fine-tuning */
         if (v) unsetenv("SIMVTP_CUDA_ATTENTION");
     }
-    bench_layernorm(B * Sj, 768);
-    bench_layernorm(B * Nd, 384);
-    bench_elementwise((size_t)B * Sj * 3072);
-    bench_fused(B * Sj, 768, 3072);  /* encoder blocks (fine-tuning: B * 1568 rows) */
-    bench_fused(B * Nd, 384, 1536);  /* decoder blocks */
-    bench_ce(B * 24, 30522);
-    bench_rows(B * 1411, 384);
-    bench_adamw((size_t)110 << 20); /* about the vit-b pretraining model */
-    bench_upload((size_t)B * 16 * 224 * 224 * 3);
+    if (want("layernorm")) {
+        bench_layernorm(B * Sj, 768);
+        bench_layernorm(B * Nd, 384);
+    }
+    if (want("elementwise")) bench_elementwise((size_t)B * Sj * 3072);
+    if (want("fused")) {
+        bench_fused(B * Sj, 768, 3072);  /* encoder blocks (fine-tuning: B * 1568 rows) */
+        bench_fused(B * Nd, 384, 1536);  /* decoder blocks */
+    }
+    if (want("ce")) bench_ce(B * 24, 30522);
+    if (want("rows")) bench_rows(B * 1411, 384);
+    if (want("adamw")) bench_adamw((size_t)110 << 20); /* about the vit-b pretraining model */
+    if (want("upload")) bench_upload((size_t)B * 16 * 224 * 224 * 3);
     return 0;
 }

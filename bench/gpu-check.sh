@@ -318,6 +318,21 @@ if [ "${STATS:-1}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
 fi
 
 # ------------------------------------------------------------------ 7. kernel profile
+# PROFILE_ATTN=1 (first: the next kernel work needs it most): Nsight Compute's sections
+# (throughput, occupancy, warp stalls, memory) for the fused attention's kernels at the
+# fine-tuning shape (B16 N1568 H12 hd64): bench_ops --only attn --reps 1 launches f2_*
+# kernels as joint (6), decoder (6), then video fwd, fwd, bwd dK/dV, bwd dQ; appended to
+# profile.txt at the end
+if [ "${PROFILE_ATTN:-0}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/bench/bench_ops" ] && command -v ncu >/dev/null 2>&1; then
+    run_stage "ncu attention sections" 60 60 "$LOGS/bench.log" sh -c \
+        "ncu --clock-control none -k 'regex:^f2_(fwd|bwd)' --launch-skip 12 --launch-count 4 \
+         --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+         --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+         $BUILD/bench/bench_ops --backend cuda:0 --reps 1 --only attn >'$LOGS/ncu-attn.txt' 2>&1"
+    { echo; echo "attention kernels, video shape (ncu sections):"
+      grep -v '^OP \|^bench_ops' "$LOGS/ncu-attn.txt"; } >"$LOGS/profile-attn.txt"
+    rm -f "$LOGS/ncu-attn.txt"
+fi
 # PROFILE=1: one bf16 pretraining step (no warm-up: the model's set-up kernels count too)
 # under Nsight Compute, one metric (each kernel's duration, replayed alone: launch gaps are
 # not counted), summed per kernel name by bench/ncu_summary.py
@@ -336,20 +351,10 @@ if [ "${PROFILE:-0}" = 1 ] && [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ] && command 
           "$PYTHON" bench/ncu_summary.py --steps 1 --top 30 "$LOGS/profile-ft.csv" 2>&1; } >>"$LOGS/profile.txt"
         rm -f "$LOGS/profile-ft.csv"   # (the device tool brings back at most 8 files)
     fi
-    # PROFILE_ATTN=1: Nsight Compute's sections (throughput, occupancy, warp stalls, memory)
-    # for the fused attention's kernels at the fine-tuning shape (B16 N1568 H12 hd64):
-    # bench_ops --reps 1 launches f2_* kernels as joint (6), decoder (6), then video fwd,
-    # fwd, bwd dK/dV, bwd dQ; appended to profile.txt
-    if [ "${PROFILE_ATTN:-0}" = 1 ]; then
-        run_stage "ncu attention sections" 90 100 "$LOGS/bench.log" sh -c \
-            "ncu --clock-control none -k 'regex:^f2_(fwd|bwd)' --launch-skip 12 --launch-count 4 \
-             --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
-             --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
-             $BUILD/bench/bench_ops --backend cuda:0 --reps 1 >'$LOGS/ncu-attn.txt' 2>&1"
-        { echo; echo "attention kernels, video shape (ncu sections):"
-          grep -v '^OP \|^bench_ops' "$LOGS/ncu-attn.txt"; } >>"$LOGS/profile.txt"
-        rm -f "$LOGS/ncu-attn.txt"
-    fi
+fi
+if [ -f "$LOGS/profile-attn.txt" ]; then   # after the step profiles, in the same file
+    cat "$LOGS/profile-attn.txt" >>"$LOGS/profile.txt"
+    rm -f "$LOGS/profile-attn.txt"
 fi
 
 else # TABLE_ONLY

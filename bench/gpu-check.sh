@@ -282,8 +282,10 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BENCH" ]; then
             flag=${c%%|*}; rest=${c#*|}; tag=${rest%%|*}; rest=${rest#*|}; what=${rest%%|*}; envs=${rest#*|}
             for m in pretrain finetune; do
                 f=; [ $m = finetune ] && f=--finetune
+                # (selective: 16 steps, to tell its small cost from the noise)
+                n=6; [ "$flag" = checkpoint-selective ] && n=16
                 run_stage "bench_step cuda:0 $m, $what" 40 120 "$LOGS/bench.log" sh -c \
-                    "$envs $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps 6 --warmup 2 --$flag \
+                    "$envs $BENCH --preset vit-b --batch $BATCH --backend cuda:0 --steps $n --warmup 2 --$flag \
                      --peak-tflops $PEAK_BF16 $f | sed 's/^RESULT /$tag /'"
             done
         done
